@@ -1,0 +1,265 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the localzones.failover collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The EC2 side of route failover: read and validate route tables, execute plans.
+
+Callers pass in a boto3 EC2 client built with ``retry_config()`` (the modules get
+theirs from AnsibleAWSModule, the monitor from its own session), so credentials
+and endpoints stay the caller's business and this file only speaks EC2.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from dataclasses import dataclass
+
+try:
+    from botocore.exceptions import BotoCoreError
+    from botocore.exceptions import ClientError
+except ImportError:  # the callers report the missing library
+    BotoCoreError = ClientError = None
+
+from .errors import AwsApiError
+from .errors import FailoverError
+from .errors import RouteConflictError
+from .errors import ValidationError
+from .routes import ACTION_CREATE
+from .routes import ACTION_DELETE
+from .routes import ACTION_REPLACE
+from .routes import VPN_APPLIANCE_TAG_KEY
+from .routes import VPN_APPLIANCE_TAG_VALUE
+from .routes import Conflict
+from .routes import Ownership
+from .routes import RouteTable
+
+OUTCOME_DONE = "done"
+OUTCOME_ALREADY_DONE = "already-done"
+
+
+def retry_config(max_attempts=8, connect_timeout=3, read_timeout=10):
+    """botocore client settings for route calls.
+
+    Adaptive mode retries throttling (RequestLimitExceeded), 5xx and transient
+    connection errors with backoff, and rate-limits the client itself once EC2
+    starts throttling, so a burst of failover calls does not make it worse.
+    Short timeouts keep a hung connection from stalling a failover.
+    """
+    return {
+        "retries": {"mode": "adaptive", "max_attempts": max_attempts},
+        "connect_timeout": connect_timeout,
+        "read_timeout": read_timeout,
+    }
+
+
+def error_code(exc):
+    """The EC2 error code of a botocore exception, or its class name."""
+    if ClientError is not None and isinstance(exc, ClientError):
+        return exc.response.get("Error", {}).get("Code", "Unknown")
+    return type(exc).__name__
+
+
+def call(client, operation, **params):
+    """Run one EC2 call; return ``(response, latency_ms)`` or raise AwsApiError."""
+    method = getattr(client, operation)
+    started = time.monotonic()
+    try:
+        response = method(**params)
+    except (ClientError, BotoCoreError) as exc:
+        latency_ms = (time.monotonic() - started) * 1000.0
+        raise AwsApiError(operation, error_code(exc), str(exc), latency_ms=latency_ms) from exc
+    return response, (time.monotonic() - started) * 1000.0
+
+
+def _paginate(client, operation, result_key, **params):
+    items = []
+    for page in client.get_paginator(operation).paginate(**params):
+        items.extend(page.get(result_key, []))
+    return items
+
+
+def read_route_tables(client, route_table_ids):
+    """``{route_table_id: RouteTable}`` for the IDs that exist (absent ones are left out).
+
+    A filter instead of RouteTableIds, so one call reports every missing table
+    instead of failing on the first.
+    """
+    try:
+        raw_tables = _paginate(client, "describe_route_tables", "RouteTables", Filters=[{"Name": "route-table-id", "Values": list(route_table_ids)}])
+    except (ClientError, BotoCoreError) as exc:
+        raise AwsApiError("describe_route_tables", error_code(exc), str(exc)) from exc
+    return {raw["RouteTableId"]: RouteTable.from_api(raw) for raw in raw_tables}
+
+
+def read_network_interface(client, eni_id):
+    """The DescribeNetworkInterfaces entry of ``eni_id``, or None when it does not exist."""
+    response, _latency = call(client, "describe_network_interfaces", Filters=[{"Name": "network-interface-id", "Values": [eni_id]}])
+    interfaces = response.get("NetworkInterfaces", [])
+    return interfaces[0] if interfaces else None
+
+
+def read_appliance_eni_ids(client, vpc_id):
+    """IDs of the interfaces in ``vpc_id`` tagged as a VPN appliance of this failover."""
+    response, _latency = call(
+        client,
+        "describe_network_interfaces",
+        Filters=[
+            {"Name": "vpc-id", "Values": [vpc_id]},
+            {"Name": "tag:%s" % VPN_APPLIANCE_TAG_KEY, "Values": [VPN_APPLIANCE_TAG_VALUE]},
+        ],
+    )
+    return frozenset(item["NetworkInterfaceId"] for item in response.get("NetworkInterfaces", []))
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything planning needs, read and validated in one pass."""
+
+    tables: tuple
+    destinations: tuple
+    ownership: Ownership
+    warnings: tuple = ()
+
+
+def _table_problems(route_table_ids, tables, eni, region):
+    problems = []
+    missing = [rtb for rtb in route_table_ids if rtb not in tables]
+    if missing:
+        problems.append("route table(s) %s not found in %s" % (", ".join(missing), region))
+    if eni is not None:
+        for rtb in route_table_ids:
+            if rtb in tables and tables[rtb].vpc_id != eni["VpcId"]:
+                problems.append(
+                    "route table %s is in %s but vpn_eni_id %s is in %s; a route can only target an interface "
+                    "in its own VPC" % (rtb, tables[rtb].vpc_id, eni["NetworkInterfaceId"], eni["VpcId"])
+                )
+    return problems
+
+
+def _destination_problems(destinations, tables):
+    """Managed destinations are on-prem networks, so none may lie inside a VPC CIDR."""
+    problems = []
+    for table in tables:
+        for destination in destinations:
+            network = ipaddress.ip_network(destination)
+            for local in table.local_networks():
+                if local.version == network.version and (network.subnet_of(local) or local.subnet_of(network)):
+                    problems.append(
+                        "destination_cidrs: %s overlaps %s, the local CIDR of %s (%s); it must be an on-premises network"
+                        % (destination, local, table.vpc_id, table.route_table_id)
+                    )
+    return problems
+
+
+def _probe_table_warnings(probe_table, destinations):
+    warnings = []
+    for destination in destinations:
+        static = probe_table.static_route(destination)
+        if static is not None:
+            warnings.append(
+                "the probe route table %s has a static route %s -> %s, so probes there do not measure Direct Connect"
+                % (probe_table.route_table_id, destination, static.target)
+            )
+    return warnings
+
+
+def load_snapshot(client, route_table_ids, destinations, vpn_eni_id, probe_route_table_id=None):
+    """Read every managed table, the VPN interface and the ownership marks; validate them.
+
+    Raises ValidationError listing every problem found. Inputs must already have
+    passed ``validation.validate_route_inputs``.
+    """
+    region = getattr(getattr(client, "meta", None), "region_name", None) or "this region"
+    wanted = list(route_table_ids) + ([probe_route_table_id] if probe_route_table_id else [])
+    tables = read_route_tables(client, wanted)
+    eni = read_network_interface(client, vpn_eni_id)
+
+    problems = []
+    if eni is None:
+        problems.append("vpn_eni_id %s not found in %s" % (vpn_eni_id, region))
+    problems.extend(_table_problems(route_table_ids, tables, eni, region))
+    if probe_route_table_id and probe_route_table_id not in tables:
+        problems.append("probe_route_table_id %s not found in %s" % (probe_route_table_id, region))
+    managed = [tables[rtb] for rtb in route_table_ids if rtb in tables]
+    problems.extend(_destination_problems(destinations, managed))
+    if problems:
+        raise ValidationError(problems)
+
+    warnings = []
+    if eni.get("SourceDestCheck", False):
+        warnings.append(
+            "source/destination check is enabled on %s: the appliance will drop traffic it forwards "
+            "until it is disabled" % vpn_eni_id
+        )
+    if probe_route_table_id:
+        warnings.extend(_probe_table_warnings(tables[probe_route_table_id], destinations))
+
+    ownership = Ownership(vpn_eni_id=vpn_eni_id, appliance_eni_ids=read_appliance_eni_ids(client, eni["VpcId"]))
+    return Snapshot(tables=tuple(managed), destinations=tuple(destinations), ownership=ownership, warnings=tuple(warnings))
+
+
+def _destination_param(destination):
+    if ipaddress.ip_network(destination).version == 6:
+        return {"DestinationIpv6CidrBlock": destination}
+    return {"DestinationCidrBlock": destination}
+
+
+@dataclass(frozen=True)
+class ActionOutcome:
+    """What happened when one planned action ran."""
+
+    action: object
+    outcome: str
+    latency_ms: float
+
+    def as_dict(self):
+        result = self.action.as_dict()
+        result.update(outcome=self.outcome, latency_ms=round(self.latency_ms, 1))
+        return result
+
+
+def _confirm_existing_route(client, action):
+    """After RouteAlreadyExists: fine if the route now is the one we wanted, else a conflict."""
+    table = read_route_tables(client, [action.route_table_id]).get(action.route_table_id)
+    current = table.static_route(action.destination_cidr) if table else None
+    if current is not None and current.target == action.target:
+        return
+    target = current.target if current else "unknown"
+    raise RouteConflictError([Conflict(action.route_table_id, action.destination_cidr, target, current.state if current else "unknown")])
+
+
+def execute_action(client, action):
+    """Run one planned action. Races that already produced the wanted state are not errors."""
+    params = dict(RouteTableId=action.route_table_id, **_destination_param(action.destination_cidr))
+    operation = {ACTION_CREATE: "create_route", ACTION_REPLACE: "replace_route", ACTION_DELETE: "delete_route"}[action.action]
+    if action.action != ACTION_DELETE:
+        params["NetworkInterfaceId"] = action.target
+    try:
+        _response, latency_ms = call(client, operation, **params)
+    except AwsApiError as exc:
+        if action.action == ACTION_CREATE and exc.code == "RouteAlreadyExists":
+            _confirm_existing_route(client, action)
+            return ActionOutcome(action, OUTCOME_ALREADY_DONE, exc.latency_ms or 0.0)
+        if action.action == ACTION_DELETE and exc.code == "InvalidRoute.NotFound":
+            return ActionOutcome(action, OUTCOME_ALREADY_DONE, exc.latency_ms or 0.0)
+        raise
+    return ActionOutcome(action, OUTCOME_DONE, latency_ms)
+
+
+def apply_plan(client, plan, on_outcome=None):
+    """Execute every action of ``plan`` in order; return their outcomes.
+
+    ``on_outcome`` (optional) is called after each action, so a long-running
+    caller can log and count each call as it happens.
+    """
+    outcomes = []
+    for action in plan.actions:
+        try:
+            outcome = execute_action(client, action)
+        except FailoverError as exc:
+            exc.completed = tuple(outcomes)
+            raise
+        outcomes.append(outcome)
+        if on_outcome is not None:
+            on_outcome(outcome)
+    return outcomes

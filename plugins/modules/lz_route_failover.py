@@ -1,0 +1,296 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the localzones.failover collection
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: lz_route_failover
+version_added: 0.1.0
+short_description: Move a Local Zone's on-premises routes between Direct Connect and a VPN appliance
+description:
+  - Puts the traffic of one or more route tables towards one or more on-premises CIDRs on the
+    Direct Connect path or on the VPN appliance path.
+  - The Direct Connect path is the route the virtual private gateway propagates into each route
+    table. The VPN path is a static route I(destination_cidr) -> I(vpn_eni_id), which takes
+    precedence over the propagated route for the same destination.
+  - With I(path=vpn) the module creates the static route where none exists, leaves a correct one
+    alone, and replaces only a static route it owns that points at another VPN appliance
+    interface (for example the interface of a replaced appliance).
+  - With I(path=dx) the module deletes the static routes it owns. Propagated routes are never
+    modified.
+  - A route is owned by this module when its origin is C(CreateRoute) and its target is
+    I(vpn_eni_id) or a network interface in the same VPC tagged
+    C(localzones.failover/role=vpn-appliance). Any other static route for a managed destination
+    is a conflict - the module fails, names it, and changes nothing in any route table.
+  - Every input is validated before the first change - malformed IDs or CIDRs, unknown route
+    tables or interface, an interface in another VPC than a route table, a destination inside the
+    VPC's own CIDR, or the probe route table among the managed ones. A bad input fails with one
+    message listing every problem and changes nothing.
+  - The plan (the list of route calls) is computed first; check mode and diff mode report it
+    without calling any mutating API.
+author:
+  - Local Zones Failover Maintainers (@localzones)
+options:
+  route_table_ids:
+    description:
+      - The route tables of the production subnets whose traffic moves between the paths.
+    type: list
+    elements: str
+    required: true
+  destination_cidrs:
+    description:
+      - The on-premises networks to move, IPv4 or IPv6 CIDR blocks with no host bits set.
+    type: list
+    elements: str
+    required: true
+  vpn_eni_id:
+    description:
+      - The network interface of the VPN appliance in the Local Zone's public subnet.
+    type: str
+    required: true
+  path:
+    description:
+      - C(vpn) routes the destinations through the VPN appliance.
+      - C(dx) returns them to the routes propagated from Direct Connect.
+    type: str
+    required: true
+    choices: [vpn, dx]
+  probe_route_table_id:
+    description:
+      - The route table of the utility subnet the failover probes are sent from.
+      - It must always follow Direct Connect, so the module refuses to run when it is listed in
+        I(route_table_ids), and warns when it holds a static route for a managed destination.
+    type: str
+notes:
+  - The module only needs C(ec2:DescribeRouteTables), C(ec2:DescribeNetworkInterfaces) and
+    C(ec2:CreateRoute), C(ec2:ReplaceRoute), C(ec2:DeleteRoute) on the managed route tables.
+  - API calls are retried with botocore's adaptive retry mode (throttling and server errors).
+  - The module warns when the interface still has source/destination checking on, and when a
+    route table has no route propagation from a virtual private gateway.
+attributes:
+  check_mode:
+    support: full
+    description: Can run in check mode and return the planned route calls without making them.
+  diff_mode:
+    support: full
+    description: Shows, per route table, each managed destination's target before and after.
+  platform:
+    platforms: posix
+    description: Target OS/families that can be operated against.
+  action_group:
+    support: full
+    membership:
+      - localzones.failover.aws
+    description: Use C(group/localzones.failover.aws) in C(module_defaults) to set defaults for this module.
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+seealso:
+  - module: localzones.failover.lz_route_failover_info
+  - module: localzones.failover.icmp_probe
+"""
+
+EXAMPLES = r"""
+- name: Fail over the production subnet to the VPN appliance
+  localzones.failover.lz_route_failover:
+    region: us-east-1
+    route_table_ids:
+      - rtb-0123456789abcdef0
+    destination_cidrs:
+      - 192.168.0.0/16
+    vpn_eni_id: eni-0123456789abcdef0
+    probe_route_table_id: rtb-0fedcba9876543210
+    path: vpn
+
+- name: Return to Direct Connect, showing the change first
+  localzones.failover.lz_route_failover:
+    route_table_ids: "{{ lz_failover_route_table_ids }}"
+    destination_cidrs: "{{ lz_failover_destination_cidrs }}"
+    vpn_eni_id: "{{ lz_failover_vpn_eni_id }}"
+    path: dx
+  check_mode: true
+  diff: true
+  register: planned
+
+- name: Show the planned route calls
+  ansible.builtin.debug:
+    var: planned.actions
+
+- name: Set connection details once for the whole play
+  module_defaults:
+    group/localzones.failover.aws:
+      region: us-east-1
+      endpoint_url: http://198.18.0.1:5000
+  localzones.failover.lz_route_failover:
+    route_table_ids: [rtb-0123456789abcdef0]
+    destination_cidrs: [192.168.0.0/16, "2001:db8:100::/56"]
+    vpn_eni_id: eni-0123456789abcdef0
+    path: vpn
+"""
+
+RETURN = r"""
+actions:
+  description: The route calls made, or in check mode the ones that would be made.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    route_table_id:
+      description: The route table the call changes.
+      type: str
+      sample: rtb-0123456789abcdef0
+    destination_cidr:
+      description: The destination of the route.
+      type: str
+      sample: 192.168.0.0/16
+    action:
+      description: C(create), C(replace) or C(delete).
+      type: str
+      sample: create
+    target:
+      description: The interface the route points at afterwards (create and replace).
+      type: str
+      returned: when I(action) is C(create) or C(replace)
+      sample: eni-0123456789abcdef0
+    previous_target:
+      description: The interface the route pointed at before (replace and delete).
+      type: str
+      returned: when I(action) is C(replace) or C(delete)
+      sample: eni-0aaaaaaaaaaaaaaaa
+    outcome:
+      description:
+        - C(done) when the call was made, C(already-done) when EC2 reported that the route was
+          already as planned (for example a retried request that had succeeded).
+      type: str
+      returned: when not in check mode
+      sample: done
+    latency_ms:
+      description: How long the call took, retries included.
+      type: float
+      returned: when not in check mode
+      sample: 84.2
+route_tables:
+  description: Each managed route table after the change (in check mode, as it would be).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    route_table_id:
+      description: The route table.
+      type: str
+      sample: rtb-0123456789abcdef0
+    vpc_id:
+      description: Its VPC.
+      type: str
+      sample: vpc-0123456789abcdef0
+    active_path:
+      description: C(vpn) or C(dx) when every managed destination agrees, else C(mixed).
+      type: str
+      sample: vpn
+    previous_path:
+      description: The active path before the module ran.
+      type: str
+      sample: dx
+    propagating_vgws:
+      description: The virtual private gateways that propagate routes into the table.
+      type: list
+      elements: str
+      sample: [vgw-0123456789abcdef0]
+    destinations:
+      description: Each managed destination.
+      type: list
+      elements: dict
+      contains:
+        destination_cidr:
+          description: The destination.
+          type: str
+        path:
+          description: C(vpn), C(dx), or the target of a static route that is not this module's.
+          type: str
+        target:
+          description: The static route's target, else the propagating gateway, else null.
+          type: str
+        propagated_dx_route:
+          description: Whether Direct Connect currently advertises the destination into the table.
+          type: bool
+"""
+
+try:
+    import botocore.config
+except ImportError:
+    pass  # Handled by AnsibleAWSModule
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+
+from ansible_collections.localzones.failover.plugins.module_utils.ec2 import apply_plan
+from ansible_collections.localzones.failover.plugins.module_utils.ec2 import load_snapshot
+from ansible_collections.localzones.failover.plugins.module_utils.ec2 import retry_config
+from ansible_collections.localzones.failover.plugins.module_utils.errors import AwsApiError
+from ansible_collections.localzones.failover.plugins.module_utils.errors import FailoverError
+from ansible_collections.localzones.failover.plugins.module_utils.routes import apply_to_snapshot
+from ansible_collections.localzones.failover.plugins.module_utils.routes import active_path
+from ansible_collections.localzones.failover.plugins.module_utils.routes import describe_table
+from ansible_collections.localzones.failover.plugins.module_utils.routes import diff_view
+from ansible_collections.localzones.failover.plugins.module_utils.routes import plan_routes
+from ansible_collections.localzones.failover.plugins.module_utils.validation import validate_route_inputs
+
+
+def build_diff(snapshot, planned_tables):
+    before = {table.route_table_id: diff_view(table, snapshot.destinations) for table in snapshot.tables}
+    after = {table.route_table_id: diff_view(table, snapshot.destinations) for table in planned_tables}
+    return {"before": before, "after": after}
+
+
+def run(module):
+    params = module.params
+    route_table_ids, destinations = validate_route_inputs(
+        params["route_table_ids"], params["destination_cidrs"], params["vpn_eni_id"], params["probe_route_table_id"]
+    )
+    client = module.client("ec2", config=botocore.config.Config(**retry_config()))
+    snapshot = load_snapshot(client, route_table_ids, destinations, params["vpn_eni_id"], params["probe_route_table_id"])
+    plan = plan_routes(snapshot.tables, snapshot.destinations, params["path"], snapshot.ownership)
+    for warning in snapshot.warnings + plan.notes:
+        module.warn(warning)
+
+    planned_tables = [apply_to_snapshot(table, plan.actions) for table in snapshot.tables]
+    actions = [action.as_dict() for action in plan.actions]
+    if plan.changed and not module.check_mode:
+        actions = [outcome.as_dict() for outcome in apply_plan(client, plan)]
+
+    route_tables = []
+    for before, after in zip(snapshot.tables, planned_tables):
+        summary = describe_table(after, snapshot.destinations, params["vpn_eni_id"])
+        summary["previous_path"] = active_path(before, snapshot.destinations, params["vpn_eni_id"])
+        route_tables.append(summary)
+
+    result = {"changed": plan.changed, "actions": actions, "route_tables": route_tables}
+    if module._diff:
+        result["diff"] = build_diff(snapshot, planned_tables)
+    module.exit_json(**result)
+
+
+def main():
+    argument_spec = dict(
+        route_table_ids=dict(type="list", elements="str", required=True),
+        destination_cidrs=dict(type="list", elements="str", required=True),
+        vpn_eni_id=dict(type="str", required=True),
+        path=dict(type="str", required=True, choices=["vpn", "dx"]),
+        probe_route_table_id=dict(type="str"),
+    )
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    try:
+        run(module)
+    except FailoverError as exc:
+        # A plan stopped half-way has still changed the route tables: say which calls ran.
+        completed = [outcome.as_dict() for outcome in exc.completed]
+        if isinstance(exc, AwsApiError):
+            module.fail_json_aws(exc.__cause__ or exc, msg=exc.message, changed=bool(completed), actions=completed)
+        module.fail_json(msg=exc.message, changed=bool(completed), actions=completed, **exc.details)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the localzones.failover collection
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: lz_route_failover_info
+version_added: 0.1.0
+short_description: Report which path, Direct Connect or VPN, a Local Zone's route tables use
+description:
+  - Reads the managed route tables and reports, for each one and each managed destination, whether
+    traffic follows the route propagated from Direct Connect (C(dx)), the static route to the VPN
+    appliance (C(vpn)), or something else.
+  - Runs the same validation as M(localzones.failover.lz_route_failover), so it is also a safe way
+    to check a failover's settings before the first switch.
+  - Reports, as a failure, static routes for managed destinations that this collection does not
+    own, exactly as M(localzones.failover.lz_route_failover) would refuse them.
+author:
+  - Local Zones Failover Maintainers (@localzones)
+options:
+  route_table_ids:
+    description:
+      - The route tables of the production subnets.
+    type: list
+    elements: str
+    required: true
+  destination_cidrs:
+    description:
+      - The on-premises networks, IPv4 or IPv6 CIDR blocks.
+    type: list
+    elements: str
+    required: true
+  vpn_eni_id:
+    description:
+      - The network interface of the VPN appliance.
+    type: str
+    required: true
+  probe_route_table_id:
+    description:
+      - The route table of the utility subnet the failover probes are sent from; it must not be
+        among I(route_table_ids).
+    type: str
+attributes:
+  check_mode:
+    support: full
+    description: Only reads, so it runs the same in check mode.
+  diff_mode:
+    support: none
+    description: Nothing changes, so there is no diff.
+  platform:
+    platforms: posix
+    description: Target OS/families that can be operated against.
+  action_group:
+    support: full
+    membership:
+      - localzones.failover.aws
+    description: Use C(group/localzones.failover.aws) in C(module_defaults) to set defaults for this module.
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+seealso:
+  - module: localzones.failover.lz_route_failover
+"""
+
+EXAMPLES = r"""
+- name: Which path does production use?
+  localzones.failover.lz_route_failover_info:
+    region: us-east-1
+    route_table_ids: [rtb-0123456789abcdef0]
+    destination_cidrs: [192.168.0.0/16]
+    vpn_eni_id: eni-0123456789abcdef0
+  register: failover
+
+- name: Alert when production is not on Direct Connect
+  ansible.builtin.debug:
+    msg: "{{ item.route_table_id }} is on {{ item.active_path }}"
+  loop: "{{ failover.route_tables }}"
+  when: item.active_path != 'dx'
+"""
+
+RETURN = r"""
+route_tables:
+  description: Each managed route table.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    route_table_id:
+      description: The route table.
+      type: str
+      sample: rtb-0123456789abcdef0
+    vpc_id:
+      description: Its VPC.
+      type: str
+      sample: vpc-0123456789abcdef0
+    active_path:
+      description: C(vpn) or C(dx) when every managed destination agrees, else C(mixed).
+      type: str
+      sample: dx
+    propagating_vgws:
+      description: The virtual private gateways that propagate routes into the table.
+      type: list
+      elements: str
+      sample: [vgw-0123456789abcdef0]
+    destinations:
+      description: Each managed destination.
+      type: list
+      elements: dict
+      contains:
+        destination_cidr:
+          description: The destination.
+          type: str
+        path:
+          description: C(vpn) or C(dx).
+          type: str
+        target:
+          description: The static route's target, else the propagating gateway, else null.
+          type: str
+        propagated_dx_route:
+          description: Whether Direct Connect currently advertises the destination into the table.
+          type: bool
+"""
+
+try:
+    import botocore.config
+except ImportError:
+    pass  # Handled by AnsibleAWSModule
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+
+from ansible_collections.localzones.failover.plugins.module_utils.ec2 import load_snapshot
+from ansible_collections.localzones.failover.plugins.module_utils.ec2 import retry_config
+from ansible_collections.localzones.failover.plugins.module_utils.errors import AwsApiError
+from ansible_collections.localzones.failover.plugins.module_utils.errors import FailoverError
+from ansible_collections.localzones.failover.plugins.module_utils.errors import RouteConflictError
+from ansible_collections.localzones.failover.plugins.module_utils.routes import describe_table
+from ansible_collections.localzones.failover.plugins.module_utils.routes import find_conflicts
+from ansible_collections.localzones.failover.plugins.module_utils.routes import routing_notes
+from ansible_collections.localzones.failover.plugins.module_utils.validation import validate_route_inputs
+
+
+def run(module):
+    params = module.params
+    route_table_ids, destinations = validate_route_inputs(
+        params["route_table_ids"], params["destination_cidrs"], params["vpn_eni_id"], params["probe_route_table_id"]
+    )
+    client = module.client("ec2", config=botocore.config.Config(**retry_config()))
+    snapshot = load_snapshot(client, route_table_ids, destinations, params["vpn_eni_id"], params["probe_route_table_id"])
+    conflicts = find_conflicts(snapshot.tables, snapshot.destinations, snapshot.ownership)
+    if conflicts:
+        raise RouteConflictError(conflicts)
+    summaries = [describe_table(table, snapshot.destinations, params["vpn_eni_id"]) for table in snapshot.tables]
+    # Notes about missing DX routes only matter while DX carries the traffic.
+    notes_path = "dx" if all(summary["active_path"] == "dx" for summary in summaries) else "vpn"
+    for warning in snapshot.warnings + tuple(routing_notes(snapshot.tables, snapshot.destinations, notes_path)):
+        module.warn(warning)
+    module.exit_json(changed=False, route_tables=summaries)
+
+
+def main():
+    argument_spec = dict(
+        route_table_ids=dict(type="list", elements="str", required=True),
+        destination_cidrs=dict(type="list", elements="str", required=True),
+        vpn_eni_id=dict(type="str", required=True),
+        probe_route_table_id=dict(type="str"),
+    )
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    try:
+        run(module)
+    except AwsApiError as exc:
+        module.fail_json_aws(exc.__cause__ or exc, msg=exc.message)
+    except FailoverError as exc:
+        module.fail_json(msg=exc.message, **exc.details)
+
+
+if __name__ == "__main__":
+    main()
