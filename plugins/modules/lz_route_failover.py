@@ -78,6 +78,7 @@ attributes:
     support: full
     description: Shows, per route table, each managed destination's target before and after.
   platform:
+    support: full
     platforms: posix
     description: Target OS/families that can be operated against.
   action_group:

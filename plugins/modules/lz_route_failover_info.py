@@ -51,6 +51,7 @@ attributes:
     support: none
     description: Nothing changes, so there is no diff.
   platform:
+    support: full
     platforms: posix
     description: Target OS/families that can be operated against.
   action_group:

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Run `ansible-test sanity` on the collection.
+#
+# ansible-test wants the collection at .../ansible_collections/<namespace>/<name>,
+# so the files git would ship (tracked plus untracked-but-not-ignored) are copied
+# to .cache/ansible-test/ansible_collections/localzones/failover and the tests run
+# there (a symlink would be resolved back to this checkout).  Results are left in
+# that copy under tests/output/.  Nothing is skipped through ignore files.  Extra arguments are passed on,
+# e.g. `bash scripts/sanity.sh --test pep8`.
+#
+# Needs scripts/setup.sh to have run (test.sh does that).
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO_ROOT"
+
+WORK_ROOT="$REPO_ROOT/.cache/ansible-test"
+COPY="$WORK_ROOT/ansible_collections/localzones/failover"
+
+if [[ ! -x "$REPO_ROOT/.venv/bin/ansible-test" ]]; then
+  echo "[sanity] .venv is missing: run scripts/setup.sh first" >&2
+  exit 1
+fi
+
+# The Python version of .venv (3.11 on Debian 12) is the one the tests run under.
+PYTHON_VERSION="$("$REPO_ROOT/.venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+
+for ignore_file in tests/sanity/ignore-*.txt; do
+  if [[ -s "$ignore_file" ]]; then
+    echo "[sanity] $ignore_file must stay empty: fix the finding instead of ignoring it" >&2
+    exit 1
+  fi
+done
+
+echo "[sanity] copying the collection to $COPY"
+rm -rf "$COPY"
+mkdir -p "$COPY"
+git ls-files -z --cached --others --exclude-standard \
+  | rsync -a --from0 --files-from=- --ignore-missing-args ./ "$COPY/"
+# ansible-test lists files through the nearest enclosing git repository; give the
+# copy its own (empty) one so it is not resolved against this checkout, where
+# .cache/ is ignored.  Untracked files count, so nothing needs to be added.
+git init --quiet "$COPY"
+
+# Collections the collection depends on (galaxy.yml, followed transitively) must
+# sit next to it in the same ansible_collections tree for ansible-test to see
+# them.  Link the copies installed in .venv by the pinned `ansible` package.
+"$REPO_ROOT/.venv/bin/python" - "$WORK_ROOT/ansible_collections" <<'PY'
+import json
+import os
+import sys
+
+import yaml
+
+target_root = sys.argv[1]
+search = [os.path.join(p, "ansible_collections") for p in sys.path if p]
+
+
+def find(fqcn):
+    namespace, name = fqcn.split(".")
+    for root in search:
+        path = os.path.join(root, namespace, name)
+        if os.path.isfile(os.path.join(path, "MANIFEST.json")):
+            return path
+    return None
+
+
+with open("galaxy.yml", encoding="utf-8") as handle:
+    pending = list((yaml.safe_load(handle).get("dependencies") or {}))
+seen = set()
+while pending:
+    fqcn = pending.pop()
+    if fqcn in seen:
+        continue
+    seen.add(fqcn)
+    source = find(fqcn)
+    if source is None:
+        sys.exit(f"[sanity] dependency {fqcn} is not installed in .venv")
+    namespace, name = fqcn.split(".")
+    link = os.path.join(target_root, namespace, name)
+    os.makedirs(os.path.dirname(link), exist_ok=True)
+    if os.path.islink(link):
+        os.unlink(link)
+    if not os.path.exists(link):
+        os.symlink(source, link)
+    with open(os.path.join(source, "MANIFEST.json"), encoding="utf-8") as handle:
+        pending.extend(json.load(handle)["collection_info"].get("dependencies") or {})
+print("[sanity] dependencies: " + ", ".join(sorted(seen)))
+PY
+
+export PATH="$REPO_ROOT/.venv/bin:$PATH"
+# The sanity tests run without colour codes in CI logs and never wait on a terminal.
+color_args=()
+if [[ -n "${CI:-}" || ! -t 1 ]]; then
+  color_args=(--color no)
+fi
+
+cd "$COPY"
+echo "[sanity] ansible-test sanity --local --python $PYTHON_VERSION --requirements $*"
+ansible-test sanity --local --python "$PYTHON_VERSION" --requirements "${color_args[@]}" "$@" </dev/null

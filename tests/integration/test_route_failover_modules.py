@@ -1,0 +1,169 @@
+"""lz_route_failover, lz_route_failover_info and the playbooks, run by Ansible itself
+against the EC2 fidelity endpoint."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import COLLECTIONS_ROOT
+from tests.conftest import REPO_ROOT
+
+ONPREM = "198.19.0.0/24"
+ONPREM6 = "2001:db8:100::/56"
+BIN = os.path.dirname(sys.executable)
+
+
+def ansible_env(endpoint_url):
+    env = dict(os.environ)
+    env.update(
+        ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_ROOT,
+        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+        ANSIBLE_LOCALHOST_WARNING="false",
+        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+        LZ_TEST_ENDPOINT=endpoint_url,
+    )
+    return env
+
+
+def run_module(world, module, args, check=False, diff=False):
+    """Run one module through ``ansible`` ad hoc; return its JSON result."""
+    argv = [os.path.join(BIN, "ansible"), "localhost", "-m", "localzones.failover." + module, "-a", json.dumps(dict(args, endpoint_url=world.endpoint_url))]
+    argv += ["--check"] * check + ["--diff"] * diff
+    env = ansible_env(world.endpoint_url)
+    env.update(ANSIBLE_LOAD_CALLBACK_PLUGINS="true", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json")
+    completed = subprocess.run(argv, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False)
+    try:
+        output = json.loads(completed.stdout)
+    except ValueError:
+        pytest.fail("ansible printed no JSON:\n%s\n%s" % (completed.stdout, completed.stderr))
+    return output["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+
+def failover_args(world, path=None, **extra):
+    args = {
+        "route_table_ids": [world.prod_rtb_id],
+        "destination_cidrs": [ONPREM, ONPREM6],
+        "vpn_eni_id": world.vpn_eni_id,
+        "probe_route_table_id": world.probe_rtb_id,
+    }
+    if path:
+        args["path"] = path
+    args.update(extra)
+    return args
+
+
+def static_targets(ec2, rtb_id):
+    table = ec2.describe_route_tables(RouteTableIds=[rtb_id])["RouteTables"][0]
+    return sorted(
+        (route.get("DestinationCidrBlock") or route.get("DestinationIpv6CidrBlock"), route.get("NetworkInterfaceId"))
+        for route in table["Routes"]
+        if route["Origin"] == "CreateRoute"
+    )
+
+
+def test_check_mode_plans_and_diffs_without_changing(ec2, lz_world):
+    result = run_module(lz_world, "lz_route_failover", failover_args(lz_world, "vpn"), check=True, diff=True)
+    assert result["changed"] is True
+    assert [(a["action"], a["destination_cidr"]) for a in result["actions"]] == [("create", ONPREM), ("create", ONPREM6)]
+    assert result["route_tables"][0]["active_path"] == "vpn"
+    assert result["route_tables"][0]["previous_path"] == "dx"
+    diff = result["diff"]
+    assert diff["before"][lz_world.prod_rtb_id][ONPREM] == "%s (propagated)" % lz_world.vgw_id
+    assert diff["after"][lz_world.prod_rtb_id][ONPREM] == "%s (static)" % lz_world.vpn_eni_id
+    assert static_targets(ec2, lz_world.prod_rtb_id) == []
+
+
+def test_switch_is_idempotent_both_ways(ec2, lz_world):
+    first = run_module(lz_world, "lz_route_failover", failover_args(lz_world, "vpn"))
+    assert first["changed"] is True
+    assert [a["outcome"] for a in first["actions"]] == ["done", "done"]
+    assert all(a["latency_ms"] >= 0 for a in first["actions"])
+    assert static_targets(ec2, lz_world.prod_rtb_id) == sorted([(ONPREM, lz_world.vpn_eni_id), (ONPREM6, lz_world.vpn_eni_id)])
+
+    second = run_module(lz_world, "lz_route_failover", failover_args(lz_world, "vpn"))
+    assert second["changed"] is False and second["actions"] == []
+
+    back = run_module(lz_world, "lz_route_failover", failover_args(lz_world, "dx"))
+    assert back["changed"] is True and [a["action"] for a in back["actions"]] == ["delete", "delete"]
+    assert back["route_tables"][0]["active_path"] == "dx"
+    assert static_targets(ec2, lz_world.prod_rtb_id) == []
+    assert run_module(lz_world, "lz_route_failover", failover_args(lz_world, "dx"))["changed"] is False
+
+
+def test_bad_input_is_one_clear_error_and_changes_nothing(ec2, lz_world):
+    args = failover_args(lz_world, "vpn", destination_cidrs=[ONPREM, "198.19.0.1/24"], route_table_ids=[lz_world.prod_rtb_id, lz_world.probe_rtb_id])
+    result = run_module(lz_world, "lz_route_failover", args)
+    assert result["failed"] is True
+    assert "host bits set; did you mean 198.19.0.0/24" in result["msg"]
+    assert "probe subnet's route table" in result["msg"]
+    assert "Traceback" not in json.dumps(result)
+    assert static_targets(ec2, lz_world.prod_rtb_id) == []
+
+
+def test_interface_in_another_vpc_is_refused(ec2, lz_world):
+    result = run_module(lz_world, "lz_route_failover", failover_args(lz_world, "vpn", vpn_eni_id=lz_world.other_eni_id))
+    assert result["failed"] is True
+    assert "belongs" not in result["msg"] and lz_world.other_vpc_id in result["msg"]
+    assert static_targets(ec2, lz_world.prod_rtb_id) == []
+
+
+def test_foreign_route_fails_naming_it(ec2, lz_world):
+    tgw_like_eni = ec2.create_network_interface(SubnetId=lz_world.public_subnet_id)["NetworkInterface"]["NetworkInterfaceId"]
+    ec2.create_route(RouteTableId=lz_world.prod_rtb_id, DestinationCidrBlock=ONPREM, NetworkInterfaceId=tgw_like_eni)
+    result = run_module(lz_world, "lz_route_failover", failover_args(lz_world, "dx"))
+    assert result["failed"] is True and result["changed"] is False
+    assert "%s has a static route %s -> %s" % (lz_world.prod_rtb_id, ONPREM, tgw_like_eni) in result["msg"]
+    assert result["conflicts"] == [{"route_table_id": lz_world.prod_rtb_id, "destination_cidr": ONPREM, "target": tgw_like_eni, "state": "active"}]
+    assert static_targets(ec2, lz_world.prod_rtb_id) == [(ONPREM, tgw_like_eni)]
+
+
+def test_warns_about_source_dest_check(ec2, lz_world):
+    ec2.modify_network_interface_attribute(NetworkInterfaceId=lz_world.vpn_eni_id, SourceDestCheck={"Value": True})
+    result = run_module(lz_world, "lz_route_failover", failover_args(lz_world, "vpn"), check=True)
+    assert any("source/destination check is enabled" in warning for warning in result["warnings"])
+
+
+def test_info_module_reports_paths(ec2, lz_world):
+    ec2.create_route(RouteTableId=lz_world.prod_rtb_id, DestinationCidrBlock=ONPREM, NetworkInterfaceId=lz_world.vpn_eni_id)
+    result = run_module(lz_world, "lz_route_failover_info", failover_args(lz_world))
+    assert result["changed"] is False
+    table = result["route_tables"][0]
+    assert table["active_path"] == "mixed"
+    assert [(d["destination_cidr"], d["path"], d["propagated_dx_route"]) for d in table["destinations"]] == [(ONPREM, "vpn", True), (ONPREM6, "dx", True)]
+
+
+def run_playbook(world, playbook, *extra):
+    extra_vars = {
+        "lz_failover_endpoint_url": world.endpoint_url,
+        "lz_failover_route_table_ids": [world.prod_rtb_id],
+        "lz_failover_destination_cidrs": [ONPREM],
+        "lz_failover_vpn_eni_id": world.vpn_eni_id,
+        "lz_failover_probe_route_table_id": world.probe_rtb_id,
+    }
+    argv = [os.path.join(BIN, "ansible-playbook"), "-i", "inventories/local", os.path.join("playbooks", playbook), "-e", json.dumps(extra_vars)]
+    return subprocess.run(argv + list(extra), env=ansible_env(world.endpoint_url), cwd=REPO_ROOT, capture_output=True, text=True, timeout=180, check=False)
+
+
+def test_failover_playbook_check_diff_then_switch(ec2, lz_world):
+    checked = run_playbook(lz_world, "failover.yml", "-e", "lz_failover_path=vpn", "--check", "--diff")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "%s (static)" % lz_world.vpn_eni_id in checked.stdout, "the diff shows the planned route"
+    assert static_targets(ec2, lz_world.prod_rtb_id) == []
+
+    switched = run_playbook(lz_world, "failover.yml", "-e", "lz_failover_path=vpn")
+    assert switched.returncode == 0, switched.stdout + switched.stderr
+    assert static_targets(ec2, lz_world.prod_rtb_id) == [(ONPREM, lz_world.vpn_eni_id)]
+
+
+def test_failover_playbook_requires_a_path(lz_world):
+    completed = run_playbook(lz_world, "failover.yml")
+    assert completed.returncode != 0
+    assert "lz_failover_path=vpn" in completed.stdout
