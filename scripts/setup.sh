@@ -80,7 +80,7 @@ install_apt_packages() {
 
 # --- Python virtual environment ---------------------------------------------
 requirements_digest() {
-  cat requirements/runtime.txt requirements/test.txt requirements/constraints.txt \
+  cat requirements/runtime.txt requirements/test.txt requirements/constraints.txt pyproject.toml \
     <(printf 'pip==%s\n' "$PIP_VERSION") | sha256sum | cut -d' ' -f1
 }
 
@@ -105,6 +105,8 @@ setup_venv() {
   "$VENV/bin/python" -m pip install --quiet "pip==$PIP_VERSION"
   "$VENV/bin/python" -m pip install --quiet \
     -r requirements/test.txt -c requirements/constraints.txt
+  # The monitor daemon, editable, so lz-failover-monitor runs this checkout's code.
+  "$VENV/bin/python" -m pip install --quiet --no-deps --no-build-isolation -e .
   "$VENV/bin/python" -m pip check >/dev/null
   printf '%s\n' "$digest" >"$stamp"
   say "venv: done"

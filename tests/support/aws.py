@@ -16,8 +16,10 @@ Fixtures
     The project's reference topology, built through the API; see ``LzWorld``.
 
 The helpers (``reset_server``, ``ec2_client``, ``put_learned_prefixes``,
-``get_learned_prefixes``) take the endpoint URL, so they work as well against a
-fidelity server running as a separate process (the lab).
+``get_learned_prefixes``, and for API faults ``put_fault``, ``get_fault_stats``,
+``delete_faults``) take the endpoint URL, so they work as well against a
+fidelity server running as a separate process (the lab).  The reset also clears
+fault rules and counters, so every test that uses ``ec2`` starts without them.
 """
 
 from __future__ import annotations
@@ -95,14 +97,18 @@ def reset_server(endpoint_url):
         assert response.status == 200, response.status
 
 
-def ec2_client(endpoint_url, region=REGION):
-    """A boto3 EC2 client for the fidelity server, with explicit dummy credentials and region."""
+def ec2_client(endpoint_url, region=REGION, config=None):
+    """A boto3 EC2 client for the fidelity server, with explicit dummy credentials and region.
+
+    ``config`` is an optional ``botocore.config.Config`` (retry mode and attempts, timeouts).
+    """
     return boto3.client(
         "ec2",
         region_name=region,
         endpoint_url=endpoint_url,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
+        config=config,
     )
 
 
@@ -123,6 +129,37 @@ def get_learned_prefixes(endpoint_url, vgw_id, region=REGION):
     status, body = http_json("GET", f"{learned_prefixes_url(endpoint_url, vgw_id)}?region={region}")
     assert status == 200, body
     return body["prefixes"]
+
+
+def faults_url(endpoint_url):
+    """The control endpoint resource for API fault rules."""
+    return f"{endpoint_url}/_fidelity/faults"
+
+
+def put_fault(endpoint_url, action, code=None, **options):
+    """Append a fault rule over HTTP; return the stored rule.
+
+    ``options`` are the other fields of the control API: ``status``, ``count``
+    (default 1, -1 = until cleared), ``delay_ms``, ``message``.  ``code=None``
+    with a ``delay_ms`` makes the matching requests slow instead of failing.
+    """
+    status, body = http_json("PUT", faults_url(endpoint_url), {"action": action, "code": code, **options})
+    assert status == 200, body
+    return body["rule"]
+
+
+def get_fault_stats(endpoint_url):
+    """Active fault rules and per-Action counters: ``{"rules", "requests", "faults", "delayed"}``."""
+    status, body = http_json("GET", faults_url(endpoint_url))
+    assert status == 200, body
+    return body
+
+
+def delete_faults(endpoint_url):
+    """Drop every fault rule and zero the counters; return the (empty) stats."""
+    status, body = http_json("DELETE", faults_url(endpoint_url))
+    assert status == 200, body
+    return body
 
 
 # --------------------------------------------------------------------------- world

@@ -1,0 +1,1 @@
+"""The failover monitor daemon (lz-failover-monitor)."""
