@@ -37,16 +37,18 @@ OUTCOME_DONE = "done"
 OUTCOME_ALREADY_DONE = "already-done"
 
 
-def retry_config(max_attempts=8, connect_timeout=3, read_timeout=10):
-    """botocore client settings for route calls.
+def retry_config(max_attempts=5, connect_timeout=3, read_timeout=10):
+    """botocore client settings for route calls; ``max_attempts`` counts the first try too.
 
     Adaptive mode retries throttling (RequestLimitExceeded), 5xx and transient
     connection errors with backoff, and rate-limits the client itself once EC2
     starts throttling, so a burst of failover calls does not make it worse.
+    Under constant throttling that costs seconds per attempt, so the budget is
+    small: a long-running caller retries whole actions itself instead.
     Short timeouts keep a hung connection from stalling a failover.
     """
     return {
-        "retries": {"mode": "adaptive", "max_attempts": max_attempts},
+        "retries": {"mode": "adaptive", "total_max_attempts": max_attempts},
         "connect_timeout": connect_timeout,
         "read_timeout": read_timeout,
     }

@@ -12,6 +12,9 @@ Fixtures
 ``ec2`` (function)
     Resets the server (moto's ``POST /moto-api/reset``) and returns a boto3 EC2
     client for ``us-east-1`` pointed at it.
+``ec2_no_retries`` (function)
+    Like ``ec2``, but the client sends every call exactly once (no botocore
+    retries), so an injected fault (``put_fault``) surfaces as the server sent it.
 ``lz_world`` (function)
     The project's reference topology, built through the API; see ``LzWorld``.
 
@@ -31,6 +34,7 @@ import urllib.request
 from dataclasses import dataclass
 
 import boto3
+import botocore.config
 import pytest
 from botocore.exceptions import ClientError
 
@@ -53,6 +57,10 @@ OTHER_VPC_CIDR = "198.19.128.0/20"
 OTHER_SUBNET_CIDR = "198.19.129.0/24"
 
 VPN_APPLIANCE_TAG = {"Key": "localzones.failover/role", "Value": "vpn-appliance"}
+
+# botocore's retries "max_attempts" counts the retries after the first attempt;
+# "total_max_attempts" counts attempts, so 1 is what means "no retry".
+NO_RETRIES = botocore.config.Config(retries={"total_max_attempts": 1, "mode": "standard"})
 
 DUMMY_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -320,6 +328,12 @@ def ec2(ec2_endpoint):  # pylint: disable=redefined-outer-name
     """A boto3 EC2 client for us-east-1 on a freshly reset fidelity server."""
     reset_server(ec2_endpoint)
     return ec2_client(ec2_endpoint)
+
+
+@pytest.fixture
+def ec2_no_retries(ec2, ec2_endpoint):  # pylint: disable=redefined-outer-name,unused-argument
+    """A boto3 EC2 client without retries, on a freshly reset fidelity server (through ``ec2``)."""
+    return ec2_client(ec2_endpoint, config=NO_RETRIES)
 
 
 @pytest.fixture

@@ -16,10 +16,10 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
-import botocore.config
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.support.aws import NO_RETRIES
 from tests.support.aws import delete_faults
 from tests.support.aws import ec2_client
 from tests.support.aws import faults_url
@@ -31,16 +31,7 @@ from tools import ec2_fidelity
 
 pytestmark = pytest.mark.moto
 
-# botocore's retries "max_attempts" counts retries after the first attempt;
-# "total_max_attempts" counts attempts, so 1 is the one that means "no retry".
-NO_RETRIES = botocore.config.Config(retries={"total_max_attempts": 1, "mode": "standard"})
 ONPREM_V4 = "198.19.0.0/24"
-
-
-@pytest.fixture
-def once(ec2, ec2_endpoint):  # pylint: disable=redefined-outer-name,unused-argument
-    """An EC2 client that sends every call exactly once, on a freshly reset server (through ``ec2``)."""
-    return ec2_client(ec2_endpoint, config=NO_RETRIES)
 
 
 def served_error(call, **kwargs):
@@ -83,23 +74,23 @@ def static_routes_to(ec2, rtb_id, destination):
         ("ExpiredToken", 400),
     ],
 )
-def test_fault_kind_surfaces_with_ec2_code_and_status(once, ec2_endpoint, code, status):
+def test_fault_kind_surfaces_with_ec2_code_and_status(ec2_no_retries, ec2_endpoint, code, status):
     rule = put_fault(ec2_endpoint, "DescribeVpcs", code)
     assert (rule["code"], rule["status"], rule["count"], rule["remaining"]) == (code, status, 1, 1)
-    served_code, served_status, message, request_id = served_error(once.describe_vpcs)
+    served_code, served_status, message, request_id = served_error(ec2_no_retries.describe_vpcs)
     assert (served_code, served_status) == (code, status)
     assert message == rule["message"] and message
     assert request_id, "the RequestID of the error body reaches ResponseMetadata"
 
 
-def test_status_and_message_can_be_chosen(once, ec2_endpoint):
+def test_status_and_message_can_be_chosen(ec2_no_retries, ec2_endpoint):
     put_fault(ec2_endpoint, "DescribeVpcs", "RequestLimitExceeded", status=429, message="slow <down> & retry")
-    assert served_error(once.describe_vpcs)[:3] == ("RequestLimitExceeded", 429, "slow <down> & retry")
+    assert served_error(ec2_no_retries.describe_vpcs)[:3] == ("RequestLimitExceeded", 429, "slow <down> & retry")
 
 
-def test_unknown_code_defaults_to_400(once, ec2_endpoint):
+def test_unknown_code_defaults_to_400(ec2_no_retries, ec2_endpoint):
     put_fault(ec2_endpoint, "DescribeVpcs", "InvalidRouteTableID.NotFound")
-    assert served_error(once.describe_vpcs)[:2] == ("InvalidRouteTableID.NotFound", 400)
+    assert served_error(ec2_no_retries.describe_vpcs)[:2] == ("InvalidRouteTableID.NotFound", 400)
 
 
 def test_error_body_is_ec2_query_protocol_xml(ec2, ec2_endpoint):  # pylint: disable=unused-argument
@@ -113,62 +104,62 @@ def test_error_body_is_ec2_query_protocol_xml(ec2, ec2_endpoint):  # pylint: dis
 # --------------------------------------------------------------------------- matching and counts
 
 
-def test_count_is_honoured_then_requests_pass(once, ec2_endpoint):
+def test_count_is_honoured_then_requests_pass(ec2_no_retries, ec2_endpoint):
     put_fault(ec2_endpoint, "DescribeVpcs", "RequestLimitExceeded", count=2)
-    assert served_error(once.describe_vpcs)[0] == "RequestLimitExceeded"
+    assert served_error(ec2_no_retries.describe_vpcs)[0] == "RequestLimitExceeded"
     assert get_fault_stats(ec2_endpoint)["rules"][0]["remaining"] == 1
-    assert served_error(once.describe_vpcs)[0] == "RequestLimitExceeded"
-    assert once.describe_vpcs()["Vpcs"], "moto's default VPC"
+    assert served_error(ec2_no_retries.describe_vpcs)[0] == "RequestLimitExceeded"
+    assert ec2_no_retries.describe_vpcs()["Vpcs"], "moto's default VPC"
     stats = get_fault_stats(ec2_endpoint)
     assert stats["rules"] == [], "an exhausted rule is dropped"
     assert (stats["requests"], stats["faults"]) == ({"DescribeVpcs": 3}, {"DescribeVpcs": 2})
 
 
-def test_rule_only_matches_its_action(once, ec2_endpoint):
+def test_rule_only_matches_its_action(ec2_no_retries, ec2_endpoint):
     put_fault(ec2_endpoint, "CreateRoute", "RequestLimitExceeded", count=-1)
-    once.describe_vpcs()
-    once.describe_subnets()
+    ec2_no_retries.describe_vpcs()
+    ec2_no_retries.describe_subnets()
     stats = get_fault_stats(ec2_endpoint)
     assert stats["faults"] == {}
     assert stats["requests"] == {"DescribeVpcs": 1, "DescribeSubnets": 1}
 
 
-def test_star_matches_any_action(once, ec2_endpoint):
+def test_star_matches_any_action(ec2_no_retries, ec2_endpoint):
     put_fault(ec2_endpoint, "*", "Unavailable", count=2)
-    assert served_error(once.describe_vpcs)[:2] == ("Unavailable", 503)
-    assert served_error(once.describe_route_tables)[:2] == ("Unavailable", 503)
-    once.describe_subnets()
+    assert served_error(ec2_no_retries.describe_vpcs)[:2] == ("Unavailable", 503)
+    assert served_error(ec2_no_retries.describe_route_tables)[:2] == ("Unavailable", 503)
+    ec2_no_retries.describe_subnets()
     assert get_fault_stats(ec2_endpoint)["faults"] == {"DescribeVpcs": 1, "DescribeRouteTables": 1}
 
 
-def test_count_minus_one_lasts_until_cleared(once, ec2_endpoint):
+def test_count_minus_one_lasts_until_cleared(ec2_no_retries, ec2_endpoint):
     put_fault(ec2_endpoint, "DescribeVpcs", "AuthFailure", count=-1)
-    for _ in range(5):
-        assert served_error(once.describe_vpcs)[:2] == ("AuthFailure", 401)
+    for _call in range(5):
+        assert served_error(ec2_no_retries.describe_vpcs)[:2] == ("AuthFailure", 401)
     rule = get_fault_stats(ec2_endpoint)["rules"][0]
     assert (rule["count"], rule["remaining"]) == (-1, -1)
     assert delete_faults(ec2_endpoint) == {"rules": [], "requests": {}, "faults": {}, "delayed": {}}
-    once.describe_vpcs()
+    ec2_no_retries.describe_vpcs()
 
 
-def test_rules_serve_in_the_order_they_were_added(once, ec2_endpoint):
+def test_rules_serve_in_the_order_they_were_added(ec2_no_retries, ec2_endpoint):
     put_fault(ec2_endpoint, "DescribeVpcs", "RequestLimitExceeded", count=1)
     put_fault(ec2_endpoint, "*", "InternalError", count=1)
-    assert served_error(once.describe_vpcs)[0] == "RequestLimitExceeded"
-    assert served_error(once.describe_vpcs)[0] == "InternalError"
-    once.describe_vpcs()
+    assert served_error(ec2_no_retries.describe_vpcs)[0] == "RequestLimitExceeded"
+    assert served_error(ec2_no_retries.describe_vpcs)[0] == "InternalError"
+    ec2_no_retries.describe_vpcs()
     assert get_fault_stats(ec2_endpoint)["rules"] == []
     assert put_fault(ec2_endpoint, "CreateRoute", "InternalError")["id"] == 3
 
 
-def test_faulted_create_route_changes_nothing_and_the_body_reaches_moto(once, ec2_endpoint, lz_world):
+def test_faulted_create_route_changes_nothing_and_the_body_reaches_moto(ec2_no_retries, ec2_endpoint, lz_world):
     put_fault(ec2_endpoint, "CreateRoute", "RequestLimitExceeded")
     put_fault(ec2_endpoint, "DescribeVpcs", "InternalError", count=-1)  # read the body of every request, fault none of these
     kwargs = {"RouteTableId": lz_world.prod_rtb_id, "DestinationCidrBlock": ONPREM_V4, "NetworkInterfaceId": lz_world.vpn_eni_id}
-    assert served_error(once.create_route, **kwargs)[0] == "RequestLimitExceeded"
-    assert static_routes_to(once, lz_world.prod_rtb_id, ONPREM_V4) == []
-    once.create_route(**kwargs)
-    [route] = static_routes_to(once, lz_world.prod_rtb_id, ONPREM_V4)
+    assert served_error(ec2_no_retries.create_route, **kwargs)[0] == "RequestLimitExceeded"
+    assert static_routes_to(ec2_no_retries, lz_world.prod_rtb_id, ONPREM_V4) == []
+    ec2_no_retries.create_route(**kwargs)
+    [route] = static_routes_to(ec2_no_retries, lz_world.prod_rtb_id, ONPREM_V4)
     assert route["NetworkInterfaceId"] == lz_world.vpn_eni_id
     stats = get_fault_stats(ec2_endpoint)
     assert stats["requests"]["CreateRoute"] == 2 and stats["faults"] == {"CreateRoute": 1}
@@ -177,34 +168,34 @@ def test_faulted_create_route_changes_nothing_and_the_body_reaches_moto(once, ec
 # --------------------------------------------------------------------------- slow API
 
 
-def test_delay_only_slows_the_call_and_answers_normally(once, ec2_endpoint):
+def test_delay_only_slows_the_call_and_answers_normally(ec2_no_retries, ec2_endpoint):
     rule = put_fault(ec2_endpoint, "DescribeVpcs", None, delay_ms=400)
     assert (rule["code"], rule["status"], rule["delay_ms"]) == (None, None, 400)
     started = time.monotonic()
-    vpcs = once.describe_vpcs()["Vpcs"]
+    vpcs = ec2_no_retries.describe_vpcs()["Vpcs"]
     elapsed = time.monotonic() - started
     assert vpcs and elapsed >= 0.4
     started = time.monotonic()
-    once.describe_vpcs()
+    ec2_no_retries.describe_vpcs()
     assert time.monotonic() - started < 0.4, "count 1: the second call is not delayed"
     stats = get_fault_stats(ec2_endpoint)
     assert (stats["delayed"], stats["faults"], stats["requests"]) == ({"DescribeVpcs": 1}, {}, {"DescribeVpcs": 2})
 
 
-def test_delay_then_error(once, ec2_endpoint):
+def test_delay_then_error(ec2_no_retries, ec2_endpoint):
     put_fault(ec2_endpoint, "DescribeVpcs", "InternalError", delay_ms=300)
     started = time.monotonic()
-    assert served_error(once.describe_vpcs)[:2] == ("InternalError", 500)
+    assert served_error(ec2_no_retries.describe_vpcs)[:2] == ("InternalError", 500)
     assert time.monotonic() - started >= 0.3
 
 
-def test_a_slow_request_does_not_hold_up_others(once, ec2_endpoint):
+def test_a_slow_request_does_not_hold_up_others(ec2_no_retries, ec2_endpoint):
     put_fault(ec2_endpoint, "DescribeVpcs", None, delay_ms=1500)
     with ThreadPoolExecutor(max_workers=1) as pool:
         slow = pool.submit(ec2_client(ec2_endpoint, config=NO_RETRIES).describe_vpcs)
         time.sleep(0.1)
         started = time.monotonic()
-        once.describe_subnets()
+        ec2_no_retries.describe_subnets()
         assert time.monotonic() - started < 1.0
         assert slow.result()["Vpcs"]
 
@@ -212,29 +203,29 @@ def test_a_slow_request_does_not_hold_up_others(once, ec2_endpoint):
 # --------------------------------------------------------------------------- counters and scope
 
 
-def test_stats_count_requests_and_faults_per_action(once, ec2_endpoint):
+def test_stats_count_requests_and_faults_per_action(ec2_no_retries, ec2_endpoint):
     put_fault(ec2_endpoint, "DescribeSubnets", "InternalError", count=1)
-    once.describe_vpcs()
-    once.describe_vpcs()
-    served_error(once.describe_subnets)
-    once.describe_subnets()
+    ec2_no_retries.describe_vpcs()
+    ec2_no_retries.describe_vpcs()
+    served_error(ec2_no_retries.describe_subnets)
+    ec2_no_retries.describe_subnets()
     stats = get_fault_stats(ec2_endpoint)
     assert stats["requests"] == {"DescribeVpcs": 2, "DescribeSubnets": 2}
     assert stats["faults"] == {"DescribeSubnets": 1}
     assert stats["delayed"] == {}
 
 
-def test_control_and_other_services_are_not_ec2_requests(once, ec2_endpoint):
+def test_control_and_other_services_are_not_ec2_requests(ec2_no_retries, ec2_endpoint):
     put_fault(ec2_endpoint, "*", "InternalError", count=-1)
     sts = boto3.client("sts", region_name="us-east-1", endpoint_url=ec2_endpoint, aws_access_key_id="testing",
                        aws_secret_access_key="testing", config=NO_RETRIES)
     assert sts.get_caller_identity()["Account"]
     assert http_json("GET", f"{ec2_endpoint}/_fidelity/health")[0] == 200
-    assert served_error(once.describe_vpcs)[0] == "InternalError"
+    assert served_error(ec2_no_retries.describe_vpcs)[0] == "InternalError"
     assert get_fault_stats(ec2_endpoint)["requests"] == {"DescribeVpcs": 1}
 
 
-def test_concurrent_requests_spend_each_fault_once(once, ec2_endpoint):
+def test_concurrent_requests_spend_each_fault_once(ec2_no_retries, ec2_endpoint):
     put_fault(ec2_endpoint, "DescribeVpcs", "RequestLimitExceeded", count=10)
     barrier = threading.Barrier(8)
 
@@ -242,7 +233,7 @@ def test_concurrent_requests_spend_each_fault_once(once, ec2_endpoint):
         client = ec2_client(ec2_endpoint, config=NO_RETRIES)
         barrier.wait()
         failures = 0
-        for _ in range(4):
+        for _call in range(4):
             try:
                 client.describe_vpcs()
             except ClientError:
@@ -254,28 +245,28 @@ def test_concurrent_requests_spend_each_fault_once(once, ec2_endpoint):
     stats = get_fault_stats(ec2_endpoint)
     assert failures == 10
     assert (stats["requests"], stats["faults"], stats["rules"]) == ({"DescribeVpcs": 32}, {"DescribeVpcs": 10}, [])
-    assert once.describe_vpcs()["Vpcs"]
+    assert ec2_no_retries.describe_vpcs()["Vpcs"]
 
 
 # --------------------------------------------------------------------------- clearing
 
 
-def test_delete_clears_rules_and_counters(once, ec2_endpoint):
+def test_delete_clears_rules_and_counters(ec2_no_retries, ec2_endpoint):
     put_fault(ec2_endpoint, "DescribeVpcs", "InternalError", count=-1)
-    served_error(once.describe_vpcs)
+    served_error(ec2_no_retries.describe_vpcs)
     assert get_fault_stats(ec2_endpoint)["requests"] == {"DescribeVpcs": 1}
     assert delete_faults(ec2_endpoint) == {"rules": [], "requests": {}, "faults": {}, "delayed": {}}
-    once.describe_vpcs()
+    ec2_no_retries.describe_vpcs()
     assert get_fault_stats(ec2_endpoint)["requests"] == {"DescribeVpcs": 1}
     assert put_fault(ec2_endpoint, "*", "InternalError")["id"] == 1, "ids start again"
 
 
-def test_moto_reset_clears_rules_and_counters(once, ec2_endpoint):
+def test_moto_reset_clears_rules_and_counters(ec2_no_retries, ec2_endpoint):
     put_fault(ec2_endpoint, "*", "InternalError", count=-1)
-    served_error(once.describe_vpcs)
+    served_error(ec2_no_retries.describe_vpcs)
     reset_server(ec2_endpoint)
     assert get_fault_stats(ec2_endpoint) == {"rules": [], "requests": {}, "faults": {}, "delayed": {}}
-    once.describe_vpcs()
+    ec2_no_retries.describe_vpcs()
 
 
 # --------------------------------------------------------------------------- control API errors
@@ -333,16 +324,16 @@ def test_control_defaults(ec2, ec2_endpoint):  # pylint: disable=unused-argument
 # --------------------------------------------------------------------------- in-process API
 
 
-def test_in_process_api_shares_state_with_the_server(once, ec2_endpoint):
+def test_in_process_api_shares_state_with_the_server(ec2_no_retries, ec2_endpoint):
     rule = ec2_fidelity.add_fault("DescribeVpcs", "Unavailable", count=-1)
     assert rule["status"] == 503
-    assert served_error(once.describe_vpcs)[:2] == ("Unavailable", 503)
+    assert served_error(ec2_no_retries.describe_vpcs)[:2] == ("Unavailable", 503)
     stats = ec2_fidelity.fault_stats()
     assert stats == get_fault_stats(ec2_endpoint)
     assert stats["faults"] == {"DescribeVpcs": 1}
     ec2_fidelity.clear_faults()
     assert get_fault_stats(ec2_endpoint)["rules"] == []
-    once.describe_vpcs()
+    ec2_no_retries.describe_vpcs()
 
 
 @pytest.mark.parametrize(

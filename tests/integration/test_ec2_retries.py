@@ -1,0 +1,109 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the localzones.failover collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The project's EC2 retry settings against real HTTP faults from the fidelity server.
+
+The client is built the way the modules and the monitor build theirs,
+``botocore.config.Config(**retry_config())`` (adaptive mode), and CreateRoute
+goes through ``module_utils.ec2.call``.  The server's per-Action counters show
+how many requests each call really sent.
+"""
+
+from __future__ import annotations
+
+import time
+
+import botocore.config
+import pytest
+
+from ansible_collections.localzones.failover.plugins.module_utils.ec2 import call
+from ansible_collections.localzones.failover.plugins.module_utils.ec2 import retry_config
+from ansible_collections.localzones.failover.plugins.module_utils.errors import AwsApiError
+from tests.support.aws import ec2_client
+from tests.support.aws import get_fault_stats
+from tests.support.aws import put_fault
+
+pytestmark = pytest.mark.moto
+
+ONPREM = "198.19.0.0/24"
+
+
+def project_client(endpoint_url, **settings):
+    return ec2_client(endpoint_url, config=botocore.config.Config(**retry_config(**settings)))
+
+
+def create_onprem_route(client, world):
+    return call(client, "create_route", RouteTableId=world.prod_rtb_id, DestinationCidrBlock=ONPREM, NetworkInterfaceId=world.vpn_eni_id)
+
+
+def static_targets(ec2, world):
+    table = ec2.describe_route_tables(RouteTableIds=[world.prod_rtb_id])["RouteTables"][0]
+    return [route.get("NetworkInterfaceId") for route in table["Routes"]
+            if route.get("DestinationCidrBlock") == ONPREM and route["Origin"] == "CreateRoute"]
+
+
+def create_route_counts(endpoint_url):
+    stats = get_fault_stats(endpoint_url)
+    return stats["requests"].get("CreateRoute", 0), stats["faults"].get("CreateRoute", 0)
+
+
+@pytest.mark.parametrize(
+    "code, status, faults",
+    [
+        ("RequestLimitExceeded", 503, 3),
+        ("InternalError", 500, 2),
+    ],
+)
+def test_create_route_gets_through_retryable_faults(ec2_endpoint, lz_world, code, status, faults):
+    client = project_client(ec2_endpoint)
+    rule = put_fault(ec2_endpoint, "CreateRoute", code, count=faults)
+    assert rule["status"] == status
+
+    started = time.monotonic()
+    _response, latency_ms = create_onprem_route(client, lz_world)
+    elapsed = time.monotonic() - started
+
+    assert create_route_counts(ec2_endpoint) == (faults + 1, faults), "each fault was answered and retried"
+    assert get_fault_stats(ec2_endpoint)["rules"] == []
+    assert static_targets(client, lz_world) == [lz_world.vpn_eni_id]
+    assert latency_ms == pytest.approx(elapsed * 1000.0, abs=50.0)
+    # Throttling backs off from 1 s and adaptive mode then meters the client; 5xx backs off from 50 ms.
+    assert elapsed < (15.0 if code == "RequestLimitExceeded" else 5.0)
+
+
+@pytest.mark.parametrize(
+    "code, status",
+    [
+        ("AuthFailure", 401),
+        ("RequestExpired", 400),
+        ("ExpiredToken", 400),
+    ],
+)
+def test_credential_errors_fail_at_once(ec2, ec2_endpoint, lz_world, code, status):
+    client = project_client(ec2_endpoint)
+    assert put_fault(ec2_endpoint, "CreateRoute", code, count=-1)["status"] == status
+
+    with pytest.raises(AwsApiError) as excinfo:
+        create_onprem_route(client, lz_world)
+
+    assert (excinfo.value.operation, excinfo.value.code) == ("create_route", code)
+    assert create_route_counts(ec2_endpoint) == (1, 1), "not retried"
+    assert static_targets(ec2, lz_world) == []
+
+
+def test_throttling_beyond_the_attempts_surfaces_as_aws_api_error(ec2, ec2_endpoint, lz_world):
+    # Under constant throttling every adaptive-mode attempt costs seconds of backoff;
+    # three attempts show the same behaviour as the default budget, faster.
+    client = project_client(ec2_endpoint, max_attempts=3)
+    attempts = client.meta.config.retries["total_max_attempts"]
+    assert attempts == 3, "max_attempts counts the first try"
+    put_fault(ec2_endpoint, "CreateRoute", "RequestLimitExceeded", count=attempts + 1)
+
+    with pytest.raises(AwsApiError) as excinfo:
+        create_onprem_route(client, lz_world)
+
+    assert excinfo.value.code == "RequestLimitExceeded"
+    assert excinfo.value.latency_ms > 0
+    assert create_route_counts(ec2_endpoint) == (attempts, attempts)
+    assert [rule["remaining"] for rule in get_fault_stats(ec2_endpoint)["rules"]] == [1]
+    assert static_targets(ec2, lz_world) == []
