@@ -34,23 +34,6 @@ description:
 author:
   - Local Zones Failover Maintainers (@localzones)
 options:
-  route_table_ids:
-    description:
-      - The route tables of the production subnets whose traffic moves between the paths.
-    type: list
-    elements: str
-    required: true
-  destination_cidrs:
-    description:
-      - The on-premises networks to move, IPv4 or IPv6 CIDR blocks with no host bits set.
-    type: list
-    elements: str
-    required: true
-  vpn_eni_id:
-    description:
-      - The network interface of the VPN appliance in the Local Zone's public subnet.
-    type: str
-    required: true
   path:
     description:
       - C(vpn) routes the destinations through the VPN appliance.
@@ -58,12 +41,6 @@ options:
     type: str
     required: true
     choices: [vpn, dx]
-  probe_route_table_id:
-    description:
-      - The route table of the utility subnet the failover probes are sent from.
-      - It must always follow Direct Connect, so the module refuses to run when it is listed in
-        I(route_table_ids), and warns when it holds a static route for a managed destination.
-    type: str
 notes:
   - The module only needs C(ec2:DescribeRouteTables), C(ec2:DescribeNetworkInterfaces) and
     C(ec2:CreateRoute), C(ec2:ReplaceRoute), C(ec2:DeleteRoute) on the managed route tables.
@@ -87,6 +64,7 @@ attributes:
       - localzones.failover.aws
     description: Use C(group/localzones.failover.aws) in C(module_defaults) to set defaults for this module.
 extends_documentation_fragment:
+  - localzones.failover.routes
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3

@@ -20,29 +20,6 @@ description:
     own, exactly as M(localzones.failover.lz_route_failover) would refuse them.
 author:
   - Local Zones Failover Maintainers (@localzones)
-options:
-  route_table_ids:
-    description:
-      - The route tables of the production subnets.
-    type: list
-    elements: str
-    required: true
-  destination_cidrs:
-    description:
-      - The on-premises networks, IPv4 or IPv6 CIDR blocks.
-    type: list
-    elements: str
-    required: true
-  vpn_eni_id:
-    description:
-      - The network interface of the VPN appliance.
-    type: str
-    required: true
-  probe_route_table_id:
-    description:
-      - The route table of the utility subnet the failover probes are sent from; it must not be
-        among I(route_table_ids).
-    type: str
 attributes:
   check_mode:
     support: full
@@ -60,6 +37,7 @@ attributes:
       - localzones.failover.aws
     description: Use C(group/localzones.failover.aws) in C(module_defaults) to set defaults for this module.
 extends_documentation_fragment:
+  - localzones.failover.routes
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
