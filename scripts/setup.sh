@@ -24,6 +24,9 @@ APT_PACKAGES=(
   python3-venv
   rsync
   shellcheck
+  # lab hosts (lab/image.sh, lab/nspawn.py): Debian trees booted with systemd-nspawn
+  debootstrap
+  systemd-container
 )
 
 # pip version put into .venv before the pinned requirements are installed.

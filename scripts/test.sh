@@ -28,7 +28,7 @@ stage_setup() {
 }
 
 stage_shellcheck() {
-  local -a files=("$REPO_ROOT"/scripts/*.sh "$REPO_ROOT/.ci/run")
+  local -a files=("$REPO_ROOT"/scripts/*.sh "$REPO_ROOT"/lab/*.sh "$REPO_ROOT/.ci/run")
   shellcheck --shell=bash --external-sources "${files[@]}"
   echo "shellcheck: ${#files[@]} files clean"
 }
