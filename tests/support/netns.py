@@ -5,8 +5,9 @@
 
 Every lab object records what it creates (namespaces, per-namespace /etc overrides,
 nftables tables, processes) and ``cleanup()`` removes all of it, also when the test
-fails. Veth pairs are created directly inside their namespaces, so no interface ever
-appears in the host namespace and deleting a namespace deletes its end of the pair.
+fails. Veth pairs are created directly inside their namespaces, so no interface
+appears in the host namespace (except the one end of a ``host_link``, when a test asks
+for it) and deleting a namespace deletes its end of the pair.
 
 Traffic rules for labs: addresses come from 198.18.0.0/15 and 2001:db8::/32 only, and
 namespaces get no default route, so nothing a test sends can leave the lab. Name lookups
@@ -105,6 +106,7 @@ class NetnsLab:
         self.namespaces = []
         self._processes = []
         self._nft_namespaces = set()
+        self._host_links = []
 
     # -- namespaces
 
@@ -144,6 +146,23 @@ class NetnsLab:
         run(["ip", "-n", ns_a, "link", "set", dev_a, "up"])
         run(["ip", "-n", ns_b, "link", "set", dev_b, "up"])
         return dev_a, dev_b
+
+    def host_link(self, ns, host_cidr, ns_cidr, ns_dev="hostlink0"):
+        """Join the host namespace to ``ns`` with one small veth link; return the host's device name.
+
+        The only lab interface that appears in the host namespace: it carries nothing but
+        its own connected network (``host_cidr``/``ns_cidr``, e.g. a /30), so the host can
+        reach a service in ``ns`` while nothing is routed onwards. Deleted at cleanup.
+        """
+        host_dev = "lzh%d-%d" % (os.getpid() % 100000, next(_sequence))
+        run(["ip", "link", "add", "name", host_dev, "type", "veth", "peer", "name", ns_dev, "netns", ns])
+        self._host_links.append(host_dev)
+        check_lab_address(host_cidr)
+        run(["ip", "address", "add", host_cidr, "dev", host_dev])
+        run(["ip", "link", "set", host_dev, "up"])
+        self.add_address(ns, ns_dev, ns_cidr)
+        run(["ip", "-n", ns, "link", "set", ns_dev, "up"])
+        return host_dev
 
     def add_address(self, ns, dev, cidr):
         """Assign a lab address (``198.18.0.1/24`` or ``2001:db8::1/64``); IPv6 skips DAD so it is usable at once."""
@@ -225,6 +244,15 @@ class NetnsLab:
         chance = "" if percent >= 100 else "numgen random mod 100 < %d " % percent
         self._nft(ns, "add rule inet %s input %s %sdrop\n" % (NFT_TABLE, self._echo_match(address, from_address), chance))
 
+    def replace_icmp_drops(self, ns, addresses):
+        """In one nftables transaction, make ``addresses`` the only ones whose echo requests are dropped in ``ns``.
+
+        One transaction, so a test that cuts several targets at once cuts them at the same instant.
+        """
+        script = "flush chain inet %s input\n" % NFT_TABLE
+        script += "".join("add rule inet %s input %s drop\n" % (NFT_TABLE, self._echo_match(address)) for address in addresses)
+        self._nft(ns, script)
+
     def reject_icmp(self, ns, address):
         """Answer echo requests to ``address`` with ICMP destination unreachable (host/address unreachable)."""
         version = ipaddress.ip_address(check_lab_address(address)).version
@@ -252,6 +280,9 @@ class NetnsLab:
     def cleanup(self):
         """Remove everything this lab created, continuing past individual failures."""
         self._stop_processes()
+        for host_dev in self._host_links:
+            run(["ip", "link", "delete", host_dev], check=False)
+        self._host_links = []
         for ns in reversed(self.namespaces):
             if ns in self._nft_namespaces:
                 run(["ip", "netns", "exec", ns, "nft", "delete", "table", "inet", NFT_TABLE], check=False)

@@ -1,0 +1,288 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the localzones.failover collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The actuator: a thread that keeps the route tables on the desired path.
+
+The probe loop only ever sets the desired path; this thread does every EC2 call, so
+throttling, 5xx answers, timeouts or expired credentials delay the route change but
+never a probe round. It is level-triggered: each attempt reads the tables afresh,
+plans from what they show (``plan_routes`` and its ownership rules) and applies the
+plan. So it repairs drift, resumes a plan a crash interrupted, and issues no call a
+table does not need, which is what makes a restart at any moment safe.
+
+* After a failed attempt it retries with capped exponential backoff (with jitter).
+* A foreign route on a managed destination (``RouteConflictError``) is reported and
+  left alone; the attempt is repeated every reconcile interval.
+* After a successful attempt the tables are read again every ``reconcile_interval_s``.
+* A new desired path or a new configuration wakes it at once.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+from .aws import ec2_client
+from .core.ec2 import load_snapshot
+from .core.ec2 import apply_plan
+from .core.errors import AwsApiError
+from .core.errors import RouteConflictError
+from .core.errors import ValidationError
+from .core.routes import PATH_DX
+from .core.routes import PATH_MIXED
+from .core.routes import PATH_VPN
+from .core.routes import find_conflicts
+from .core.routes import plan_routes
+
+BACKOFF_BASE_S = 0.2
+TRIGGER_DECISION = "decision"
+TRIGGER_DRIFT = "drift"
+
+
+def learned_path(snapshot):
+    """The path the tables show: ``dx``, ``vpn`` or ``mixed``.
+
+    Per managed (table, destination): a static route we own means VPN, no static route
+    means DX; a foreign static route says nothing about our path and is left out.
+    """
+    paths = set()
+    for table in snapshot.tables:
+        for destination in snapshot.destinations:
+            route = table.static_route(destination)
+            if route is None:
+                paths.add(PATH_DX)
+            elif snapshot.ownership.owns(route):
+                paths.add(PATH_VPN)
+    if len(paths) > 1:
+        return PATH_MIXED
+    return paths.pop() if paths else PATH_DX
+
+
+def backoff_delay(failures, cap, rng=random.random):
+    """Capped exponential backoff with jitter: 0.2, 0.4, 0.8 ... s up to ``cap``, each scaled by 0.5..1."""
+    return min(cap, BACKOFF_BASE_S * 2 ** max(0, failures - 1)) * (0.5 + rng() / 2.0)
+
+
+class Convergence:
+    """Desired versus applied path, and how long the tables took to follow a decision.
+
+    ``desired`` is set by decisions, ``applied`` by what the latest read (or a completed
+    plan) showed. Times are whatever clock the caller uses.
+    """
+
+    def __init__(self):
+        self.desired = None
+        self.desired_since = None
+        self.applied = None
+        self._settled = None  # the desired path the tables last matched
+
+    def want(self, path, at):
+        if path != self.desired:
+            self.desired = path
+            self.desired_since = at
+
+    def observe(self, path):
+        self.applied = path
+
+    @property
+    def converged(self):
+        return self.desired is not None and self.applied == self.desired
+
+    def trigger(self, path):
+        """Why a plan for ``path`` has actions: a decision not yet applied, or drift after it was."""
+        return TRIGGER_DRIFT if self._settled == path else TRIGGER_DECISION
+
+    def settle(self, path, at):
+        """The tables now show ``path``; return seconds since the decision for it, the first time only.
+
+        ``path`` is what was planned for; when the desired path moved on meanwhile, the
+        newer decision is not settled by it.
+        """
+        self.applied = path
+        if path != self.desired or self._settled == path:
+            return None
+        self._settled = path
+        return None if self.desired_since is None else at - self.desired_since
+
+
+class StopRequested(Exception):
+    """Raised between two route calls when the daemon is stopping: no further call is made."""
+
+
+class Actuator:  # pylint: disable=too-many-instance-attributes
+    """Converges the route tables to the latest desired path (see the module docstring)."""
+
+    def __init__(self, config, log, metrics, client_factory=ec2_client, clock=time.monotonic, rng=random.random):
+        self._config = config
+        self._log = log
+        self._metrics = metrics
+        self._client_factory = client_factory
+        self._clock = clock
+        self._rng = rng
+        self._client = None
+        self._condition = threading.Condition()
+        self._wake = False
+        self._stopping = False
+        self.book = Convergence()
+        self.initial_path = None  # what the first successful read showed
+        self.failures = 0  # consecutive failed attempts
+        self.last_error = None
+        self.foreign_routes = ()
+        self._last_warnings = ()
+        self._last_notes = ()
+        self._thread = threading.Thread(target=self._run, name="actuator", daemon=True)
+
+    # -- interface for the probe loop (any thread)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def set_desired(self, path):
+        with self._condition:
+            self.book.want(path, self._clock())
+            self._wake = True
+            self._condition.notify()
+        self._metrics.set_path(self._metrics.desired_path, path)
+        self._metrics.routes_converged.set(1 if self.book.converged else 0)
+
+    def reconfigure(self, config):
+        with self._condition:
+            if config.route_settings() != self._config.route_settings():
+                self._client = None
+            self._config = config
+            self._wake = True
+            self._condition.notify()
+
+    def stop(self, timeout=1.0):
+        """Make no further EC2 call; wait briefly for a call in flight."""
+        with self._condition:
+            self._stopping = True
+            self._condition.notify()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    # -- the thread
+
+    def _run(self):
+        next_attempt = self._clock()
+        while True:
+            with self._condition:
+                while not self._stopping and not self._wake and self._clock() < next_attempt:
+                    self._condition.wait(next_attempt - self._clock())
+                if self._stopping:
+                    return
+                self._wake = False
+                config, desired = self._config, self.book.desired
+            next_attempt = self._clock() + self.attempt(config, desired)
+
+    def attempt(self, config, desired):
+        """One read-plan-apply pass; return the seconds until the next one."""
+        try:
+            self._converge(config, desired)
+        except StopRequested:
+            return 0.0
+        except RouteConflictError as exc:
+            self._metrics.route_conflicts.inc()
+            self._log.error(
+                "route_conflict", desired_path=desired, conflicts=exc.details.get("conflicts"), message=exc.message, retry_in_s=config.reconcile_interval_s,
+            )
+            return config.reconcile_interval_s
+        except ValidationError as exc:
+            self._log.error("route_tables_invalid", problems=exc.problems, retry_in_s=config.reconcile_interval_s)
+            return config.reconcile_interval_s
+        except AwsApiError as exc:
+            return self._failed(config, exc.operation, exc.code, exc.message)
+        except Exception as exc:  # pylint: disable=broad-except
+            # Never let the actuator die: a surprise is logged with its traceback and retried.
+            self._log.exception("actuator_error", error=repr(exc))
+            return self._failed(config, "unknown", type(exc).__name__, str(exc))
+        self.failures = 0
+        self.last_error = None
+        return config.reconcile_interval_s
+
+    def _failed(self, config, operation, code, message):
+        self.failures += 1
+        self.last_error = code
+        self._metrics.api_errors.labels(operation, code).inc()
+        delay = backoff_delay(self.failures, config.api.retry_backoff_max_s, self._rng)
+        self._log.warning("api_error", operation=operation, code=code, message=message, consecutive_failures=self.failures, retry_in_s=round(delay, 3))
+        return delay
+
+    def _ec2(self, config):
+        with self._condition:
+            client = self._client
+        if client is None:
+            client = self._client_factory(config, self._metrics)
+            with self._condition:
+                self._client = client
+        return client
+
+    def _converge(self, config, desired):
+        client = self._ec2(config)
+        snapshot = load_snapshot(client, config.route_table_ids, config.destination_cidrs, config.vpn_eni_id, config.probe_route_table_id)
+        self._observe(snapshot)
+        if desired is None:
+            return  # start-up: the probe loop picks the path from initial_path first
+        plan = plan_routes(snapshot.tables, snapshot.destinations, desired, snapshot.ownership)
+        self._report_notes(plan.notes)
+        if plan.changed:
+            self._apply(client, plan)
+        with self._condition:
+            latency = self.book.settle(desired, self._clock())
+            converged = self.book.converged
+        self._metrics.set_path(self._metrics.active_path, desired)
+        self._metrics.routes_converged.set(1 if converged else 0)
+        if plan.changed or latency is not None:
+            self._log.info("routes_converged", path=desired, actions=len(plan.actions), since_decision_ms=_ms(None if latency is None else latency * 1000.0))
+        if latency is not None:
+            self._metrics.convergence_latency.observe(latency)
+
+    def _observe(self, snapshot):
+        path = learned_path(snapshot)
+        with self._condition:
+            self.book.observe(path)
+        self.foreign_routes = tuple(conflict.as_dict() for conflict in find_conflicts(snapshot.tables, snapshot.destinations, snapshot.ownership))
+        self._metrics.foreign_routes.set(len(self.foreign_routes))
+        self._metrics.set_path(self._metrics.active_path, path)
+        self._metrics.routes_converged.set(1 if self.book.converged else 0)
+        if snapshot.warnings != self._last_warnings:
+            self._last_warnings = snapshot.warnings
+            for warning in snapshot.warnings:
+                self._log.warning("route_tables_warning", message=warning)
+        if self.initial_path is None:
+            self.initial_path = path
+
+    def _report_notes(self, notes):
+        if notes != self._last_notes:
+            self._last_notes = notes
+            for note in notes:
+                self._log.info("routing_note", message=note)
+
+    def _apply(self, client, plan):
+        with self._condition:
+            trigger = self.book.trigger(plan.path)
+        if trigger == TRIGGER_DRIFT:
+            self._metrics.drift_repairs.inc()
+            self._log.warning("drift_detected", path=plan.path, actions=[action.as_dict() for action in plan.actions])
+        try:
+            apply_plan(client, plan, on_outcome=self._on_outcome)
+        except AwsApiError as exc:
+            failed = plan.actions[len(exc.completed)]
+            self._metrics.route_actions.labels(failed.action, "failed").inc()
+            self._log.warning("route_action", outcome="failed", code=exc.code, latency_ms=_ms(exc.latency_ms), trigger=trigger, **failed.as_dict())
+            raise
+
+    def _on_outcome(self, outcome):
+        self._metrics.route_actions.labels(outcome.action.action, outcome.outcome).inc()
+        self._metrics.route_action_latency.observe(outcome.latency_ms / 1000.0)
+        self._log.info("route_action", **outcome.as_dict())
+        with self._condition:
+            stopping = self._stopping
+        if stopping:
+            raise StopRequested()
+
+
+def _ms(value):
+    return None if value is None else round(value, 1)

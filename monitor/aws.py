@@ -1,0 +1,48 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the localzones.failover collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""boto3 clients for the daemon: the normal credential chain, counted requests.
+
+Credentials come from boto3's default chain (environment, profile, and on EC2 the
+instance role through IMDSv2, refreshed before they expire), so nothing here handles
+keys. Every HTTP attempt, retries included, is counted by operation and result code.
+"""
+
+from __future__ import annotations
+
+from .core.ec2 import retry_config
+
+
+def session(region):
+    import boto3
+
+    return boto3.session.Session(region_name=region)
+
+
+class RequestCounter:
+    """botocore ``response-received`` handler: one count per HTTP attempt, by operation and code."""
+
+    def __init__(self, counter):
+        self._counter = counter
+
+    def __call__(self, event_name="", parsed_response=None, exception=None, **_kwargs):
+        operation = event_name.rsplit(".", 1)[-1]
+        if exception is not None:
+            code = type(exception).__name__
+        elif parsed_response and "Error" in parsed_response:
+            code = parsed_response["Error"].get("Code") or "Unknown"
+        else:
+            code = "OK"
+        self._counter.labels(operation, code).inc()
+
+
+def ec2_client(config, metrics):
+    """An EC2 client for ``config`` (region, endpoint_url, api timeouts and attempts)."""
+    import botocore.config
+
+    api = config.api
+    settings = retry_config(max_attempts=api.max_attempts, connect_timeout=api.connect_timeout_s, read_timeout=api.read_timeout_s)
+    client_config = botocore.config.Config(**settings)
+    client = session(config.region).client("ec2", endpoint_url=config.endpoint_url, config=client_config)
+    client.meta.events.register("response-received.ec2", RequestCounter(metrics.api_requests))
+    return client

@@ -1,0 +1,538 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the localzones.failover collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The daemon's YAML configuration: schema, defaults and validation with key paths.
+
+``load_config(path)`` returns a frozen ``MonitorConfig`` or raises ``ValidationError``
+whose ``problems`` name every mistake with its key path, e.g.
+``probe.targets[1]: '300.1.1.1' is not an IP address``. Unknown keys are mistakes too,
+so a typo never silently falls back to a default. Syntax checks of IDs and CIDRs and
+the range checks of the policy come from the collection's core, so the daemon and the
+modules accept exactly the same values.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import os
+import re
+from dataclasses import dataclass
+
+import yaml
+
+from .core.errors import ValidationError
+from .core.failover_state import PolicySettings
+from .core.validation import cidr_problem
+from .core.validation import normalize_cidr
+from .core.validation import resource_id_problem
+
+MAX_PROBE_TARGETS = 16
+LOG_LEVELS = ("debug", "info", "warning", "error")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
+_URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
+_SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
+
+
+# --------------------------------------------------------------------------- the validated result
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    targets: tuple
+    interval: float
+    timeout: float
+    source: str
+    privileged: bool
+    min_healthy_targets: int
+    max_rtt_ms: float
+
+
+@dataclass(frozen=True)
+class VpnCheckConfig:
+    enabled: bool
+    targets: tuple
+    interval: float
+    timeout: float
+    source: str
+    min_healthy_targets: int
+    unhealthy_after_rounds: int
+    healthy_after_rounds: int
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    max_attempts: int
+    connect_timeout_s: float
+    read_timeout_s: float
+    retry_backoff_max_s: float
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    enabled: bool
+    address: str
+    port: int
+
+
+@dataclass(frozen=True)
+class NotificationsConfig:
+    sns_topic_arn: str
+    region: str
+    endpoint_url: str
+
+
+@dataclass(frozen=True)
+class MonitorConfig:  # pylint: disable=too-many-instance-attributes
+    """Everything the daemon runs on; every value already checked and defaulted."""
+
+    region: str
+    endpoint_url: str
+    route_table_ids: tuple
+    destination_cidrs: tuple
+    vpn_eni_id: str
+    probe_route_table_id: str
+    probe: ProbeConfig
+    policy: PolicySettings
+    vpn_check: VpnCheckConfig
+    reconcile_interval_s: float
+    status_interval_s: float
+    api: ApiConfig
+    metrics: MetricsConfig
+    notifications: NotificationsConfig
+    state_file: str
+    log_level: str
+
+    def route_settings(self):
+        """What the actuator needs; a change here means re-reading the route tables."""
+        return (self.region, self.endpoint_url, self.route_table_ids, self.destination_cidrs, self.vpn_eni_id, self.probe_route_table_id, self.api)
+
+    def summary(self):
+        """A few lines for ``--check-config`` and the start-up log."""
+        ipv6 = sum(1 for cidr in self.destination_cidrs if ":" in cidr)
+        vpn = "VPN path check off"
+        if self.vpn_check.enabled:
+            vpn = "VPN path check on %d target(s) every %g s" % (len(self.vpn_check.targets), self.vpn_check.interval)
+        tables = ", ".join(self.route_table_ids)
+        return [
+            "region %s%s" % (self.region, ", endpoint %s" % self.endpoint_url if self.endpoint_url else ""),
+            "%d route table(s): %s; probe route table %s (never modified)" % (len(self.route_table_ids), tables, self.probe_route_table_id or "not set"),
+            "%d destination(s) (%d IPv6): %s -> %s" % (len(self.destination_cidrs), ipv6, ", ".join(self.destination_cidrs), self.vpn_eni_id),
+            "%d probe target(s) every %g s (timeout %g s), %s" % (len(self.probe.targets), self.probe.interval, self.probe.timeout, vpn),
+            "hard failure after %d rounds, failback hold %g s, reconcile every %g s"
+            % (self.policy.hard_failure_rounds, self.policy.failback_hold_s, self.reconcile_interval_s),
+        ]
+
+
+# --------------------------------------------------------------------------- value checkers
+#
+# A checker takes (value, path, problems), appends "path: why" for each mistake and
+# returns the converted value (None when the value is unusable).
+
+
+_MISSING = object()
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+_TYPE_NAMES = {type(None): "null", bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a mapping"}
+
+
+def _type_name(value):
+    return _TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+def optional(checker):
+    def check(value, path, problems):
+        return None if value is None else checker(value, path, problems)
+    return check
+
+
+def integer(minimum=None, maximum=None):
+    def check(value, path, problems):
+        if not _is_int(value):
+            problems.append("%s: must be an integer, got %s %r" % (path, _type_name(value), value))
+            return None
+        if maximum is not None and not minimum <= value <= maximum:
+            problems.append("%s: must be between %s and %s, got %d" % (path, minimum, maximum, value))
+            return None
+        if minimum is not None and value < minimum:
+            problems.append("%s: must be >= %s, got %d" % (path, minimum, value))
+            return None
+        return value
+    return check
+
+
+def number(positive=False):
+    """A finite number; the policy's own ranges are left to PolicySettings."""
+    def check(value, path, problems):
+        if not _is_number(value):
+            problems.append("%s: must be a number, got %s %r" % (path, _type_name(value), value))
+            return None
+        if positive and value <= 0:
+            problems.append("%s: must be > 0, got %r" % (path, value))
+            return None
+        return float(value) if isinstance(value, float) else value
+    return check
+
+
+def boolean(value, path, problems):
+    if not isinstance(value, bool):
+        problems.append("%s: must be true or false, got %s %r" % (path, _type_name(value), value))
+        return None
+    return value
+
+
+def text(pattern=None, what=None):
+    def check(value, path, problems):
+        if not isinstance(value, str) or not value.strip():
+            problems.append("%s: must be a non-empty string, got %s %r" % (path, _type_name(value), value))
+            return None
+        if pattern is not None and not pattern.match(value):
+            problems.append("%s: %r is not %s" % (path, value, what))
+            return None
+        return value
+    return check
+
+
+def choice(values):
+    def check(value, path, problems):
+        if value not in values:
+            problems.append("%s: must be one of %s, got %r" % (path, ", ".join(values), value))
+            return None
+        return value
+    return check
+
+
+def ip_address(value, path, problems):
+    try:
+        return str(ipaddress.ip_address(value.strip() if isinstance(value, str) else value))
+    except ValueError:
+        problems.append("%s: %r is not an IP address" % (path, value))
+        return None
+
+
+def absolute_path(value, path, problems):
+    if not isinstance(value, str) or not os.path.isabs(value):
+        problems.append("%s: must be an absolute file path, got %r" % (path, value))
+        return None
+    return os.path.normpath(value)
+
+
+def core_checked(kind):
+    """An EC2 resource ID, checked by the collection's core validation."""
+    def check(value, path, problems):
+        problem = resource_id_problem(kind, value)
+        if problem:
+            problems.append("%s: %s" % (path, problem))
+            return None
+        return value
+    return check
+
+
+def cidr(value, path, problems):
+    problem = cidr_problem(value)
+    if problem:
+        problems.append("%s: %s" % (path, problem))
+        return None
+    return normalize_cidr(value)
+
+
+def list_of(item_checker, minimum=0, maximum=None):
+    """A list of unique items (compared after conversion, so 2001:DB8::1 equals 2001:db8::1)."""
+    def check(value, path, problems):
+        if not isinstance(value, list):
+            problems.append("%s: must be a list, got %s %r" % (path, _type_name(value), value))
+            return None
+        if len(value) < minimum or (maximum is not None and len(value) > maximum):
+            bounds = "%d to %d" % (minimum, maximum) if maximum is not None else "at least %d" % minimum
+            problems.append("%s: must list %s item(s), got %d" % (path, bounds, len(value)))
+        items, first_index = [], {}
+        for index, item in enumerate(value):
+            converted = item_checker(item, "%s[%d]" % (path, index), problems)
+            if converted is None:
+                continue
+            if converted in first_index:
+                problems.append("%s[%d]: %s is listed twice (also at %s[%d])" % (path, index, converted, path, first_index[converted]))
+                continue
+            first_index[converted] = index
+            items.append(converted)
+        return tuple(items)
+    return check
+
+
+# --------------------------------------------------------------------------- the schema
+
+# name -> (default or _MISSING when required, checker). Sections are dicts of the same.
+
+PROBE_SCHEMA = {
+    "targets": (_MISSING, list_of(ip_address, 1, MAX_PROBE_TARGETS)),
+    "interval": (0.1, number(positive=True)),
+    "timeout": (0.1, number(positive=True)),
+    "source": (None, optional(ip_address)),
+    "privileged": (True, boolean),
+    "min_healthy_targets": (1, integer()),
+    "max_rtt_ms": (None, optional(number())),
+}
+
+# PolicySettings fields except the two that live under probe; PolicySettings checks the ranges.
+POLICY_SCHEMA = {
+    "hard_failure_rounds": (5, integer()),
+    "brownout_window_s": (10.0, number()),
+    "brownout_loss_pct": (20.0, number()),
+    "brownout_max_rtt_ms": (None, optional(number())),
+    "brownout_min_window_fraction": (0.5, number()),
+    "failback_hold_s": (30.0, number()),
+    "dampening_window_s": (900.0, number()),
+    "dampening_max_hold_s": (600.0, number()),
+}
+
+VPN_CHECK_SCHEMA = {
+    "enabled": (False, boolean),
+    "targets": ([], list_of(ip_address, 0, MAX_PROBE_TARGETS)),
+    "interval": (1.0, number(positive=True)),
+    "timeout": (0.5, number(positive=True)),
+    "source": (None, optional(ip_address)),
+    "min_healthy_targets": (1, integer(1)),
+    "unhealthy_after_rounds": (3, integer(1)),
+    "healthy_after_rounds": (2, integer(1)),
+}
+
+API_SCHEMA = {
+    "max_attempts": (8, integer(1, 20)),
+    "connect_timeout_s": (3, number(positive=True)),
+    "read_timeout_s": (5, number(positive=True)),
+    "retry_backoff_max_s": (10, number(positive=True)),
+}
+
+METRICS_SCHEMA = {
+    "enabled": (True, boolean),
+    "address": ("127.0.0.1", ip_address),
+    "port": (9190, integer(1, 65535)),
+}
+
+NOTIFICATIONS_SCHEMA = {
+    "sns_topic_arn": (None, optional(text(_SNS_TOPIC_ARN, "an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"))),
+    "region": (None, optional(text(_REGION, "an AWS region name such as us-east-1"))),
+    "endpoint_url": (None, optional(text(_URL, "an http:// or https:// URL"))),
+}
+
+SCHEMA = {
+    "region": (_MISSING, text(_REGION, "an AWS region name such as us-east-1")),
+    "endpoint_url": (None, optional(text(_URL, "an http:// or https:// URL"))),
+    "route_table_ids": (_MISSING, list_of(core_checked("route table"), 1)),
+    "destination_cidrs": (_MISSING, list_of(cidr, 1)),
+    "vpn_eni_id": (_MISSING, core_checked("network interface")),
+    "probe_route_table_id": (None, optional(core_checked("route table"))),
+    "probe": (_MISSING, PROBE_SCHEMA),
+    "policy": ({}, POLICY_SCHEMA),
+    "vpn_check": ({}, VPN_CHECK_SCHEMA),
+    "reconcile_interval_s": (30, number(positive=True)),
+    "status_interval_s": (10, number(positive=True)),
+    "api": ({}, API_SCHEMA),
+    "metrics": ({}, METRICS_SCHEMA),
+    "notifications": ({}, NOTIFICATIONS_SCHEMA),
+    "state_file": ("/var/lib/lz-failover-monitor/state.json", absolute_path),
+    "log_level": ("info", choice(LOG_LEVELS)),
+}
+
+
+def _join(prefix, name):
+    return "%s.%s" % (prefix, name) if prefix else name
+
+
+def check_section(document, schema, prefix, problems):
+    """Apply ``schema`` to a mapping; return ``{name: converted value}`` (None for bad values)."""
+    if document is None:
+        document = {}  # an empty section in YAML ("policy:") means all defaults
+    if not isinstance(document, dict):
+        problems.append("%s: must be a mapping, got %s %r" % (prefix or "the configuration", _type_name(document), document))
+        document = {}
+    values = {}
+    for name in document:
+        if name not in schema:
+            problems.append("%s: unknown key (allowed here: %s)" % (_join(prefix, str(name)), ", ".join(schema)))
+    for name, (default, checker) in schema.items():
+        path = _join(prefix, name)
+        value = document.get(name, _MISSING)
+        if value is _MISSING:
+            if default is _MISSING:
+                problems.append("%s: required key is missing" % path)
+                values[name] = None
+                continue
+            value = default
+        if isinstance(checker, dict):
+            values[name] = check_section(value, checker, path, problems)
+        else:
+            values[name] = checker(value, path, problems)
+    return values
+
+
+# --------------------------------------------------------------------------- checks across keys
+
+
+def _family_problems(raw_targets, source, path, problems):
+    """Targets must share the source's address family; indices are those of the file."""
+    if source is None or not isinstance(raw_targets, list):
+        return
+    version = ipaddress.ip_address(source).version
+    for index, target in enumerate(raw_targets):
+        try:
+            target_version = ipaddress.ip_address(target.strip()).version
+        except (AttributeError, ValueError):
+            continue  # already reported as not an IP address
+        if target_version != version:
+            why = "is not IPv%d like %s.source %s; probe each address family from its own source" % (version, path, source)
+            problems.append("%s.targets[%d]: %s %s" % (path, index, target, why))
+
+
+def _timing_problems(section, path, problems):
+    if section["interval"] is not None and section["timeout"] is not None and section["timeout"] > section["interval"]:
+        problems.append("%s.timeout: must be <= %s.interval (%g s), got %g s" % (path, path, section["interval"], section["timeout"]))
+
+
+def _quorum_problems(section, path, problems):
+    targets, needed = section["targets"], section["min_healthy_targets"]
+    if targets and needed is not None and needed > len(targets):
+        problems.append("%s.min_healthy_targets: is %d but %s.targets lists only %d" % (path, needed, path, len(targets)))
+
+
+def _raw(document, *keys):
+    """The value at ``keys`` as written in the file, or None."""
+    for key in keys:
+        if not isinstance(document, dict):
+            return None
+        document = document.get(key)
+    return document
+
+
+def _probe_problems(document, values, problems):
+    probe = values["probe"]
+    if probe is None:
+        return
+    _timing_problems(probe, "probe", problems)
+    _quorum_problems(probe, "probe", problems)
+    _family_problems(_raw(document, "probe", "targets"), probe["source"], "probe", problems)
+
+
+def _vpn_check_problems(document, values, problems):
+    vpn = values["vpn_check"]
+    _timing_problems(vpn, "vpn_check", problems)
+    _quorum_problems(vpn, "vpn_check", problems)
+    _family_problems(_raw(document, "vpn_check", "targets"), vpn["source"], "vpn_check", problems)
+    if vpn["enabled"] and vpn["targets"] is not None and not vpn["targets"]:
+        problems.append("vpn_check.targets: must list at least one address when vpn_check.enabled is true")
+
+
+def _probe_table_problems(document, values, problems):
+    probe_rtb, raw_tables = values["probe_route_table_id"], _raw(document, "route_table_ids")
+    if probe_rtb is None or not isinstance(raw_tables, list):
+        return
+    for index, table in enumerate(raw_tables):
+        if table == probe_rtb:
+            problems.append(
+                "route_table_ids[%d]: %s is the probe_route_table_id; the utility subnet's route table must keep following "
+                "Direct Connect so the probes measure it, so it is never modified" % (index, probe_rtb)
+            )
+
+
+def _policy_settings(values, problems):
+    """Build PolicySettings and report its range problems under their key paths.
+
+    A value that already failed its type check is replaced by its default for this
+    step, so the other values are still range-checked in the same pass.
+    """
+    probe = values["probe"] or {}
+    fields = dict(values["policy"], min_healthy_targets=probe.get("min_healthy_targets"), max_rtt_ms=probe.get("max_rtt_ms"))
+    substituted = set()
+    for name, value in fields.items():
+        default = getattr(PolicySettings, name)
+        if value is None and default is not None:
+            fields[name] = default
+            substituted.add(name)
+    settings = PolicySettings(**fields)
+    for problem in settings.problems():
+        name, _sep, why = problem.partition(": ")
+        if name == "dampening_max_hold_s" and "failback_hold_s" in substituted:
+            continue  # compared with a stand-in value, not the configured one
+        section = "probe" if name in ("min_healthy_targets", "max_rtt_ms") else "policy"
+        problems.append("%s.%s: %s" % (section, name, why))
+    return settings
+
+
+def validate_document(document):
+    """Validate a parsed YAML document; return MonitorConfig or raise ValidationError (every problem)."""
+    problems = []
+    values = check_section(document, SCHEMA, "", problems)
+    _probe_problems(document, values, problems)
+    _vpn_check_problems(document, values, problems)
+    _probe_table_problems(document, values, problems)
+    policy = _policy_settings(values, problems)
+    if problems:
+        raise ValidationError(problems)
+    notifications = dict(values["notifications"])
+    notifications["region"] = notifications["region"] or values["region"]
+    return MonitorConfig(
+        region=values["region"],
+        endpoint_url=values["endpoint_url"],
+        route_table_ids=values["route_table_ids"],
+        destination_cidrs=values["destination_cidrs"],
+        vpn_eni_id=values["vpn_eni_id"],
+        probe_route_table_id=values["probe_route_table_id"],
+        probe=ProbeConfig(**values["probe"]),
+        policy=policy,
+        vpn_check=VpnCheckConfig(**values["vpn_check"]),
+        reconcile_interval_s=values["reconcile_interval_s"],
+        status_interval_s=values["status_interval_s"],
+        api=ApiConfig(**values["api"]),
+        metrics=MetricsConfig(**values["metrics"]),
+        notifications=NotificationsConfig(**notifications),
+        state_file=values["state_file"],
+        log_level=values["log_level"],
+    )
+
+
+# --------------------------------------------------------------------------- YAML
+
+
+class _StrictLoader(yaml.SafeLoader):  # pylint: disable=too-many-ancestors
+    """SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _value_node in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping", node.start_mark, "key %r is given twice (also on line %d)" % (key, seen[key] + 1), key_node.start_mark
+                )
+            if isinstance(key, str):
+                seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
+def parse_yaml(text, source="<config>"):
+    """Parse YAML text; a syntax error becomes a ValidationError naming the line."""
+    try:
+        document = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader: plain data only
+    except yaml.YAMLError as exc:
+        raise ValidationError("%s: not valid YAML: %s" % (source, " ".join(str(exc).split()))) from exc
+    if document is None:
+        raise ValidationError("%s: the configuration is empty" % source)
+    return document
+
+
+def load_config(path):
+    """Read, parse and validate the configuration file at ``path``."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text_content = handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationError("%s: cannot read the configuration: %s" % (path, exc)) from exc
+    return validate_document(parse_yaml(text_content, path))

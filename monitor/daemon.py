@@ -1,0 +1,479 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the localzones.failover collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The daemon's main loop: probe rounds on a fixed cadence, decisions, and the wiring.
+
+Threads and who owns what:
+
+* main thread: probe rounds (``Prober.round``), the state machine, metrics of the
+  round, decisions, status lines, signals (SIGTERM/SIGINT stop, SIGHUP reload);
+* ``actuator``: every EC2 call, converging the route tables to the desired path;
+* ``vpn-check`` (optional): the VPN path prober;
+* ``state-writer``, ``notifier`` and the log writer: file, SNS and stdout I/O, so
+  none of them can delay a round.
+
+Start-up never assumes a path: the state machine is created once the actuator has
+read the route tables (``mixed`` counts as VPN, and is then converged). Until then
+rounds are measured but not judged.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+
+from . import __version__
+from .actuator import Actuator
+from .aws import session as aws_session
+from .config import load_config
+from .core.errors import ProbeError
+from .core.errors import ValidationError
+from .core.failover_state import PATH_VPN
+from .core.failover_state import FailoverStateMachine
+from .core.probe import Prober
+from .core.routes import PATH_MIXED
+from .metrics import NAN
+from .metrics import Metrics
+from .notify import Notifier
+from .notify import sns_client
+from .state_file import PersistedState
+from .state_file import StateFileError
+from .state_file import StateWriter
+from .state_file import Transition
+from .state_file import load_state
+from .state_file import monotonic_to_wall
+from .state_file import wall_to_monotonic
+from .status import IntervalStats
+from .vpn_check import VpnChecker
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+
+
+def failback_hold_now(settings, failover_history, now):
+    """The hold the state machine would apply at ``now``, computed without touching its history."""
+    recent = sum(1 for moment in list(failover_history) if moment >= now - settings.dampening_window_s)
+    return min(settings.failback_hold_s * 2 ** (max(1, recent) - 1), settings.dampening_max_hold_s)
+
+
+def round_passes(rtts_ms, settings):
+    """The state machine's round rule, for rounds it does not see (before start-up completes)."""
+    answered = sum(1 for rtt in rtts_ms if rtt is not None and (settings.max_rtt_ms is None or rtt <= settings.max_rtt_ms))
+    return answered >= settings.min_healthy_targets
+
+
+class Monitor:  # pylint: disable=too-many-instance-attributes
+    """One daemon run: ``run()`` returns the exit code."""
+
+    def __init__(self, config, config_path, log, log_setup=None, metrics=None, clock=time.monotonic, wall=time.time):
+        self.config = config
+        self.config_path = config_path
+        self.log = log
+        self.log_setup = log_setup
+        self.metrics = metrics or Metrics()
+        self.clock = clock
+        self.wall = wall
+        self.machine = None
+        self.prober = None
+        self.vpn_checker = None
+        self.actuator = None
+        self.notifier = None
+        self.writer = None
+        self.persisted = PersistedState()
+        self.last_transition = None
+        self.stop_requested = False
+        self.stop_signal = None
+        self.reload_requested = False
+        self._children = ()
+        self._stats = None
+        self._next_status = 0.0
+        self._next_probe_error_log = 0.0
+        self._rounds = self.metrics.probe_rounds
+        self._failed_rounds = self.metrics.probe_rounds_failed
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def run(self):
+        # First, so a SIGHUP or SIGTERM that arrives while starting is not fatal.
+        self._install_signal_handlers()
+        self.log.info("starting", version=__version__, config=self.config_path, summary=self.config.summary())
+        try:
+            self._start_components()
+        except (ProbeError, OSError) as exc:
+            self.log.error("startup_failed", error=getattr(exc, "message", None) or str(exc))
+            self._stop_components()
+            return EXIT_FAILED
+        try:
+            self._loop()
+        except Exception as exc:  # pylint: disable=broad-except
+            # A bug, not an operating condition: say so in the log's own format, exit non-zero for systemd.
+            self.log.exception("fatal_error", error=repr(exc))
+            return EXIT_FAILED
+        finally:
+            self._stop_components()
+        self.log.info("stopped", path=self.machine.path if self.machine else None)
+        return EXIT_OK
+
+    def _start_components(self):
+        self.persisted = self._load_persisted_state()
+        self.last_transition = self.persisted.last_transition
+        if self.last_transition is not None:
+            self.metrics.last_transition.set(self.last_transition.at)
+        self._open_prober(self.config)
+        self.vpn_checker = self._new_vpn_checker(self.config)
+        if self.config.metrics.enabled:
+            self.metrics.serve(self.config.metrics.address, self.config.metrics.port)
+        self.metrics.time_in_state.set_function(self._time_in_state)
+        self.writer = StateWriter(self.config.state_file, self.wall, self._state_write_failed)
+        self.notifier = self._new_notifier(self.config)
+        self.actuator = Actuator(self.config, self.log, self.metrics).start()
+        if self.vpn_checker is not None:
+            self.vpn_checker.start()
+
+    def _stop_components(self):
+        """Stop without touching routes: the actuator makes no further call."""
+        if self.vpn_checker is not None:
+            self.vpn_checker.stop()
+        if self.actuator is not None:
+            self.actuator.stop()
+        if self.writer is not None:
+            if self.machine is not None:
+                self.writer.submit(self._state_to_persist())
+            self.writer.close()
+        if self.notifier is not None:
+            self.notifier.stop(timeout=1.0)
+        self.metrics.stop_serving()
+        if self.prober is not None:
+            self.prober.close()
+
+    def _install_signal_handlers(self):
+        # Handlers only set flags; the loop acts on them between rounds.
+        signal.signal(signal.SIGTERM, self._request_stop)
+        signal.signal(signal.SIGINT, self._request_stop)
+        signal.signal(signal.SIGHUP, self._request_reload)
+
+    def _request_stop(self, signum, _frame):
+        self.stop_requested = True
+        self.stop_signal = signal.Signals(signum).name
+
+    def _request_reload(self, _signum, _frame):
+        self.reload_requested = True
+
+    # ------------------------------------------------------------------ components
+
+    def _open_prober(self, config):
+        self.prober = self._new_prober(config)
+        self.bind_targets(config)
+
+    @staticmethod
+    def _new_prober(config):
+        probe = config.probe
+        return Prober(probe.targets, source=probe.source, privileged=probe.privileged, timeout=probe.timeout)
+
+    def bind_targets(self, config):
+        targets = config.probe.targets
+        self._children = self.metrics.bind_targets(targets)
+        self.metrics.watch_windows(targets, self._window_stats)
+        self._stats = IntervalStats(targets)
+
+    def _new_vpn_checker(self, config):
+        if not config.vpn_check.enabled:
+            return None
+        return VpnChecker(config.vpn_check, config.probe.privileged, self.log, self.metrics)
+
+    def _new_notifier(self, config):
+        settings = config.notifications
+        if not settings.sns_topic_arn:
+            return None
+        return Notifier(settings.sns_topic_arn, lambda: sns_client(settings, config.api, aws_session), self.log, self.metrics).start()
+
+    def _window_stats(self, index):
+        """(loss %, average RTT ms) of a target over the brownout window, read at scrape time."""
+        machine = self.machine
+        if machine is None or index >= len(machine.windows):
+            return None, None
+        window = machine.windows[index]
+        return min(100.0, max(0.0, window.loss_pct())), window.avg_rtt_ms()
+
+    def _time_in_state(self):
+        machine = self.machine
+        return NAN if machine is None else self.clock() - machine.entered_path_at
+
+    # ------------------------------------------------------------------ persisted state
+
+    def _load_persisted_state(self):
+        path = self.config.state_file
+        try:
+            state = load_state(path)
+        except StateFileError as exc:
+            self.log.warning("state_file_ignored", path=path, reason=str(exc))
+            return PersistedState()
+        if state is None:
+            self.log.info("state_file_missing", path=path)
+            return PersistedState()
+        self.log.info(
+            "state_file_loaded", path=path, desired_path=state.desired_path, failovers_remembered=len(state.failover_history),
+            last_transition=state.last_transition.as_dict() if state.last_transition else None,
+        )
+        return state
+
+    def _state_to_persist(self):
+        now, wall_now = self.clock(), self.wall()
+        window = self.config.policy.dampening_window_s
+        history = [moment for moment in list(self.machine.failover_history) if moment >= now - window]
+        return PersistedState(self.machine.path, self.last_transition, monotonic_to_wall(history, wall_now, now))
+
+    def _persist(self):
+        self.writer.submit(self._state_to_persist())
+
+    def _state_write_failed(self, path, exc):
+        self.log.error("state_file_write_failed", path=path, error=str(exc))
+
+    # ------------------------------------------------------------------ the loop
+
+    def _loop(self):
+        interval = self.config.probe.interval
+        next_slot = self.clock()
+        self._next_status = next_slot + self.config.status_interval_s
+        while not self.stop_requested:
+            if self.reload_requested:
+                self.reload()
+                if self.config.probe.interval != interval:
+                    interval, next_slot = self.config.probe.interval, self.clock()
+            started = self.clock()
+            self._probe_once(started)
+            next_slot = self._next_slot(next_slot, interval)
+            if started >= self._next_status:
+                self.report_status()
+                self._next_status = started + self.config.status_interval_s
+            pause = next_slot - self.clock()
+            if pause > 0 and not self.stop_requested:
+                time.sleep(pause)
+        self.log.info("stopping", signal=self.stop_signal)
+
+    def _probe_once(self, started):
+        """One round; an unexpected error skips the round (counted, logged once per status interval) instead of ending the daemon."""
+        try:
+            echoes = self.prober.round()
+            self.take_round(started, [echo.rtt_ms for echo in echoes])
+        except Exception as exc:  # pylint: disable=broad-except
+            self.metrics.probe_errors.inc()
+            if started >= self._next_probe_error_log:
+                self._next_probe_error_log = started + self.config.status_interval_s
+                self.log.exception("probe_error", error=repr(exc))
+
+    def _next_slot(self, slot, interval):
+        """The next slot of the fixed schedule; whole slots already missed are skipped and counted."""
+        slot += interval
+        late = self.clock() - slot
+        if late >= interval:
+            missed = int(late // interval)
+            slot += missed * interval
+            self.metrics.probe_overruns.inc(missed)
+        return slot
+
+    def take_round(self, at, rtts):
+        """Everything done with one round: metrics, the decision, and what follows from it."""
+        self._rounds.inc()
+        for children, rtt in zip(self._children, rtts):
+            children.sent.inc()
+            if rtt is None:
+                children.lost.inc()
+                children.rtt.set(NAN)
+            else:
+                children.rtt.set(rtt / 1000.0)
+        machine = self.machine
+        if machine is None:
+            passed = round_passes(rtts, self.config.policy)
+            self._stats.add(rtts, passed)
+            if not passed:
+                self._failed_rounds.inc()
+            self._start_state_machine_when_path_known(at)
+            return
+        decision = machine.observe(at, rtts, self.vpn_checker.healthy if self.vpn_checker is not None else None)
+        passed = machine.consecutive_failed_rounds == 0
+        self._stats.add(rtts, passed)
+        if not passed:
+            self._failed_rounds.inc()
+        if decision.transition:
+            self._on_transition(decision, at, rtts)
+        elif decision.alert:
+            self._on_alert(decision, rtts)
+
+    # ------------------------------------------------------------------ decisions
+
+    def _start_state_machine_when_path_known(self, at):
+        learned = self.actuator.initial_path
+        if learned is None:
+            return
+        path = PATH_VPN if learned == PATH_MIXED else learned
+        wall_now = self.wall()
+        history = wall_to_monotonic(self.persisted.failover_history, wall_now, at)
+        self.machine = FailoverStateMachine(self.config.policy, len(self.config.probe.targets), path=path, failover_history=history, now=at)
+        if self.last_transition is not None and self.last_transition.to_path == path:
+            # Time in state continues across a restart when the tables agree with the file.
+            self.machine.entered_path_at = at - max(0.0, wall_now - self.last_transition.at)
+        self.metrics.failback_hold.set(failback_hold_now(self.config.policy, self.machine.failover_history, at))
+        self.log.info(
+            "initial_path", tables_path=learned, path=path, persisted_desired_path=self.persisted.desired_path,
+            failovers_remembered=len(self.machine.failover_history), failback_hold_s=failback_hold_now(self.config.policy, self.machine.failover_history, at),
+        )
+        self.actuator.set_desired(path)
+        self._persist()
+
+    def _evidence(self, decision, rtts):
+        evidence = dict(decision.evidence)
+        evidence["targets"] = list(self.config.probe.targets)
+        evidence["last_round_rtt_ms"] = [None if rtt is None else round(rtt, 3) for rtt in rtts]
+        evidence["vpn_healthy"] = self.vpn_checker.healthy if self.vpn_checker is not None else None
+        return evidence
+
+    def _on_transition(self, decision, at, rtts):
+        previous = "dx" if decision.path == PATH_VPN else "vpn"
+        # The route change comes first: everything else here is reporting.
+        self.actuator.set_desired(decision.path)
+        wall_now = self.wall()
+        self.last_transition = Transition(previous, decision.path, decision.reason, wall_now)
+        self.metrics.transitions.labels(previous, decision.path, decision.reason).inc()
+        self.metrics.last_transition.set(wall_now)
+        self.metrics.failback_hold.set(failback_hold_now(self.config.policy, self.machine.failover_history, at))
+        evidence = self._evidence(decision, rtts)
+        self.log.warning("transition", from_path=previous, to_path=decision.path, reason=decision.reason, evidence=evidence)
+        self._persist()
+        self._notify("%s -> %s (%s)" % (previous, decision.path, decision.reason), {
+            "event": "transition", "from": previous, "to": decision.path, "reason": decision.reason, "at": wall_now, "evidence": evidence,
+        })
+
+    def _on_alert(self, decision, rtts):
+        self.metrics.alerts.labels(decision.reason).inc()
+        evidence = self._evidence(decision, rtts)
+        self.log.warning("alert", alert=decision.reason, path=decision.path, message=decision.alert, evidence=evidence)
+        self._notify("alert: %s" % decision.reason, {
+            "event": "alert", "alert": decision.reason, "path": decision.path, "message": decision.alert, "evidence": evidence,
+        })
+
+    def _notify(self, subject, message):
+        if self.notifier is not None:
+            message["route_table_ids"] = list(self.config.route_table_ids)
+            self.notifier.submit("lz-failover-monitor: " + subject, message)
+
+    # ------------------------------------------------------------------ status
+
+    def report_status(self):
+        machine, actuator, now = self.machine, self.actuator, self.clock()
+        fields = {
+            "path": machine.path if machine else None,
+            "applied_path": actuator.book.applied,
+            "converged": actuator.book.converged,
+            "vpn_healthy": self.vpn_checker.healthy if self.vpn_checker is not None else None,
+            "api_consecutive_failures": actuator.failures,
+            "api_last_error": actuator.last_error,
+            "foreign_routes": len(actuator.foreign_routes),
+        }
+        fields.update(self._stats.report())
+        if machine is not None:
+            hold = failback_hold_now(self.config.policy, machine.failover_history, now)
+            self.metrics.failback_hold.set(hold)
+            fields.update(
+                time_in_state_s=round(now - machine.entered_path_at, 1),
+                consecutive_failed_rounds=machine.consecutive_failed_rounds,
+                dx_passing_for_s=None if machine.passing_since is None else round(now - machine.passing_since, 1),
+                failback_hold_s=hold,
+            )
+        else:
+            fields["waiting_for"] = "the first read of the route tables"
+        if self.log_setup is not None:
+            self.metrics.log_lines_dropped.set(self.log_setup.dropped)
+        self.log.info("status", **fields)
+
+    # ------------------------------------------------------------------ reload
+
+    def reload(self):
+        self.reload_requested = False
+        self.log.info("reload_requested", config=self.config_path)
+        try:
+            new = load_config(self.config_path)
+            changed = self._apply_config(new)
+        except ValidationError as exc:
+            self.metrics.config_reloads.labels("rejected").inc()
+            self.log.error("config_reload_rejected", config=self.config_path, problems=exc.problems, kept="the running configuration")
+            return
+        except (ProbeError, OSError) as exc:
+            self.metrics.config_reloads.labels("rejected").inc()
+            problems = [getattr(exc, "message", None) or str(exc)]
+            self.log.error("config_reload_rejected", config=self.config_path, problems=problems, kept="the running configuration")
+            return
+        self.metrics.config_reloads.labels("applied").inc()
+        self.log.info("config_reloaded", config=self.config_path, changed=changed, summary=new.summary())
+
+    def _apply_config(self, new):
+        """Switch to ``new``; sockets are opened before anything is swapped, so a failure changes nothing."""
+        old = self.config
+        changed = sorted(name for name in new.__dataclass_fields__ if getattr(new, name) != getattr(old, name))
+        prober = self._new_prober(new) if new.probe != old.probe else None
+        try:
+            vpn_checker = self._new_vpn_checker(new) if (new.vpn_check != old.vpn_check or new.probe.privileged != old.probe.privileged) else self.vpn_checker
+        except (ProbeError, OSError):
+            if prober is not None:
+                prober.close()
+            raise
+        self.config = new
+        if prober is not None:
+            self.prober.close()
+            self.prober = prober
+            self.bind_targets(new)
+        if vpn_checker is not self.vpn_checker:
+            if self.vpn_checker is not None:
+                self.vpn_checker.stop()
+            self.vpn_checker = vpn_checker.start() if vpn_checker is not None else None
+        self._rebuild_state_machine(old, new)
+        self.actuator.reconfigure(new)
+        self._reconfigure_side_services(old, new)
+        return changed
+
+    def _rebuild_state_machine(self, old, new):
+        """New thresholds or targets: a new state machine on the same path, keeping the failover history."""
+        if self.machine is None or (new.policy == old.policy and new.probe.targets == old.probe.targets):
+            return
+        now = self.clock()
+        history = list(self.machine.failover_history)
+        machine = FailoverStateMachine(new.policy, len(new.probe.targets), path=self.machine.path, failover_history=history, now=now)
+        machine.entered_path_at = self.machine.entered_path_at
+        self.machine = machine
+
+    def _reconfigure_side_services(self, old, new):
+        if self.log_setup is not None:
+            self.log_setup.set_level(new.log_level)
+        self.writer.path = new.state_file
+        if new.notifications != old.notifications or new.api != old.api:
+            if self.notifier is not None:
+                self.notifier.stop(timeout=1.0)
+            self.notifier = self._new_notifier(new)
+        if new.metrics != old.metrics:
+            self._restart_metrics(old, new)
+
+    def _restart_metrics(self, old, new):
+        try:
+            if new.metrics.enabled:
+                self.metrics.serve(new.metrics.address, new.metrics.port)
+            else:
+                self.metrics.stop_serving()
+        except OSError as exc:
+            self.log.error("metrics_listen_failed", address=new.metrics.address, port=new.metrics.port, error=str(exc))
+            if old.metrics.enabled:
+                try:
+                    self.metrics.serve(old.metrics.address, old.metrics.port)
+                except OSError:
+                    pass  # already reported; the daemon keeps probing without an endpoint
+
+
+def run_daemon(config_path, log, log_setup):
+    """Load the configuration and run until stopped; return the exit code."""
+    try:
+        config = load_config(config_path)
+    except ValidationError as exc:
+        log.error("config_invalid", config=config_path, problems=exc.problems)
+        return EXIT_FAILED
+    if log_setup is not None:
+        log_setup.set_level(config.log_level)
+    return Monitor(config, config_path, log, log_setup).run()

@@ -1,0 +1,81 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the localzones.failover collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Optional SNS notifications of transitions and alerts, sent from a background thread.
+
+``submit`` never blocks: messages wait in a bounded queue, and when it is full (SNS
+unreachable for a long time) new ones are dropped and counted.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+
+from .core.ec2 import error_code
+
+QUEUE_SIZE = 100
+SUBJECT_LIMIT = 100  # SNS refuses longer subjects
+
+
+def sns_client(settings, api, session_factory):
+    """An SNS client for ``notifications`` settings, with the API timeouts of the EC2 client."""
+    import botocore.config
+
+    session = session_factory(settings.region)
+    config = botocore.config.Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=api.connect_timeout_s, read_timeout=api.read_timeout_s)
+    return session.client("sns", endpoint_url=settings.endpoint_url, config=config)
+
+
+class Notifier:
+    """Publishes ``(subject, message)`` pairs to an SNS topic in order, best effort."""
+
+    def __init__(self, topic_arn, client_factory, log, metrics, queue_size=QUEUE_SIZE):
+        self.topic_arn = topic_arn
+        self._client_factory = client_factory
+        self._log = log
+        self._queue = queue.Queue(queue_size)
+        self._sent = metrics.notifications.labels("sent")
+        self._failed = metrics.notifications.labels("failed")
+        self._dropped = metrics.notifications.labels("dropped")
+        self._thread = threading.Thread(target=self._run, name="notifier", daemon=True)
+        self._stopping = object()
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def submit(self, subject, message):
+        """Queue a notification; drop it (counted) when the queue is full."""
+        try:
+            self._queue.put_nowait((subject, message))
+        except queue.Full:
+            self._dropped.inc()
+            return False
+        return True
+
+    def _run(self):
+        client = None
+        while True:
+            item = self._queue.get()
+            if item is self._stopping:
+                return
+            subject, message = item
+            try:
+                client = client or self._client_factory()
+                client.publish(TopicArn=self.topic_arn, Subject=subject[:SUBJECT_LIMIT], Message=json.dumps(message, default=str, sort_keys=True))
+            except Exception as exc:  # pylint: disable=broad-except
+                # botocore errors, a missing region, a bad endpoint: all mean this message is lost.
+                self._failed.inc()
+                self._log.warning("notification_failed", topic_arn=self.topic_arn, subject=subject, code=error_code(exc), error=str(exc))
+            else:
+                self._sent.inc()
+
+    def stop(self, timeout=2.0):
+        """Send what is queued (within ``timeout``), then end the thread."""
+        try:
+            self._queue.put(self._stopping, timeout=timeout)
+        except queue.Full:
+            return
+        self._thread.join(timeout)

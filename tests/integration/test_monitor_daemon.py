@@ -1,0 +1,351 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the localzones.failover collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The lz-failover-monitor daemon as a process: real ICMP, the EC2 fidelity endpoint, real signals.
+
+See tests/support/monitor.py for the topology. Every test gets a freshly built EC2
+world; the daemon runs with the default probe and hard-failure settings (one round
+every 0.1 s, 5 failed rounds) and a 3 s failback hold.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import statistics
+import time
+
+import pytest
+
+from tests.support.aws import put_fault
+from tests.support.monitor import DX_TARGETS
+from tests.support.monitor import VPN_TARGET
+from tests.support.monitor import MonitorLab
+from tests.support.monitor import NotificationInbox
+from tests.support.monitor import all_routes
+from tests.support.monitor import route_changing_requests
+from tests.support.monitor import static_routes
+from tests.support.monitor import wait_until
+from tests.support.netns import PYTHON
+from tests.support.netns import NetnsLab
+from tests.support.netns import require_netns
+from tests.support.netns import run
+
+pytestmark = [pytest.mark.netns, pytest.mark.moto]
+
+FAILBACK_HOLD_S = 3
+NO_ROUTE_CHANGES = {"CreateRoute": 0, "ReplaceRoute": 0, "DeleteRoute": 0}
+
+
+@pytest.fixture(scope="module")
+def monitor_lab(tmp_path_factory):
+    require_netns()
+    lab = NetnsLab()
+    try:
+        yield MonitorLab(lab, tmp_path_factory.mktemp("monitor-lab"))
+    finally:
+        lab.cleanup()
+
+
+@pytest.fixture
+def mlab(monitor_lab, tmp_path):
+    monitor_lab.begin_test(tmp_path)
+    try:
+        yield monitor_lab
+    finally:
+        monitor_lab.end_test()
+
+
+@pytest.fixture
+def world(mlab):
+    return mlab.fresh_world()
+
+
+def on_vpn(ec2, world, rtb_id=None):
+    expected = {destination: world.vpn_eni_id for destination in world.onprem_cidrs}
+    return static_routes(ec2, rtb_id or world.prod_rtb_id) == expected
+
+
+def start(mlab, world, **overrides):
+    daemon = mlab.start_daemon(mlab.write_config(mlab.config(world, **overrides)))
+    daemon.wait_for_event("initial_path", timeout=15)
+    return daemon
+
+
+def counter(metrics, name, **labels):
+    return metrics.value(name, **labels) or 0.0
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def test_check_config_exit_codes_and_messages(mlab, world):
+    good = mlab.write_config(mlab.config(world), "good.yaml")
+    completed = mlab.run_cli("--config", good, "--check-config")
+    assert completed.returncode == 0, completed.stderr
+    assert "configuration is valid" in completed.stdout and world.prod_rtb_id in completed.stdout
+    command = os.path.join(os.path.dirname(PYTHON), "lz-failover-monitor")  # the installed entry point
+    completed = run([command, "--config", good, "--check-config"], check=False)
+    assert completed.returncode == 0 and "configuration is valid" in completed.stdout
+
+    document = mlab.config(world, probe={"targets": ["198.18.1.10", "198.18.1.999"], "bogus": 1})
+    document["route_table_ids"].append(world.probe_rtb_id)
+    bad = mlab.write_config(document, "bad.yaml")
+    completed = mlab.run_cli("--config", bad, "--check-config")
+    assert completed.returncode == 1
+    assert "probe.targets[1]: '198.18.1.999' is not an IP address" in completed.stderr
+    assert "probe.bogus: unknown key" in completed.stderr
+    assert "route_table_ids[1]: %s is the probe_route_table_id" % world.probe_rtb_id in completed.stderr
+
+    # Running (not checking) an invalid configuration fails at once, with the problems logged.
+    completed = mlab.run_cli("--config", bad)
+    assert completed.returncode == 1
+    assert '"event":"config_invalid"' in completed.stdout and "probe.bogus: unknown key" in completed.stdout
+
+
+# --------------------------------------------------------------------------- paths
+
+
+def test_starts_on_dx_stays_there_serves_metrics_and_sigterm_leaves_routes(mlab, world):
+    ec2 = mlab.ec2()
+    prod_before, probe_before = all_routes(ec2, world.prod_rtb_id), all_routes(ec2, world.probe_rtb_id)
+    state_file = os.path.join(mlab.workdir, "state.json")
+    with open(state_file, "w", encoding="utf-8") as handle:
+        handle.write('{"version": 1, "failover_history": [')  # torn: a corrupt file is reported, never fatal
+    daemon = start(mlab, world)
+    assert daemon.events("state_file_ignored")[0]["reason"].startswith("not JSON")
+    assert daemon.events("initial_path")[0]["path"] == "dx"
+    daemon.wait_for_event("status")
+    time.sleep(1.0)
+
+    metrics = daemon.scrape()
+    assert counter(metrics, "lz_failover_probe_rounds_total") >= 10
+    assert metrics.value("lz_failover_desired_path", path="dx") == 1 and metrics.value("lz_failover_active_path", path="dx") == 1
+    assert metrics.value("lz_failover_routes_converged") == 1
+    for target in DX_TARGETS:
+        assert counter(metrics, "lz_failover_echoes_sent_total", target=target) >= 10
+        assert counter(metrics, "lz_failover_echoes_lost_total", target=target) == 0
+        assert 0 < metrics.value("lz_failover_target_rtt_seconds", target=target) < 0.1
+        assert metrics.value("lz_failover_target_window_loss_ratio", target=target) == 0
+    expected_names = {
+        "lz_failover_time_in_state_seconds", "lz_failover_last_transition_timestamp_seconds", "lz_failover_failback_hold_seconds",
+        "lz_failover_foreign_routes", "lz_failover_vpn_path_healthy", "lz_failover_api_requests_total", "lz_failover_probe_round_overruns_total",
+    }
+    assert expected_names <= metrics.names()
+    assert counter(metrics, "lz_failover_api_requests_total", operation="DescribeRouteTables", code="OK") >= 1
+    assert metrics.value("lz_failover_time_in_state_seconds") > 1
+
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait(10) == 0
+    assert daemon.events("stopped")
+    assert not daemon.events("transition")
+    assert route_changing_requests(mlab.endpoint_url) == NO_ROUTE_CHANGES
+    assert all_routes(ec2, world.prod_rtb_id) == prod_before and all_routes(ec2, world.probe_rtb_id) == probe_before
+    assert stat.S_IMODE(os.stat(state_file).st_mode) == 0o600
+    with open(state_file, encoding="utf-8") as handle:
+        assert json.load(handle)["desired_path"] == "dx"
+
+
+def add_production_table(ec2, world):
+    """A second production route table in the VPC, learning DX routes like the first."""
+    rtb_id = ec2.create_route_table(VpcId=world.vpc_id)["RouteTable"]["RouteTableId"]
+    ec2.enable_vgw_route_propagation(RouteTableId=rtb_id, GatewayId=world.vgw_id)
+    return rtb_id
+
+
+def test_hard_failure_fails_over_then_fails_back_after_the_hold(mlab, world):
+    ec2 = mlab.ec2()
+    second_rtb = add_production_table(ec2, world)
+    probe_before = all_routes(ec2, world.probe_rtb_id)
+    inbox = NotificationInbox(mlab.endpoint_url)
+    notifications = {"sns_topic_arn": inbox.topic_arn, "endpoint_url": mlab.endpoint_url}
+    daemon = start(mlab, world, route_table_ids=[world.prod_rtb_id, second_rtb], notifications=notifications)
+    daemon.wait_for_event("routes_converged")
+
+    cut = time.monotonic()
+    mlab.set_dx(up=False)
+    wait_until(lambda: on_vpn(ec2, world) and on_vpn(ec2, world, second_rtb), 5, 0.01, "the static routes to the VPN ENI")
+    switch_s = time.monotonic() - cut
+    assert switch_s < 1.5, "hard failure took %.3f s to switch the route tables" % switch_s
+    transition = daemon.wait_for_event("transition", to_path="vpn")
+    assert transition["reason"] == "hard_failure" and transition["evidence"]["consecutive_failed_rounds"] >= 5
+    assert transition["evidence"]["targets"] == list(DX_TARGETS)
+    assert all_routes(ec2, world.probe_rtb_id) == probe_before, "the probe route table must never change"
+    assert route_changing_requests(mlab.endpoint_url) == {"CreateRoute": 4, "ReplaceRoute": 0, "DeleteRoute": 0}
+
+    restored = time.monotonic()
+    mlab.set_dx(up=True)
+    wait_until(lambda: static_routes(ec2, world.prod_rtb_id) == {} and static_routes(ec2, second_rtb) == {}, FAILBACK_HOLD_S + 5, 0.02, "failback to DX")
+    failback_s = time.monotonic() - restored
+    assert FAILBACK_HOLD_S <= failback_s < FAILBACK_HOLD_S + 2, failback_s
+    assert daemon.wait_for_event("transition", to_path="dx")["reason"] == "dx_recovered"
+    assert all_routes(ec2, world.probe_rtb_id) == probe_before
+    assert route_changing_requests(mlab.endpoint_url) == {"CreateRoute": 4, "ReplaceRoute": 0, "DeleteRoute": 4}
+
+    actions = daemon.events("route_action")
+    assert len(actions) == 8 and all(action["outcome"] == "done" and action["latency_ms"] >= 0 for action in actions)
+    metrics = daemon.scrape()
+    assert metrics.value("lz_failover_transitions_total", from_path="dx", to_path="vpn", reason="hard_failure") == 1
+    assert metrics.value("lz_failover_transitions_total", from_path="vpn", to_path="dx", reason="dx_recovered") == 1
+    assert metrics.value("lz_failover_route_actions_total", action="create", outcome="done") == 4
+    assert metrics.value("lz_failover_last_transition_timestamp_seconds") > daemon.started_at
+    messages = wait_until(lambda: len(inbox.receive()) >= 2 and inbox.messages, 5, 0.1, "both SNS notifications")
+    assert [(message["event"], message["from"], message["to"], message["reason"]) for message in messages] == [
+        ("transition", "dx", "vpn", "hard_failure"), ("transition", "vpn", "dx", "dx_recovered"),
+    ]
+    assert messages[0]["route_table_ids"] == [world.prod_rtb_id, second_rtb]
+    daemon.assert_running()
+
+
+@pytest.mark.parametrize("existing", ["both", "ipv4_only"])
+def test_startup_learns_the_vpn_path_from_the_tables(mlab, world, existing):
+    """Never assume DX: an existing route of ours means VPN; a partial set (mixed) is completed."""
+    ec2 = mlab.ec2()
+    ec2.create_route(RouteTableId=world.prod_rtb_id, DestinationCidrBlock=world.onprem_cidrs[0], NetworkInterfaceId=world.vpn_eni_id)
+    if existing == "both":
+        ec2.create_route(RouteTableId=world.prod_rtb_id, DestinationIpv6CidrBlock=world.onprem_cidrs[1], NetworkInterfaceId=world.vpn_eni_id)
+    mlab.set_dx(up=False)
+    counts_before = route_changing_requests(mlab.endpoint_url)
+    daemon = start(mlab, world)
+    initial = daemon.events("initial_path")[0]
+    assert initial["path"] == "vpn" and initial["tables_path"] == ("vpn" if existing == "both" else "mixed")
+    wait_until(lambda: on_vpn(ec2, world), 5, message="both routes on the VPN")
+    time.sleep(1.0)
+    created = route_changing_requests(mlab.endpoint_url)["CreateRoute"] - counts_before["CreateRoute"]
+    assert created == (0 if existing == "both" else 1), "no duplicate CreateRoute: only the missing route is created"
+    assert not daemon.events("transition")
+    assert all(action["outcome"] == "done" for action in daemon.events("route_action"))
+
+
+def test_drift_is_repaired_within_the_reconcile_interval(mlab, world):
+    ec2 = mlab.ec2()
+    daemon = start(mlab, world)
+    mlab.set_dx(up=False)
+    wait_until(lambda: on_vpn(ec2, world), 5, message="failover")
+    daemon.wait_for_event("routes_converged", path="vpn")
+
+    ec2.delete_route(RouteTableId=world.prod_rtb_id, DestinationCidrBlock=world.onprem_cidrs[0])
+    removed = time.monotonic()
+    wait_until(lambda: on_vpn(ec2, world), 2 + 2, message="the deleted route to come back")
+    assert time.monotonic() - removed <= 2 + 1.5
+    drift = daemon.wait_for_event("drift_detected")
+    recreate = {"route_table_id": world.prod_rtb_id, "destination_cidr": world.onprem_cidrs[0], "action": "create", "target": world.vpn_eni_id}
+    assert drift["actions"] == [recreate]
+    assert daemon.scrape().value("lz_failover_drift_repairs_total") == 1
+
+
+def test_foreign_route_is_reported_and_never_changed(mlab, world):
+    ec2 = mlab.ec2()
+    foreign_eni = ec2.create_network_interface(SubnetId=world.public_subnet_id)["NetworkInterface"]["NetworkInterfaceId"]
+    ec2.create_route(RouteTableId=world.prod_rtb_id, DestinationCidrBlock=world.onprem_cidrs[0], NetworkInterfaceId=foreign_eni)
+    prod_before = all_routes(ec2, world.prod_rtb_id)
+    counts_before = route_changing_requests(mlab.endpoint_url)
+
+    daemon = start(mlab, world)
+    conflict = daemon.wait_for_event("route_conflict")
+    assert conflict["conflicts"][0]["target"] == foreign_eni
+    mlab.set_dx(up=False)
+    daemon.wait_for_event("transition", to_path="vpn")
+    wait_until(lambda: len(daemon.events("route_conflict", desired_path="vpn")) >= 1, 5, message="the conflict on the VPN path")
+
+    first = daemon.scrape()
+    time.sleep(1.0)
+    second = daemon.scrape()
+    assert counter(second, "lz_failover_probe_rounds_total") - counter(first, "lz_failover_probe_rounds_total") >= 7, "probing goes on"
+    assert counter(second, "lz_failover_route_conflicts_total") >= 2 and second.value("lz_failover_foreign_routes") == 1
+    assert all_routes(ec2, world.prod_rtb_id) == prod_before
+    assert route_changing_requests(mlab.endpoint_url) == counts_before
+    daemon.assert_running()
+
+
+def test_api_faults_during_failover_are_retried_until_applied(mlab, world):
+    ec2 = mlab.ec2()
+    daemon = start(mlab, world, api={"read_timeout_s": 0.5})
+    daemon.wait_for_event("routes_converged")
+    # Not on DescribeRouteTables: the test reads the tables through the same endpoint.
+    put_fault(mlab.endpoint_url, "DescribeNetworkInterfaces", None, delay_ms=800, count=2)  # both attempts time out
+    put_fault(mlab.endpoint_url, "DescribeNetworkInterfaces", "ExpiredToken", count=3)
+    put_fault(mlab.endpoint_url, "CreateRoute", "RequestLimitExceeded", count=6)
+    put_fault(mlab.endpoint_url, "CreateRoute", "InternalError", count=3)
+    rounds_before = counter(daemon.scrape(), "lz_failover_probe_rounds_total")
+    cut = time.monotonic()
+
+    mlab.set_dx(up=False)
+    wait_until(lambda: on_vpn(ec2, world), 30, 0.05, "the route change to get through the faults")
+    elapsed = time.monotonic() - cut
+    codes = {event["code"] for event in daemon.events("api_error")}
+    assert {"ReadTimeoutError", "ExpiredToken", "RequestLimitExceeded", "InternalError"} <= codes, codes
+    rounds = counter(daemon.scrape(), "lz_failover_probe_rounds_total") - rounds_before
+    assert rounds >= 0.8 * elapsed / 0.1, "probe rounds kept their cadence during the API faults (%d in %.1f s)" % (rounds, elapsed)
+    metrics = daemon.scrape()
+    assert counter(metrics, "lz_failover_api_requests_total", operation="CreateRoute", code="RequestLimitExceeded") == 6
+    assert counter(metrics, "lz_failover_api_errors_total", operation="create_route", code="InternalError") >= 1
+    assert metrics.value("lz_failover_routes_converged") == 1
+    failed = [action for action in daemon.events("route_action") if action["outcome"] == "failed"]
+    assert failed and all(action["action"] == "create" for action in failed)
+
+
+def test_sighup_rejects_a_bad_config_and_applies_a_good_one(mlab, world):
+    document = mlab.config(world, probe={"targets": list(DX_TARGETS[:2])})
+    config_path = mlab.write_config(document)
+    daemon = mlab.start_daemon(config_path)
+    daemon.wait_for_event("initial_path", timeout=15)
+
+    mlab.write_config(dict(document, probe={"targets": ["198.18.1.10", "not-an-ip"]}, surprise=True))
+    daemon.signal(signal.SIGHUP)
+    rejected = daemon.wait_for_event("config_reload_rejected")
+    assert "probe.targets[1]: 'not-an-ip' is not an IP address" in rejected["problems"]
+    assert any(problem.startswith("surprise: unknown key") for problem in rejected["problems"])
+    rounds = counter(daemon.scrape(), "lz_failover_probe_rounds_total")
+    time.sleep(0.5)
+    metrics = daemon.scrape()
+    assert counter(metrics, "lz_failover_probe_rounds_total") > rounds, "still probing with the old configuration"
+    assert metrics.value("lz_failover_echoes_sent_total", target=DX_TARGETS[2]) is None
+
+    mlab.write_config(dict(document, probe={"targets": list(DX_TARGETS)}))
+    daemon.signal(signal.SIGHUP)
+    reloaded = daemon.wait_for_event("config_reloaded")
+    assert reloaded["changed"] == ["probe"]
+    wait_until(lambda: counter(daemon.scrape(), "lz_failover_echoes_sent_total", target=DX_TARGETS[2]) > 0, 3, message="the new target to be probed")
+    metrics = daemon.scrape()
+    assert metrics.value("lz_failover_config_reloads_total", outcome="rejected") == 1
+    assert metrics.value("lz_failover_config_reloads_total", outcome="applied") == 1
+    daemon.assert_running()
+
+
+def test_vpn_path_awareness_holds_the_routes_while_both_paths_are_down(mlab, world):
+    ec2 = mlab.ec2()
+    vpn_check = {"enabled": True, "targets": [VPN_TARGET], "interval": 0.2, "timeout": 0.1, "unhealthy_after_rounds": 2, "healthy_after_rounds": 1}
+    daemon = start(mlab, world, vpn_check=vpn_check)
+    daemon.wait_for_event("vpn_health", healthy=True)
+
+    mlab.set_vpn(up=False)
+    daemon.wait_for_event("vpn_health", healthy=False)
+    mlab.set_dx(up=False)
+    alert = daemon.wait_for_event("alert", alert="both_down")
+    assert alert["evidence"]["vpn_healthy"] is False
+    time.sleep(0.5)
+    assert static_routes(ec2, world.prod_rtb_id) == {}, "no failover onto a dead VPN"
+
+    mlab.set_vpn(up=True)
+    wait_until(lambda: on_vpn(ec2, world), 5, message="failover once the VPN path is back")
+    assert daemon.scrape().value("lz_failover_alerts_total", alert="both_down") == 1
+
+
+def test_failover_latency_over_several_cuts(mlab, world):
+    """Hard DX failure to the route table switched, with the default probe and failure settings."""
+    ec2 = mlab.ec2()
+    daemon = start(mlab, world, policy={"failback_hold_s": 0.5, "dampening_max_hold_s": 0.5})
+    latencies = []
+    for _cut in range(3):
+        daemon.wait_for_event("routes_converged")
+        time.sleep(0.3)
+        cut = time.monotonic()
+        mlab.set_dx(up=False)
+        wait_until(lambda: on_vpn(ec2, world), 5, 0.01, "failover")
+        latencies.append(time.monotonic() - cut)
+        mlab.set_dx(up=True)
+        wait_until(lambda: static_routes(ec2, world.prod_rtb_id) == {}, 5, 0.02, "failback")
+    assert statistics.median(latencies) < 1.2, latencies

@@ -1,0 +1,374 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the localzones.failover collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A lab for the monitor daemon: real ICMP, the EC2 fidelity endpoint, the real process.
+
+Topology (every address from the lab ranges)::
+
+    host namespace                 daemon namespace                    target namespace
+    (the test)  --host link /30--  lz-failover-monitor, the EC2  --veth--  on-prem targets
+                                   fidelity endpoint, metrics            on its loopback
+
+* The daemon and the fidelity endpoint (``tools/ec2_fidelity.py`` as a process) run in
+  the daemon namespace; the endpoint and the metrics listen on that namespace's end of
+  the host link, which is how the test reaches them. The host link carries only its
+  own /30 and the daemon namespace has no default route, so probes can only go to the
+  target namespace.
+* "DX down" drops every echo request to the DX targets in the target namespace
+  (nftables); the VPN check target can be dropped separately.
+
+``MonitorLab`` is built once per test module; ``fresh_world()`` resets the endpoint
+and builds the reference topology for each test. ``Daemon`` wraps one daemon process
+(its JSON log in a file, its metrics, signals); every process is ended by PID at
+cleanup through the NetnsLab.
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import itertools
+import json
+import os
+import subprocess
+import time
+import urllib.request
+
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.support.aws import CLEARED_VARIABLES
+from tests.support.aws import DUMMY_CREDENTIALS
+from tests.support.aws import build_lz_world
+from tests.support.aws import delete_faults
+from tests.support.aws import ec2_client
+from tests.support.aws import get_fault_stats
+from tests.support.aws import reset_server
+from tests.support.netns import PYTHON
+from tests.support.netns import REPO_ROOT
+from tests.support.netns import build_pair
+
+DX_TARGETS = ("198.18.1.10", "198.18.1.11", "2001:db8:1::10")
+VPN_TARGET = "198.18.1.20"
+FIDELITY_PORT = 5000
+METRICS_PORT = 9190
+# The host link's /30 comes from this block, picked by PID so concurrent runs differ.
+HOST_LINK_BLOCK = ipaddress.ip_network("198.18.248.0/21")
+ROUTE_CHANGING_ACTIONS = ("CreateRoute", "ReplaceRoute", "DeleteRoute")
+_daemon_numbers = itertools.count(1)
+
+
+def wait_until(check, timeout, interval=0.02, message="condition"):
+    """Call ``check()`` until it returns something truthy; return that, or fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError("timed out after %g s waiting for %s" % (timeout, message))
+        time.sleep(interval)
+
+
+def static_routes(ec2, rtb_id):
+    """``{destination: target}`` of the static (CreateRoute) routes of a table."""
+    table = ec2.describe_route_tables(RouteTableIds=[rtb_id])["RouteTables"][0]
+    routes = {}
+    for route in table["Routes"]:
+        if route.get("Origin") == "CreateRoute":
+            destination = route.get("DestinationCidrBlock") or route.get("DestinationIpv6CidrBlock")
+            routes[destination] = route.get("NetworkInterfaceId") or route.get("GatewayId")
+    return routes
+
+
+def all_routes(ec2, rtb_id):
+    """Every route of a table as sorted (destination, origin, target) tuples, to compare before/after."""
+    table = ec2.describe_route_tables(RouteTableIds=[rtb_id])["RouteTables"][0]
+    return sorted(
+        (
+            route.get("DestinationCidrBlock") or route.get("DestinationIpv6CidrBlock") or "",
+            route.get("Origin", ""),
+            route.get("NetworkInterfaceId") or route.get("GatewayId") or "",
+        )
+        for route in table["Routes"]
+    )
+
+
+def route_changing_requests(endpoint_url):
+    """Per-Action counts of the requests that can change a route (from the fault counters)."""
+    requests = get_fault_stats(endpoint_url)["requests"]
+    return {action: requests.get(action, 0) for action in ROUTE_CHANGING_ACTIONS}
+
+
+def deep_update(document, overrides):
+    """``document`` with ``overrides`` merged in, nested mappings merged key by key."""
+    merged = copy.deepcopy(document)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_update(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def daemon_environment():
+    """The test's environment with dummy AWS credentials and nothing of a developer's AWS setup."""
+    env = {name: value for name, value in os.environ.items() if name not in CLEARED_VARIABLES}
+    env.update(DUMMY_CREDENTIALS)
+    env["AWS_EC2_METADATA_DISABLED"] = "true"
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+class NotificationInbox:
+    """An SNS topic on the endpoint with an SQS queue subscribed to it: what the daemon publishes lands here."""
+
+    def __init__(self, endpoint_url, region="us-east-1"):
+        import boto3
+
+        options = {"region_name": region, "endpoint_url": endpoint_url, "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+        sns, self._sqs = boto3.client("sns", **options), boto3.client("sqs", **options)
+        self.topic_arn = sns.create_topic(Name="lz-failover-monitor")["TopicArn"]
+        self._queue_url = self._sqs.create_queue(QueueName="lz-failover-monitor-inbox")["QueueUrl"]
+        queue_arn = self._sqs.get_queue_attributes(QueueUrl=self._queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+        self.messages = []
+
+    def receive(self):
+        """Every message received so far (decoded JSON bodies)."""
+        answer = self._sqs.receive_message(QueueUrl=self._queue_url, MaxNumberOfMessages=10)
+        for message in answer.get("Messages", []):
+            self.messages.append(json.loads(message["Body"]))
+            self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return self.messages
+
+
+# --------------------------------------------------------------------------- the daemon process
+
+
+class Metrics:
+    """One scrape of the metrics endpoint."""
+
+    def __init__(self, text):
+        self.samples = {}
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                self.samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+
+    def value(self, name, **labels):
+        """The sample's value, or None when the endpoint does not have it."""
+        return self.samples.get((name, tuple(sorted(labels.items()))))
+
+    def names(self):
+        return {name for name, _labels in self.samples}
+
+
+class Daemon:
+    """One lz-failover-monitor process in the daemon namespace."""
+
+    def __init__(self, lab, ns, config_path, log_path, metrics_url):
+        self.log_path = str(log_path)
+        self.metrics_url = metrics_url
+        self.started_at = time.time()
+        with open(self.log_path, "ab") as log_file:
+            self.process = lab.spawn_in(
+                ns, [PYTHON, "-m", "lz_failover_monitor", "--config", str(config_path)], env=daemon_environment(), stdout=log_file, stderr=subprocess.STDOUT,
+            )
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+    def lines(self):
+        """Every log line so far, decoded; lines that are not JSON (a crash) come back as ``{"event": "raw"}``."""
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as handle:
+                text = handle.read()
+        except FileNotFoundError:
+            return []
+        events = []
+        for line in text.splitlines():
+            if not line.strip():
+                continue
+            try:
+                events.append(json.loads(line))
+            except ValueError:
+                events.append({"event": "raw", "line": line})
+        return events
+
+    def events(self, name, **fields):
+        """Log events called ``name`` whose fields include ``fields``."""
+        return [event for event in self.lines() if event.get("event") == name and all(event.get(key) == value for key, value in fields.items())]
+
+    def wait_for_event(self, name, timeout=10.0, interval=0.02, **fields):
+        """The first ``name`` event with ``fields``; fails when the process exits or time runs out."""
+        def found():
+            events = self.events(name, **fields)
+            if events:
+                return events[0]
+            if self.process.poll() is not None:
+                raise AssertionError("the daemon exited (%s) before logging %s %s; log:\n%s" % (self.process.returncode, name, fields, self.log_tail()))
+            return None
+        try:
+            return wait_until(found, timeout, interval, "log event %s %s" % (name, fields))
+        except AssertionError as exc:
+            raise AssertionError("%s\nlog:\n%s" % (exc, self.log_tail())) from None
+
+    def log_tail(self, lines=40):
+        with open(self.log_path, encoding="utf-8", errors="replace") as handle:
+            return "".join(handle.readlines()[-lines:])
+
+    def scrape(self):
+        with urllib.request.urlopen(self.metrics_url, timeout=3) as response:
+            return Metrics(response.read().decode())
+
+    def signal(self, signum):
+        self.process.send_signal(signum)
+
+    def wait(self, timeout=10.0):
+        return self.process.wait(timeout)
+
+    def kill(self):
+        """SIGKILL, and reap it."""
+        self.process.kill()
+        self.process.wait(10)
+
+    def assert_running(self):
+        assert self.process.poll() is None, "the daemon exited (%s); log:\n%s" % (self.process.returncode, self.log_tail())
+
+
+# --------------------------------------------------------------------------- the lab
+
+
+def host_link_addresses():
+    """(host address, daemon namespace address), each with /30, from this process's slice of the block."""
+    subnet = list(HOST_LINK_BLOCK.subnets(new_prefix=30))[os.getpid() % (HOST_LINK_BLOCK.num_addresses // 4)]
+    host, daemon_side = list(subnet.hosts())
+    return "%s/30" % host, "%s/30" % daemon_side
+
+
+class MonitorLab:
+    """The namespaces, the host link and the fidelity endpoint (see the module docstring)."""
+
+    def __init__(self, netns_lab, workdir):
+        self.lab = netns_lab
+        self.workdir = str(workdir)
+        self.pair = build_pair(netns_lab)
+        for address in DX_TARGETS + (VPN_TARGET,):
+            self.pair.add_target(address)
+        host_cidr, daemon_cidr = host_link_addresses()
+        netns_lab.host_link(self.ns, host_cidr, daemon_cidr)
+        self.address = daemon_cidr.split("/")[0]
+        self.endpoint_url = self._start_endpoint()
+        self.metrics_url = "http://%s:%d/metrics" % (self.address, METRICS_PORT)
+        self._dx_down = False
+        self._vpn_down = False
+        self.daemons = []
+
+    @property
+    def ns(self):
+        """The daemon's namespace."""
+        return self.pair.prober
+
+    def _start_endpoint(self):
+        log_path = os.path.join(self.workdir, "fidelity.log")
+        with open(log_path, "wb") as log_file:
+            process = self.lab.spawn_in(
+                self.ns, [PYTHON, os.path.join(REPO_ROOT, "tools", "ec2_fidelity.py"), "--host", self.address, "--port", str(FIDELITY_PORT)],
+                env=daemon_environment(), stdout=log_file, stderr=subprocess.STDOUT,
+            )
+
+        def url_printed():
+            if process.poll() is not None:
+                raise AssertionError("the fidelity endpoint exited: %s" % open(log_path, encoding="utf-8").read())
+            with open(log_path, encoding="utf-8") as handle:
+                first = handle.readline().strip()
+            return first if first.startswith("http://") else None
+        return wait_until(url_printed, 60, 0.1, "the fidelity endpoint to start")
+
+    # -- EC2
+
+    def ec2(self):
+        return ec2_client(self.endpoint_url)
+
+    def fresh_world(self):
+        """Reset the endpoint (resources, faults, counters) and build the reference topology."""
+        reset_server(self.endpoint_url)
+        world = build_lz_world(self.ec2(), self.endpoint_url)
+        delete_faults(self.endpoint_url)  # counters start at zero after the setup calls
+        return world
+
+    # -- the network
+
+    def _apply_drops(self):
+        dropped = (DX_TARGETS if self._dx_down else ()) + ((VPN_TARGET,) if self._vpn_down else ())
+        self.lab.replace_icmp_drops(self.pair.target, dropped)
+
+    def set_dx(self, up):
+        """Cut (False) or restore (True) the DX path: every echo to the DX targets is dropped."""
+        self._dx_down = not up
+        self._apply_drops()
+
+    def set_vpn(self, up):
+        self._vpn_down = not up
+        self._apply_drops()
+
+    def reset_network(self):
+        self._dx_down = self._vpn_down = False
+        self._apply_drops()
+
+    # -- configuration and processes
+
+    def config(self, world, **overrides):
+        """A configuration document for ``world`` with test-friendly timings, plus ``overrides``."""
+        document = {
+            "region": world.region,
+            "endpoint_url": self.endpoint_url,
+            "route_table_ids": [world.prod_rtb_id],
+            "destination_cidrs": list(world.onprem_cidrs),
+            "vpn_eni_id": world.vpn_eni_id,
+            "probe_route_table_id": world.probe_rtb_id,
+            "probe": {"targets": list(DX_TARGETS)},
+            # A short hold, not doubled by dampening, keeps the tests quick.
+            "policy": {"failback_hold_s": 3, "dampening_max_hold_s": 3},
+            "reconcile_interval_s": 2,
+            "status_interval_s": 1,
+            # botocore's own retries stay short so the daemon's retry loop is what is tested.
+            "api": {"max_attempts": 2, "retry_backoff_max_s": 1, "connect_timeout_s": 2, "read_timeout_s": 5},
+            "metrics": {"address": self.address, "port": METRICS_PORT},
+            "state_file": os.path.join(self.workdir, "state.json"),
+        }
+        return deep_update(document, overrides)
+
+    def write_config(self, document, name="config.yaml"):
+        path = os.path.join(self.workdir, name)
+        with open(path, "w", encoding="utf-8") as handle:
+            yaml.safe_dump(document, handle, sort_keys=False)
+        return path
+
+    def start_daemon(self, config_path, name="daemon"):
+        log_path = os.path.join(self.workdir, "%s-%d.log" % (name, next(_daemon_numbers)))
+        daemon = Daemon(self.lab, self.ns, config_path, log_path, self.metrics_url)
+        self.daemons.append(daemon)
+        return daemon
+
+    def begin_test(self, workdir):
+        """Per-test start: files go to ``workdir``, the network is healthy."""
+        self.workdir = str(workdir)
+        self.reset_network()
+
+    def end_test(self):
+        """Per-test end: every daemon the test started is ended by PID, the network restored."""
+        for daemon in self.daemons:
+            if daemon.process.poll() is None:
+                daemon.process.terminate()
+                try:
+                    daemon.process.wait(5)
+                except subprocess.TimeoutExpired:
+                    daemon.kill()
+        self.daemons = []
+        self.reset_network()
+
+    def run_cli(self, *arguments, timeout=60):
+        """Run the command line (in the daemon namespace) and return the CompletedProcess."""
+        return self.lab.run_in(self.ns, [PYTHON, "-m", "lz_failover_monitor"] + list(arguments), check=False, timeout=timeout, env=daemon_environment())
