@@ -1,0 +1,359 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the localzones.failover collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The fhrp role (keepalived VRRP) on two real Debian 12 routers sharing an on-premises LAN.
+
+Topology (routers are systemd-nspawn containers in their own namespaces, tests/support/lab.py)::
+
+                      LAN bridge br0 (own namespace), client 198.18.30.10
+                       /                                      \\
+    DX router  lan0 198.18.30.2/24                  VPN router lan0 198.18.30.3/24
+    dx0 198.18.40.1/30 -- DX peer (own namespace) 198.18.40.2/30
+
+The gateway address 198.18.30.1 is shared with VRRPv3 and 0.1 s adverts. The DX router
+(priority 150) tracks Direct Connect with the role's ping check against the DX peer; the
+VPN router has priority 100. Dropping echo requests in the DX peer's namespace (nftables)
+is the DX failure.
+
+The module converges both routers once and the tests then look at them in file order:
+mastership, a second run, failover and failback with multicast adverts, the same with
+unicast peers (multicast dropped on the bridge), and last configurations keepalived must
+reject. Check mode gets fresh routers of its own. Failover and failback times come from
+the notify script's state files (the role writes them on every transition).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+
+import pytest
+
+from tests.support.lab import booted_host
+from tests.support.lab import run_playbook
+from tests.support.lab import write_inventory
+from tests.support.netns import NetnsLab
+
+pytestmark = [pytest.mark.netns]
+
+VIP = "198.18.30.1"
+ROUTER_LAN = {"dx": "198.18.30.2", "vpn": "198.18.30.3"}
+CLIENT = "198.18.30.10"
+DX_ROUTER_END, DX_PEER = "198.18.40.1", "198.18.40.2"
+PRIORITY = {"dx": 150, "vpn": 100}
+PREEMPT_DELAY = 3
+INSTANCE = "lan_gateway"
+STATE_FILE = "/var/lib/lz-fhrp/%s.state" % INSTANCE
+CONFIG_FILE = "/etc/keepalived/keepalived.conf"
+SERVICE = "keepalived.service"
+# DX check every second, two failures to fail (each ping waits 1 s), two successes to recover.
+FAILOVER_BOUND = 5.0
+PLAYBOOK = """---
+- name: Share the on-premises gateway address
+  hosts: routers
+  gather_facts: false
+  roles:
+    - role: localzones.failover.fhrp
+"""
+GROUP_VARS = {
+    "fhrp_interface": "lan0",
+    "fhrp_virtual_router_id": 51,
+    "fhrp_virtual_ipaddresses": [VIP + "/24"],
+    "fhrp_vrrp_version": 3,
+    "fhrp_advert_interval": 0.1,
+    "fhrp_preempt_delay": PREEMPT_DELAY,
+    # Modules over the nsenter connection's stdin: fewer round trips per task.
+    "ansible_pipelining": True,
+}
+MULTICAST_DROP = """add table bridge lzt_vrrp
+add chain bridge lzt_vrrp forward { type filter hook forward priority 0; policy accept; }
+add rule bridge lzt_vrrp forward ip daddr 224.0.0.18 counter drop
+"""
+
+
+def wait_for(check, timeout, what, interval=0.05):
+    """Return the first truthy ``check()``; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %g s waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+def router_vars(side, **extra):
+    variables = {"fhrp_priority": PRIORITY[side]}
+    if side == "dx":
+        variables["fhrp_track_script"] = {"enabled": True, "check": "ping", "targets": [DX_PEER], "source": DX_ROUTER_END}
+    variables.update(extra)
+    return variables
+
+
+@dataclass
+class Routers:
+    """Both routers, the LAN and DX peer namespaces, and the inventory."""
+
+    hosts: dict
+    lab: NetnsLab
+    lan: str
+    dx_peer: str
+    directory: str
+    inventory: str
+    playbook: str
+
+    def host_vars(self, side, variables):
+        path = os.path.join(self.directory, "host_vars", self.hosts[side].name + ".yml")
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(variables, handle, indent=2)
+
+    def apply(self, extra_vars=None, check=False):
+        return run_playbook(self.playbook, self.inventory, extra_vars=extra_vars, check=check)
+
+    def state(self, side):
+        """The notify script's record of the last transition ({} before the first one)."""
+        content = self.hosts[side].read_file(STATE_FILE)
+        return json.loads(content) if content else {}
+
+    def has_vip(self, side):
+        addresses = self.hosts[side].run(["ip", "-4", "-o", "address", "show", "dev", "lan0"]).stdout
+        return " %s/24 " % VIP in addresses
+
+    def master(self):
+        """The side that holds the gateway address, or None (also None when both hold it)."""
+        holders = [side for side in self.hosts if self.has_vip(side)]
+        return holders[0] if len(holders) == 1 else None
+
+    def stable_master(self, side, seconds=1.0):
+        """True when ``side`` alone held the address and was MASTER for ``seconds`` of polling."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.master() != side or self.state(side).get("state") != "MASTER":
+                return False
+            time.sleep(0.1)
+        return True
+
+
+def assert_succeeded(run, *hosts):
+    assert run.returncode == 0, "\n".join(run.summary(host.name) for host in hosts)
+
+
+def file_digest(host, path):
+    content = host.read_file(path)
+    return hashlib.sha256(content).hexdigest() if content is not None else None
+
+
+def snapshot(host):
+    listing = host.run(["find", "/etc", "/usr/local", "/var/lib", "-xdev", "-printf", "%p %s %T@\\n"]).stdout
+    return sorted(listing.splitlines()), host.read_file("/etc/passwd"), host.read_file("/etc/group")
+
+
+@contextlib.contextmanager
+def lan_client_ping(setup, interval=0.02):
+    """Ping the gateway address from the LAN client while the block runs; yields a dict with the result."""
+    outcome = {}
+    argv = ["ping", "-n", "-q", "-i", str(interval), "-W", "1", VIP]
+    process = setup.lab.spawn_in(setup.lan, argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(0.5)
+        yield outcome
+    finally:
+        process.send_signal(signal.SIGINT)
+        output = process.communicate(timeout=10)[0]
+        for line in output.splitlines():
+            if "packets transmitted" in line:
+                fields = line.split()
+                outcome.update(sent=int(fields[0]), received=int(fields[3]))
+        outcome["interval"] = interval
+
+
+def measure_failover_and_failback(setup):
+    """Fail DX, wait for the VPN router, restore DX, wait for the DX router; returns the timings."""
+    timings = {}
+    with lan_client_ping(setup) as client:
+        failed_at = time.time()
+        setup.lab.drop_icmp(setup.dx_peer, DX_PEER)
+        wait_for(lambda: setup.master() == "vpn" and setup.state("vpn").get("state") == "MASTER", 15, "the VPN router to take over")
+        timings["failover"] = setup.state("vpn")["time"] - failed_at
+        timings["dx_fault_after"] = setup.state("dx")["time"] - failed_at
+        assert setup.state("dx")["state"] == "FAULT"
+        time.sleep(1.0)
+        assert setup.master() == "vpn", "the gateway moved back while DX was still down"
+        restored_at = time.time()
+        setup.lab.clear_icmp_rules(setup.dx_peer)
+        wait_for(lambda: setup.state("dx").get("state") == "BACKUP", 10, "the DX router to leave FAULT")
+        dx_backup_at = setup.state("dx")["time"]
+        wait_for(lambda: setup.master() == "dx" and setup.state("dx").get("state") == "MASTER", PREEMPT_DELAY + 10,
+                 "the DX router to take the gateway back")
+        timings["failback"] = setup.state("dx")["time"] - restored_at
+        timings["preempt_wait"] = setup.state("dx")["time"] - dx_backup_at
+        assert setup.state("vpn")["state"] == "BACKUP"
+        time.sleep(0.5)
+    lost = client["sent"] - client["received"]
+    timings["client_lost_echoes"] = lost
+    timings["client_outage_upper_bound"] = lost * client["interval"]
+    return timings
+
+
+def multicast_adverts_dropped(setup):
+    """Packets to the VRRP multicast group the bridge has dropped so far."""
+    listing = setup.lab.run_in(setup.lan, ["nft", "list", "table", "bridge", "lzt_vrrp"]).stdout
+    return int(listing.split("counter packets")[1].split()[0])
+
+
+@contextlib.contextmanager
+def router_lab(directory):
+    """Boot both routers, build the LAN bridge and the DX peer, write inventory and playbook."""
+    with booted_host("dxr") as dx, booted_host("vpnr") as vpn:
+        lab = NetnsLab()
+        try:
+            lan = lab.add_namespace("lan")
+            lab.run_in(lan, ["ip", "link", "add", "br0", "type", "bridge"])
+            lab.run_in(lan, ["ip", "link", "set", "br0", "up"])
+            lab.add_address(lan, "br0", CLIENT + "/24")
+            for side, host in (("dx", dx), ("vpn", vpn)):
+                port = "p-" + side
+                lab.veth(lan, host.netns, port, "lan0")
+                lab.run_in(lan, ["ip", "link", "set", port, "master", "br0"])
+                lab.add_address(host.netns, "lan0", ROUTER_LAN[side] + "/24")
+            dx_peer = lab.add_namespace("dxpeer")
+            lab.veth(dx.netns, dx_peer, "dx0", "dx0")
+            lab.add_address(dx.netns, "dx0", DX_ROUTER_END + "/30")
+            lab.add_address(dx_peer, "dx0", DX_PEER + "/30")
+            os.makedirs(os.path.join(directory, "host_vars"), exist_ok=True)
+            hosts = {"dx": dx, "vpn": vpn}
+            inventory = write_inventory(os.path.join(directory, "inventory.yml"), list(hosts.values()), group="routers", group_vars=GROUP_VARS)
+            playbook = os.path.join(directory, "fhrp.yml")
+            with open(playbook, "w", encoding="utf-8") as handle:
+                handle.write(PLAYBOOK)
+            routers = Routers(hosts=hosts, lab=lab, lan=lan, dx_peer=dx_peer, directory=directory, inventory=inventory, playbook=playbook)
+            for side in hosts:
+                routers.host_vars(side, router_vars(side))
+            yield routers
+        finally:
+            lab.cleanup()
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def routers(tmp_path_factory):
+    """Both routers converged once, with the DX router holding the gateway address."""
+    with router_lab(str(tmp_path_factory.mktemp("fhrp-role"))) as lab:
+        run = lab.apply()
+        assert_succeeded(run, *lab.hosts.values())
+        started = time.monotonic()
+        # init_fail: the DX router waits for two good DX checks, then preempt_delay.
+        wait_for(lambda: lab.stable_master("dx", 0.5), PREEMPT_DELAY + 15, "the DX router to become MASTER")
+        print("first converge: %.1f s; DX router MASTER %.1f s later" % (run.seconds, time.monotonic() - started))
+        yield lab
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_check_mode_on_fresh_routers_changes_nothing(tmp_path):
+    with router_lab(str(tmp_path)) as lab:
+        before = {side: snapshot(host) for side, host in lab.hosts.items()}
+        run = lab.apply(check=True)
+        assert_succeeded(run, *lab.hosts.values())
+        for side, host in lab.hosts.items():
+            assert snapshot(host) == before[side], "check mode changed files or accounts on the %s router" % side
+            assert host.run(["systemctl", "is-active", SERVICE], check=False).stdout.strip() != "active"
+        print("check mode on fresh routers: %.1f s, %s" % (run.seconds, run.stats(lab.hosts["dx"].name)))
+
+
+def test_dx_router_is_master_and_transitions_are_logged(routers):  # pylint: disable=redefined-outer-name
+    assert routers.master() == "dx"
+    assert routers.state("dx")["state"] == "MASTER" and routers.state("dx")["priority"] == PRIORITY["dx"]
+    assert routers.state("vpn")["state"] == "BACKUP"
+    journal = routers.hosts["dx"].run(["journalctl", "-t", "lz-fhrp", "--no-pager", "-o", "cat"]).stdout
+    assert "VRRP instance %s is now MASTER (priority %d)" % (INSTANCE, PRIORITY["dx"]) in journal, journal
+    config = routers.hosts["dx"].read_file(CONFIG_FILE).decode()
+    assert "version 3" in config and "advert_int 0.1" in config and "preempt_delay %s" % PREEMPT_DELAY in config
+    assert "authentication" not in config
+    # The LAN's hosts reach their gateway.
+    routers.lab.run_in(routers.lan, ["ping", "-n", "-q", "-c", "3", "-i", "0.2", "-W", "1", VIP])
+
+
+def test_second_run_changes_nothing(routers):  # pylint: disable=redefined-outer-name
+    run = routers.apply()
+    assert_succeeded(run, *routers.hosts.values())
+    for host in routers.hosts.values():
+        assert run.stats(host.name)["changed"] == 0, run.summary(host.name)
+    assert routers.stable_master("dx", 0.5)
+
+
+def test_dx_failure_moves_the_gateway_and_recovery_brings_it_back(routers):  # pylint: disable=redefined-outer-name
+    timings = measure_failover_and_failback(routers)
+    print("multicast VRRPv3: %s" % json.dumps({key: round(value, 3) for key, value in timings.items()}))
+    assert timings["failover"] < FAILOVER_BOUND, timings
+    # The DX router waits preempt_delay after DX is healthy again before it takes over.
+    assert timings["preempt_wait"] >= PREEMPT_DELAY - 0.05, timings
+    assert timings["preempt_wait"] < PREEMPT_DELAY + 1.5, timings
+
+
+def test_unicast_peers_work_without_multicast(routers):  # pylint: disable=redefined-outer-name
+    # Multicast adverts die on the bridge from now on: only unicast keeps the routers in agreement.
+    routers.lab.run_in(routers.lan, ["nft", "-f", "-"], input_text=MULTICAST_DROP)
+    routers.host_vars("dx", router_vars("dx", fhrp_unicast_peers=[ROUTER_LAN["vpn"]]))
+    routers.host_vars("vpn", router_vars("vpn", fhrp_unicast_peers=[ROUTER_LAN["dx"]]))
+    run = routers.apply()
+    assert_succeeded(run, *routers.hosts.values())
+    assert "Reload keepalived" in run.changed_tasks(routers.hosts["dx"].name)
+    wait_for(lambda: routers.stable_master("dx", 2.0), PREEMPT_DELAY + 15, "the DX router to stay MASTER with unicast adverts")
+    config = routers.hosts["dx"].read_file(CONFIG_FILE).decode()
+    assert "unicast_peer" in config and ROUTER_LAN["vpn"] in config
+    dropped_before = multicast_adverts_dropped(routers)
+    timings = measure_failover_and_failback(routers)
+    print("unicast VRRPv3: %s" % json.dumps({key: round(value, 3) for key, value in timings.items()}))
+    assert timings["failover"] < FAILOVER_BOUND, timings
+    assert timings["preempt_wait"] >= PREEMPT_DELAY - 0.05, timings
+    # Not one multicast advert during failover and failback: the elections ran on unicast alone.
+    assert multicast_adverts_dropped(routers) == dropped_before
+    print("multicast adverts dropped on the bridge (before the reload to unicast): %d" % dropped_before)
+
+
+def test_authentication_is_refused_with_vrrpv3(routers):  # pylint: disable=redefined-outer-name
+    before = file_digest(routers.hosts["dx"], CONFIG_FILE)
+    run = routers.apply(extra_vars={"fhrp_authentication": {"type": "PASS", "password": "s3cret-pw"}})
+    assert run.returncode != 0
+    failures = run.failures(routers.hosts["dx"].name)
+    assert failures and failures[0][0] == "Check the VRRP settings", failures
+    assert "VRRPv3 has no authentication" in failures[0][1]["msg"]
+    assert file_digest(routers.hosts["dx"], CONFIG_FILE) == before
+
+
+@pytest.mark.parametrize(
+    "bad_vars, expected",
+    [
+        ({"fhrp_interface": "nosuch0"}, "interface nosuch0"),
+        ({"fhrp_priority": 300}, "outside range"),
+    ],
+    ids=["unknown-interface", "priority-out-of-range"],
+)
+def test_config_keepalived_rejects_never_replaces_the_running_one(routers, bad_vars, expected):  # pylint: disable=redefined-outer-name
+    before = {side: file_digest(host, CONFIG_FILE) for side, host in routers.hosts.items()}
+    pids = {side: host.run(["systemctl", "show", "-p", "MainPID", "--value", SERVICE]).stdout.strip() for side, host in routers.hosts.items()}
+    run = routers.apply(extra_vars=bad_vars)
+    assert run.returncode != 0
+    for side, host in routers.hosts.items():
+        failures = run.failures(host.name)
+        # The template task fails its validation; the rescue turns that into one clear message.
+        assert failures and failures[-1][0] == "Report the rejected configuration", failures
+        message = failures[-1][1]["msg"]
+        assert "keepalived -t rejected the rendered configuration" in message and expected in message, message
+        if side == "dx":
+            print("%s: %s" % (expected, message))
+        assert file_digest(host, CONFIG_FILE) == before[side], "%s: the live keepalived.conf was replaced" % side
+        assert host.run(["systemctl", "is-active", SERVICE]).stdout.strip() == "active"
+        assert host.run(["systemctl", "show", "-p", "MainPID", "--value", SERVICE]).stdout.strip() == pids[side]
+    assert routers.stable_master("dx", 1.0), "the running VRRP setup was disturbed"
