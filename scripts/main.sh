@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The main job on the built-in default, the local EC2 endpoint: start it, build
-# the reference Local Zone topology in it, then fail over to the VPN appliance
-# and back, showing --check --diff first. The endpoint stops when this ends.
+# The main job on the built-in default, the local lab: build it (Debian 12
+# containers in network namespaces, the EC2 endpoint, the VPC router), converge
+# site.yml into it, then cut Direct Connect, fail over to IPsec, restore, fail
+# back, and print the timeline. The lab is removed at the end unless
+# LZ_KEEP_LAB=1 (then `bash lab/lab.sh down` removes it).
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -9,53 +11,25 @@ cd "$REPO_ROOT"
 
 bash "$REPO_ROOT/scripts/setup.sh"
 
-export PATH="$REPO_ROOT/.venv/bin:$PATH"
-export ANSIBLE_CONFIG="$REPO_ROOT/ansible.cfg"
-export ANSIBLE_FORCE_COLOR="${ANSIBLE_FORCE_COLOR:-false}"
-export LZ_LOCAL_ENDPOINT_PORT="${LZ_LOCAL_ENDPOINT_PORT:-5055}"
+step() { printf '\n[main] %s  %s\n' "$(date +%H:%M:%S)" "$*"; }
 
-STATE_DIR="$REPO_ROOT/.cache/local-endpoint"
-VARS_FILE="$STATE_DIR/failover_vars.yml"
-mkdir -p "$STATE_DIR"
-
-endpoint_pid=""
-stop_endpoint() {
-  if [[ -n "$endpoint_pid" ]] && kill -0 "$endpoint_pid" 2>/dev/null; then
-    kill "$endpoint_pid"
-    wait "$endpoint_pid" 2>/dev/null || true
+lab_down() {
+  if [[ "${LZ_KEEP_LAB:-0}" == "1" ]]; then
+    step "the lab stays up (LZ_KEEP_LAB=1); remove it with: bash lab/lab.sh down"
+    return
   fi
+  step "removing the lab"
+  bash lab/lab.sh down
 }
-trap stop_endpoint EXIT
+trap lab_down EXIT
 
-step() { printf '\n[main] %s  %s\n' "$(date +%H:%M:%S.%3N)" "$*"; }
+step "building the lab"
+bash lab/lab.sh up
 
-step "starting the local EC2 endpoint on 127.0.0.1:$LZ_LOCAL_ENDPOINT_PORT"
-python tools/ec2_fidelity.py --host 127.0.0.1 --port "$LZ_LOCAL_ENDPOINT_PORT" >"$STATE_DIR/endpoint.log" 2>&1 &
-endpoint_pid=$!
-for _ in $(seq 1 100); do
-  if grep -q '^http' "$STATE_DIR/endpoint.log" 2>/dev/null; then break; fi
-  if ! kill -0 "$endpoint_pid" 2>/dev/null; then cat "$STATE_DIR/endpoint.log" >&2; exit 1; fi
-  sleep 0.1
-done
+step "converging site.yml into the lab (AWS roles into the lab's EC2 endpoint, strongSwan, VRRP, monitor)"
+bash lab/lab.sh site
 
-step "building the Local Zone topology (VPC, subnets, VGW propagation, VPN appliance ENI)"
-ansible-playbook playbooks/local_endpoint_seed.yml
+step "failover drill: cut DX, fail over to IPsec, restore, fail back"
+bash lab/lab.sh demo
 
-step "site.yml: validate the settings, report each route table's path and the probe verdict"
-ansible-playbook site.yml -e "@$VARS_FILE"
-
-step "failover to the VPN appliance, planned only (--check --diff)"
-ansible-playbook playbooks/failover.yml -e "@$VARS_FILE" -e lz_failover_path=vpn --check --diff
-
-step "failover to the VPN appliance"
-ansible-playbook playbooks/failover.yml -e "@$VARS_FILE" -e lz_failover_path=vpn --diff
-
-step "failover again: already on the VPN, nothing to change"
-ansible-playbook playbooks/failover.yml -e "@$VARS_FILE" -e lz_failover_path=vpn
-
-step "failback to Direct Connect"
-ansible-playbook playbooks/failover.yml -e "@$VARS_FILE" -e lz_failover_path=dx --diff
-
-step "final state"
-ansible-playbook playbooks/status.yml -e "@$VARS_FILE"
 step "done"

@@ -54,6 +54,49 @@ What moto does, and what the layer changes
 6. A static route whose interface was deleted, or whose VGW is no longer
    attached to the table's VPC, shows ``State: blackhole``; moto always says
    ``active``.
+7. Local Zones.  moto lists only a region's availability zones.  The layer adds
+   the Local Zones in ``LOCAL_ZONES`` (for ``us-east-1``: ``us-east-1-bos-1a``,
+   zone ID ``use1-bos1-az1``, group ``us-east-1-bos-1``, parent
+   ``us-east-1a``, opted in; ``us-east-1-nyc-1a``, ``use1-nyc1-az1``, group
+   ``us-east-1-nyc-1``, parent ``us-east-1f``, not opted in).
+   DescribeAvailabilityZones answers every zone with ``ZoneType``,
+   ``OptInStatus`` (``opt-in-not-required`` for availability zones),
+   ``GroupName`` and ``NetworkBorderGroup`` (the region's name for availability
+   zones, the zone group for Local Zones) and, for Local Zones,
+   ``ParentZoneName`` / ``ParentZoneId``.  A Local Zone whose group is not opted
+   in is listed only with ``AllAvailabilityZones=true``, as on EC2.  Filters:
+   ``zone-name``, ``zone-id``, ``zone-type``, ``region-name``, ``state``,
+   ``group-name``, ``opt-in-status``, ``parent-zone-name``, ``parent-zone-id``,
+   ``network-border-group``; another filter name answers
+   ``InvalidParameterValue``.  moto's own internal zone list is unchanged, so
+   default VPCs still get subnets in availability zones only.
+8. ModifyAvailabilityZoneGroup (not in moto) sets a zone group's opt-in status
+   (``opted-in`` or ``not-opted-in``) for the account and region; an unknown
+   group or status answers ``InvalidParameterValue``.  The status lives on the
+   region's EC2 backend, so moto's reset restores the defaults above.
+9. CreateSubnet in an opted-in Local Zone (by name or zone ID) creates the
+   subnet there (never a default subnet, ``MapPublicIpOnLaunch`` false); in a
+   Local Zone that is not opted in it answers ``InvalidParameterValue`` and names
+   the zones subnets can be created in (EC2's wording for an unusable zone; the
+   exact text EC2 gives for a zone that is not opted in is not verified).
+   Instances launched there, and their volumes, are placed in the Local Zone.
+10. DescribeInstanceTypeOfferings with ``LocationType`` ``availability-zone``
+    (or ``availability-zone-id``) also lists, for each opted-in Local Zone, the
+    small set a Local Zone offers: ``t3.medium``, ``t3.xlarge``, ``c5.2xlarge``,
+    ``r5.2xlarge``, ``g4dn.2xlarge`` (``LOCAL_ZONE_INSTANCE_TYPES``; no
+    ``t2.micro``).  RunInstances into a Local Zone subnet with an instance type
+    the zone does not offer answers ``Unsupported`` ("Your requested instance
+    type ... is not supported in your requested Availability Zone ..."), with or
+    without moto's own instance type validation switched on.
+11. Public Debian AMI parameters.  moto serves the Amazon Linux ones
+    (``/aws/service/ami-amazon-linux-latest/...``, e.g.
+    ``al2023-ami-kernel-default-x86_64``) but none of Debian's.  The layer seeds,
+    in every region, ``/aws/service/debian/release/12/latest/amd64`` and
+    ``.../arm64`` and their ``bookworm`` aliases (the names Debian publishes),
+    each pointing to an image it registers in that region's EC2 backend: owner
+    ``136693071363`` (Debian's account), name ``debian-12-amd64-<build>``.  The
+    image IDs are made up but stable (``debian_ami_id(region, release,
+    architecture)``).
 
 Already right in moto (covered by tests, not changed): ``Origin`` of static
 (``CreateRoute``) and local (``CreateRouteTable``) routes, ``SourceDestCheck``
@@ -67,8 +110,12 @@ Known remaining differences (not fixed)
   are EC2's.
 * A route to an interface attached to an instance does not carry
   ``InstanceId`` / ``InstanceOwnerId``.
-* Local Zones are not in moto's zone list: subnets cannot be created in e.g.
-  ``us-east-1-bos-1a`` (the test world falls back to ``us-east-1a``).
+* Only the Local Zones in ``LOCAL_ZONES`` exist, all with the same instance
+  type offerings; Wavelength Zones and Outposts do not.  A Local Zone that is not
+  opted in offers no instance types here (EC2 may list them).  Zone names map
+  to zone IDs the same way in every account.
+* Only the Debian 12 parameters are seeded; other public parameter trees moto
+  does not know (Ubuntu, Debian 11, ...) are still missing.
 * Routes are not longest-prefix-matched or evaluated for traffic; nothing here
   forwards packets.
 * Learned prefixes equal to or inside the VPC CIDR are shown as propagated
@@ -136,22 +183,41 @@ that come over HTTP (not to moto's in-process ``mock_aws``).  In-process:
 ``add_fault(action, code, status=, count=, delay_ms=, message=)`` (ValueError
 for a bad rule), ``clear_faults()``, ``fault_stats()``; thread-safe.
 
+Control API (route-table change notification)
+---------------------------------------------
+A client that mirrors route tables (the lab's VPC router) waits for a change
+instead of polling DescribeRouteTables.  The server keeps a version number that
+grows by one whenever the effective routes or associations of any route table
+change (static, local and propagated routes alike: a CreateRoute, a learned
+prefix set, a propagation switched on, moto's reset):
+
+* ``GET /_fidelity/route-tables/version`` answers ``200 {"version": n}`` at once;
+* ``GET /_fidelity/route-tables/version?after=N&wait=S`` answers as soon as the
+  version is greater than ``N``, or after ``S`` seconds (at most 60) with the
+  unchanged version; ``400`` for a bad ``after`` or ``wait``.
+
+In-process: ``route_tables_version()`` and ``wait_for_route_tables_version(after, timeout)``.
+
 Python API
 ----------
 ``install()``; ``serve(host="127.0.0.1", port=0, log_requests=False)`` ->
 ``FidelityServer`` (``.url``, ``.host``, ``.port``, ``.stop()``);
 ``set_vgw_learned_prefixes`` / ``get_vgw_learned_prefixes``;
-``add_fault`` / ``clear_faults`` / ``fault_stats``; ``main(argv)``.
+``add_fault`` / ``clear_faults`` / ``fault_stats``; ``LOCAL_ZONES`` and
+``local_zone_spec(region, zone_name=None, zone_id=None)``;
+``debian_ami_id(region, release, architecture)``; ``main(argv)``.
 
 Prefixes must be CIDRs without host bits; they are stored in canonical form.
 The default moto account (``123456789012``) is used.  The state lives on moto's
 model objects, so moto's own ``POST /moto-api/reset`` (or ``mock_aws`` ending)
-clears learned prefixes and propagation along with everything else.
+clears learned prefixes, propagation and zone group opt-ins along with
+everything else.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import ipaddress
 import json
@@ -162,26 +228,40 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections import defaultdict
 from dataclasses import dataclass
 from dataclasses import replace
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape as xml_escape
 
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.responses import ActionResult
 from moto.core.responses import EmptyResult
+from moto.core.utils import utcnow
 from moto.ec2.exceptions import EC2ClientError
+from moto.ec2.exceptions import InvalidAvailabilityZoneError
 from moto.ec2.exceptions import InvalidDestinationCIDRBlockParameterError
 from moto.ec2.exceptions import InvalidVpnGatewayIdError
 from moto.ec2.exceptions import RouteAlreadyExistsError
 from moto.ec2.models import ec2_backends
+from moto.ec2.models.amis import Ami
+from moto.ec2.models.amis import AmiBackend
+from moto.ec2.models.availability_zones_and_regions import RegionsAndZonesBackend
+from moto.ec2.models.availability_zones_and_regions import Zone
+from moto.ec2.models.instance_types import InstanceTypeOfferingBackend
+from moto.ec2.models.instances import InstanceBackend
 from moto.ec2.models.route_tables import Route
 from moto.ec2.models.route_tables import RouteBackend
 from moto.ec2.models.route_tables import RouteTable
+from moto.ec2.models.subnets import SubnetBackend
+from moto.ec2.responses.availability_zones_and_regions import AvailabilityZonesAndRegions
 from moto.ec2.responses.route_tables import RouteTables
 from moto.moto_api._internal.models import MotoAPIBackend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.moto_server.werkzeug_app import MotoRequestHandler
 from moto.moto_server.werkzeug_app import create_backend_app
+from moto.ssm.models import Parameter
+from moto.ssm.models import ParameterDict
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request
 from werkzeug.wrappers import Response
@@ -422,6 +502,291 @@ def disable_vgw_route_propagation_action(self):
     return EmptyResult()
 
 
+# --------------------------------------------------------------------------- Local Zones
+
+
+@dataclass(frozen=True)
+class LocalZoneSpec:
+    """A Local Zone the layer adds to a region (moto lists none)."""
+
+    name: str
+    zone_id: str
+    group_name: str
+    parent_zone_name: str
+    opted_in: bool  # the opt-in status of its zone group in a fresh account
+    instance_types: tuple
+
+
+# What a small Local Zone offers: a few current-generation families, no t2 and no m1.
+LOCAL_ZONE_INSTANCE_TYPES = ("t3.medium", "t3.xlarge", "c5.2xlarge", "r5.2xlarge", "g4dn.2xlarge")
+LOCAL_ZONES = {
+    "us-east-1": (
+        LocalZoneSpec("us-east-1-bos-1a", "use1-bos1-az1", "us-east-1-bos-1", "us-east-1a", True, LOCAL_ZONE_INSTANCE_TYPES),
+        LocalZoneSpec("us-east-1-nyc-1a", "use1-nyc1-az1", "us-east-1-nyc-1", "us-east-1f", False, LOCAL_ZONE_INSTANCE_TYPES),
+    ),
+}
+OPTED_IN = "opted-in"
+NOT_OPTED_IN = "not-opted-in"
+OPT_IN_NOT_REQUIRED = "opt-in-not-required"
+
+_OPT_IN_ATTR = "fidelity_zone_group_opt_in"
+# One moto Zone object per Local Zone, shared like moto's own (subnets and volumes point at it).
+_LOCAL_ZONE_OBJECTS: dict = {}
+# DescribeAvailabilityZones filters and the response keys they match.
+_ZONE_FILTER_KEYS = {
+    "zone-name": "ZoneName",
+    "zone-id": "ZoneId",
+    "zone-type": "ZoneType",
+    "region-name": "RegionName",
+    "state": "State",
+    "group-name": "GroupName",
+    "opt-in-status": "OptInStatus",
+    "parent-zone-name": "ParentZoneName",
+    "parent-zone-id": "ParentZoneId",
+    "network-border-group": "NetworkBorderGroup",
+}
+
+
+class UnsupportedInstanceTypeError(EC2ClientError):
+    """EC2's answer to RunInstances with an instance type the zone does not offer."""
+
+    def __init__(self, instance_type, zone_name):
+        super().__init__(
+            "Unsupported",
+            f"Your requested instance type ({instance_type}) is not supported in your requested Availability Zone ({zone_name}). "
+            "Please retry your request by not specifying an Availability Zone or choosing a zone that offers it.")
+
+
+class InvalidZoneGroupError(EC2ClientError):
+    """ModifyAvailabilityZoneGroup for a group the region does not have."""
+
+    def __init__(self, group_name):
+        super().__init__("InvalidParameterValue", f"The zone group '{group_name}' is not valid for this region.")
+
+
+class InvalidZoneFilterError(EC2ClientError):
+    """DescribeAvailabilityZones with a filter name EC2 does not know."""
+
+    def __init__(self, filter_name):
+        super().__init__("InvalidParameterValue", f"The filter '{filter_name}' is invalid")
+
+
+def _local_zone_specs(region):
+    return LOCAL_ZONES.get(region, ())
+
+
+def local_zone_spec(region, zone_name=None, zone_id=None):
+    """The LocalZoneSpec of ``region`` named ``zone_name`` (or with ``zone_id``), else None."""
+    for spec in _local_zone_specs(region):
+        if (zone_name and spec.name == zone_name) or (zone_id and spec.zone_id == zone_id):
+            return spec
+    return None
+
+
+def _local_zone_object(region, spec):
+    zone = _LOCAL_ZONE_OBJECTS.get(spec.name)
+    if zone is None:
+        zone = Zone(name=spec.name, region_name=region, zone_id=spec.zone_id, zone_type="local-zone")
+        zone = _LOCAL_ZONE_OBJECTS.setdefault(spec.name, zone)
+    return zone
+
+
+def _opt_in_statuses(backend):
+    # Kept on the region's EC2 backend, so moto's reset forgets every opt-in.
+    defaults = {spec.group_name: OPTED_IN if spec.opted_in else NOT_OPTED_IN for spec in _local_zone_specs(backend.region_name)}
+    return vars(backend).setdefault(_OPT_IN_ATTR, defaults)
+
+
+def _is_opted_in(backend, spec):
+    return _opt_in_statuses(backend)[spec.group_name] == OPTED_IN
+
+
+def _region_zone_description(zone):
+    return {"ZoneName": zone.name, "ZoneId": zone.zone_id, "ZoneType": zone.zone_type, "RegionName": zone.region_name,
+            "State": zone.state, "Messages": [], "OptInStatus": OPT_IN_NOT_REQUIRED, "GroupName": zone.region_name,
+            "NetworkBorderGroup": zone.region_name}
+
+
+def _local_zone_description(backend, spec):
+    parent = next((zone for zone in backend.describe_availability_zones() if zone.name == spec.parent_zone_name), None)
+    return {"ZoneName": spec.name, "ZoneId": spec.zone_id, "ZoneType": "local-zone", "RegionName": backend.region_name,
+            "State": "available", "Messages": [], "OptInStatus": _opt_in_statuses(backend)[spec.group_name],
+            "GroupName": spec.group_name, "NetworkBorderGroup": spec.group_name, "ParentZoneName": spec.parent_zone_name,
+            "ParentZoneId": parent.zone_id if parent else None}
+
+
+def _zone_matches(zone, filters):
+    for name, values in filters.items():
+        if name not in _ZONE_FILTER_KEYS:
+            raise InvalidZoneFilterError(name)
+        if zone.get(_ZONE_FILTER_KEYS[name]) not in values:
+            return False
+    return True
+
+
+def _describe_zones(backend, filters=None, zone_names=(), zone_ids=(), all_availability_zones=False):
+    """DescribeAvailabilityZones as EC2 answers it: the region's zones, then its Local Zones.
+
+    A Local Zone whose group is not opted in is listed only with ``all_availability_zones``.
+    """
+    zones = [_region_zone_description(zone) for zone in backend.describe_availability_zones()]
+    zones += [_local_zone_description(backend, spec) for spec in _local_zone_specs(backend.region_name)
+              if all_availability_zones or _is_opted_in(backend, spec)]
+    return [zone for zone in zones
+            if _zone_matches(zone, filters or {})
+            and (not zone_names or zone["ZoneName"] in zone_names)
+            and (not zone_ids or zone["ZoneId"] in zone_ids)]
+
+
+def modify_availability_zone_group(self, group_name, opt_in_status):
+    """Opt the account in to (or out of) a Local Zone group of the region."""
+    statuses = _opt_in_statuses(self)
+    if group_name not in statuses:
+        raise InvalidZoneGroupError(group_name)
+    if opt_in_status not in (OPTED_IN, NOT_OPTED_IN):
+        raise EC2ClientError("InvalidParameterValue", f"Value ({opt_in_status}) for parameter OptInStatus is invalid.")
+    statuses[group_name] = opt_in_status
+
+
+def get_zone_by_name(self, name):
+    """RegionsAndZonesBackend.get_zone_by_name that also knows the region's Local Zones (volumes of their instances)."""
+    zone = _ORIGINALS["RegionsAndZonesBackend.get_zone_by_name"](self, name)
+    spec = None if zone is not None else local_zone_spec(self.region_name, name)
+    return _local_zone_object(self.region_name, spec) if spec else zone
+
+
+def _usable_zone_names(backend):
+    names = [zone.name for zone in backend.describe_availability_zones()]
+    return names + [spec.name for spec in _local_zone_specs(backend.region_name) if _is_opted_in(backend, spec)]
+
+
+def create_subnet(  # pylint: disable=too-many-arguments,too-many-positional-arguments  # moto's signature
+        self, vpc_id, cidr_block, ipv6_cidr_block=None, availability_zone=None, availability_zone_id=None, ipv6_native=False, tags=None):
+    """SubnetBackend.create_subnet that also creates subnets in the region's opted-in Local Zones."""
+    original = _ORIGINALS["SubnetBackend.create_subnet"]
+    spec = local_zone_spec(self.region_name, availability_zone, availability_zone_id)
+    if spec is None:
+        return original(self, vpc_id, cidr_block, ipv6_cidr_block, availability_zone, availability_zone_id, ipv6_native=ipv6_native, tags=tags)
+    if not _is_opted_in(self, spec):
+        raise InvalidAvailabilityZoneError(availability_zone or availability_zone_id, ", ".join(_usable_zone_names(self)))
+    # moto only knows the parent zone: create the subnet there, then move it to the Local Zone.
+    subnet = original(self, vpc_id, cidr_block, ipv6_cidr_block, spec.parent_zone_name, None, ipv6_native=ipv6_native, tags=tags)
+    self.subnets[spec.parent_zone_name].pop(subnet.id)
+    self.subnets[spec.name][subnet.id] = subnet
+    subnet._availability_zone = _local_zone_object(self.region_name, spec)  # pylint: disable=protected-access
+    # A Local Zone never has a default subnet; EC2 gives new non-default subnets private addresses only.
+    subnet.default_for_az = False
+    subnet.map_public_ip_on_launch = False
+    return subnet
+
+
+def _local_zone_offerings(backend, location_type):
+    offerings = []
+    for spec in _local_zone_specs(backend.region_name):
+        if not _is_opted_in(backend, spec):
+            continue
+        location = spec.zone_id if location_type == "availability-zone-id" else spec.name
+        offerings += [{"InstanceType": instance_type, "LocationType": location_type, "Location": location} for instance_type in spec.instance_types]
+    return offerings
+
+
+def describe_instance_type_offerings(self, location_type=None, filters=None):
+    """InstanceTypeOfferingBackend.describe_instance_type_offerings plus the opted-in Local Zones' offerings."""
+    offerings = _ORIGINALS["InstanceTypeOfferingBackend.describe_instance_type_offerings"](self, location_type, filters)
+    if location_type in ("availability-zone", "availability-zone-id"):
+        offerings = list(offerings) + [offering for offering in _local_zone_offerings(self, location_type)
+                                       if self.matches_filters(offering, filters or {}, location_type)]
+    return offerings
+
+
+def _launch_subnet_id(kwargs):
+    return kwargs.get("subnet_id") or next((nic.get("SubnetId") for nic in kwargs.get("nics") or () if nic.get("SubnetId")), None)
+
+
+def run_instances(self, image_id, count, user_data, security_group_names, **kwargs):
+    """InstanceBackend.run_instances that refuses, like EC2, an instance type the Local Zone does not offer."""
+    subnet_id = _launch_subnet_id(kwargs)
+    zone_name = self.get_subnet(subnet_id).availability_zone if subnet_id else kwargs.get("placement")
+    spec = local_zone_spec(self.region_name, zone_name)
+    if spec is not None:
+        if kwargs.get("instance_type") not in spec.instance_types:
+            raise UnsupportedInstanceTypeError(kwargs.get("instance_type"), spec.name)
+        if kwargs.get("placement") == spec.name and subnet_id:
+            # moto checks Placement against the region's zones only; the subnet already places the instance.
+            kwargs["placement"] = None
+    return _ORIGINALS["InstanceBackend.run_instances"](self, image_id, count, user_data, security_group_names, **kwargs)
+
+
+def describe_availability_zones_action(self):
+    """EC2 query action DescribeAvailabilityZones, with AllAvailabilityZones and the Local Zones."""
+    self.error_on_dryrun()
+    zones = _describe_zones(
+        self.ec2_backend,
+        self._filters_from_querystring(),  # pylint: disable=protected-access
+        zone_names=self._get_param("ZoneNames", []),  # pylint: disable=protected-access
+        zone_ids=self._get_param("ZoneIds", []),  # pylint: disable=protected-access
+        all_availability_zones=self._get_bool_param("AllAvailabilityZones", False),  # pylint: disable=protected-access
+    )
+    return ActionResult({"AvailabilityZones": zones})
+
+
+def modify_availability_zone_group_action(self):
+    """EC2 query action ModifyAvailabilityZoneGroup."""
+    self.error_on_dryrun()
+    modify_availability_zone_group(self.ec2_backend, self._get_param("GroupName"), self._get_param("OptInStatus"))  # pylint: disable=protected-access
+    return ActionResult({"Return": True})
+
+
+# --------------------------------------------------------------------------- public AMI parameters
+
+# Debian's AWS account, which publishes the official Debian AMIs and their SSM parameters.
+DEBIAN_OWNER_ID = "136693071363"
+DEBIAN_RELEASES = (("12", "bookworm", "20250610-2137"),)
+DEBIAN_ARCHITECTURES = (("amd64", "x86_64"), ("arm64", "arm64"))
+_DEBIAN_LOADED_ATTR = "fidelity_debian_parameters_loaded"
+
+
+def debian_ami_id(region, release, architecture):
+    """The (made-up, stable) AMI ID the layer gives a Debian release in a region."""
+    digest = hashlib.sha256(f"debian-{release}-{architecture}-{region}".encode()).hexdigest()
+    return "ami-0" + digest[:16]
+
+
+def _debian_images(region):
+    """(SSM parameter names, AMI ID, AMI name, EC2 architecture) of every seeded Debian image."""
+    images = []
+    for release, codename, build in DEBIAN_RELEASES:
+        for architecture, ec2_architecture in DEBIAN_ARCHITECTURES:
+            names = [f"/aws/service/debian/release/{release}/latest/{architecture}", f"/aws/service/debian/release/{codename}/latest/{architecture}"]
+            images.append((names, debian_ami_id(region, release, architecture), f"debian-{release}-{architecture}-{build}", ec2_architecture))
+    return images
+
+
+def _load_debian_parameters(parameters):
+    for names, ami_id, _name, _architecture in _debian_images(parameters.region_name):
+        for name in names:
+            defaultdict.__getitem__(parameters, name).append(Parameter(
+                account_id=parameters.account_id, name=name, value=ami_id, parameter_type="String", description=None, allowed_pattern=None,
+                keyid=None, last_modified_date=utcnow(), version=1, data_type="aws:ec2:image"))
+
+
+def check_loading_status(self, key):
+    """ParameterDict._check_loading_status that also loads Debian's public AMI parameters on first use."""
+    _ORIGINALS["ParameterDict._check_loading_status"](self, key)
+    if str(key or "").startswith("/aws/service/debian") and not getattr(self, _DEBIAN_LOADED_ATTR, False):
+        setattr(self, _DEBIAN_LOADED_ATTR, True)
+        _load_debian_parameters(self)
+
+
+def load_amis(self):
+    """AmiBackend._load_amis that also registers the Debian images the SSM parameters point to."""
+    _ORIGINALS["AmiBackend._load_amis"](self)
+    for _names, ami_id, name, architecture in _debian_images(self.region_name):
+        self.amis[ami_id] = Ami(self, ami_id, name=name, description=f"Debian {name.split('-')[1]} ({architecture})", owner_id=DEBIAN_OWNER_ID,
+                                public=True, virtualization_type="hvm", architecture=architecture, root_device_type="ebs",
+                                root_device_name="/dev/xvda", hypervisor="xen", region_name=self.region_name)
+
+
 # --------------------------------------------------------------------------- install
 
 
@@ -448,6 +813,15 @@ def install():
         _patch(RouteTables, "enable_vgw_route_propagation", enable_vgw_route_propagation_action)
         _patch(RouteTables, "disable_vgw_route_propagation", disable_vgw_route_propagation_action)
         _patch(MotoAPIBackend, "reset", _reset_moto_and_faults)
+        # Local Zones, their instance type offerings, and the public Debian AMI parameters.
+        _patch(RegionsAndZonesBackend, "get_zone_by_name", get_zone_by_name)
+        _patch(SubnetBackend, "create_subnet", create_subnet)
+        _patch(InstanceTypeOfferingBackend, "describe_instance_type_offerings", describe_instance_type_offerings)
+        _patch(InstanceBackend, "run_instances", run_instances)
+        _patch(AvailabilityZonesAndRegions, "describe_availability_zones", describe_availability_zones_action)
+        _patch(AvailabilityZonesAndRegions, "modify_availability_zone_group", modify_availability_zone_group_action)
+        _patch(ParameterDict, "_check_loading_status", check_loading_status)
+        _patch(AmiBackend, "_load_amis", load_amis)
         _INSTALLED.set()
 
 
@@ -501,6 +875,8 @@ _FAULT_DEFAULTS = {
 _FAULT_FIELDS = frozenset(("action", "code", "status", "count", "delay_ms", "message"))
 _ACTION_PATTERN = re.compile(r"^(\*|[A-Za-z0-9]+)$")
 _CODE_PATTERN = re.compile(r"^[A-Za-z0-9.]+$")
+# Where _fault_response leaves the EC2 Action it found, for FidelityApp to read after moto answered.
+_ACTION_KEY = "fidelity.ec2_action"
 _SIGV4_SERVICE = re.compile(r"Credential=[^/,\s]+/[^/,\s]+/[^/,\s]+/([^/,\s]+)/aws4_request")
 
 
@@ -671,12 +1047,101 @@ def _ec2_error_response(code, message, status):
 def _fault_response(environ):
     """Apply the fault rule that matches the request: sleep, then an error Response, or None to let moto answer."""
     action = _ec2_action(environ)
+    environ[_ACTION_KEY] = action
     rule = _FAULTS.take(action) if action else None
     if rule is None:
         return None
     if rule.delay_ms:
         time.sleep(rule.delay_ms / 1000.0)
     return _ec2_error_response(rule.code, rule.message, rule.status) if rule.code else None
+
+
+# --------------------------------------------------------------------------- route-table change notification
+
+MAX_VERSION_WAIT_SECONDS = 60.0
+# EC2 Actions that never change anything: no need to look for a route change after them.
+_READ_ONLY_ACTION = re.compile(r"^(Describe|Get|List)")
+
+
+def _account_regions():
+    # dict.values: only the regions already created, without making moto build the others.
+    account = dict.get(ec2_backends, DEFAULT_ACCOUNT_ID)
+    return list(dict.values(account)) if account is not None else []
+
+
+def _route_fingerprint(route):
+    target = getattr(route, "interface", None) or getattr(route, "gateway", None)
+    target_id = getattr(target, "id", None) or getattr(route, "gateway_id", None)
+    return (str(_route_destination(route)), str(target_id), getattr(route, "origin", ""), getattr(route, "state", ""))
+
+
+def _route_tables_fingerprint():
+    """Everything a router mirroring the route tables depends on, as a comparable value."""
+    tables = []
+    for backend in _account_regions():
+        for route_table in list(backend.route_tables.values()):
+            routes = sorted(_route_fingerprint(route) for route in _all_routes(route_table))
+            associations = tuple(sorted(vars(route_table).get("_associations", {}).items()))
+            tables.append((backend.region_name, route_table.id, route_table.main_association_id, associations, tuple(routes)))
+    return tuple(sorted(tables))
+
+
+class _RouteTableVersion:
+    """A counter that grows when the route tables change, with waiting for the next change."""
+
+    def __init__(self):
+        self._condition = threading.Condition()
+        self._version = 0
+        self._fingerprint = None
+
+    def refresh(self):
+        """Compare the route tables with the last look; count a change.  Returns the version."""
+        fingerprint = _route_tables_fingerprint()
+        with self._condition:
+            if fingerprint != self._fingerprint:
+                self._fingerprint = fingerprint
+                self._version += 1
+                self._condition.notify_all()
+            return self._version
+
+    def wait_newer(self, after, timeout):
+        """The version once it is greater than ``after``, or the current one after ``timeout`` seconds."""
+        self.refresh()
+        with self._condition:
+            self._condition.wait_for(lambda: self._version > after, timeout=timeout)
+            return self._version
+
+
+_ROUTE_TABLE_VERSION = _RouteTableVersion()
+
+
+def route_tables_version():
+    """The current route-table version (see the module docstring)."""
+    return _ROUTE_TABLE_VERSION.refresh()
+
+
+def wait_for_route_tables_version(after, timeout):
+    """Block until the route-table version is greater than ``after`` or ``timeout`` seconds passed; return it."""
+    return _ROUTE_TABLE_VERSION.wait_newer(after, min(max(timeout, 0.0), MAX_VERSION_WAIT_SECONDS))
+
+
+def _may_change_route_tables(environ, action):
+    if environ.get("PATH_INFO", "").startswith(("/moto-api", CONTROL_PREFIX)):
+        return environ.get("REQUEST_METHOD") != "GET"
+    return action is not None and not _READ_ONLY_ACTION.match(action)
+
+
+def _route_tables_version_response(request):
+    if request.method != "GET":
+        return _error(405, "MethodNotAllowed", "use GET")
+    try:
+        after = int(request.args.get("after", "-1"))
+        wait = float(request.args.get("wait", "0"))
+    except ValueError:
+        return _error(400, "InvalidParameterValue", '"after" must be an integer and "wait" a number of seconds')
+    if wait < 0:
+        return _error(400, "InvalidParameterValue", '"wait" must not be negative')
+    return _json_response(200, {"version": wait_for_route_tables_version(after, wait)})
 
 
 # --------------------------------------------------------------------------- HTTP control endpoint
@@ -754,6 +1219,8 @@ def _control_response(request):
     parts = request.path[len(CONTROL_PREFIX):].strip("/").split("/")
     if parts == ["faults"]:
         return _faults_response(request)
+    if parts == ["route-tables", "version"]:
+        return _route_tables_version_response(request)
     if parts == ["health"]:
         return _json_response(200, {"status": "ok"}) if request.method == "GET" else _error(405, "MethodNotAllowed", "use GET")
     if len(parts) == 3 and parts[0] == "vgw" and parts[2] == "prefixes":
@@ -772,6 +1239,13 @@ class FidelityApp:  # pylint: disable=too-few-public-methods
         self.moto_app = DomainDispatcherApplication(create_backend_app)
 
     def __call__(self, environ, start_response):
+        response = self._respond(environ, start_response)
+        # moto has done its work by now: a waiting route-table watcher learns of a change at once.
+        if _may_change_route_tables(environ, environ.get(_ACTION_KEY)):
+            _ROUTE_TABLE_VERSION.refresh()
+        return response
+
+    def _respond(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         if path.startswith(CONTROL_PREFIX):
             return _control_response(Request(environ))(environ, start_response)

@@ -1,0 +1,465 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the localzones.failover collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The failover lab: a Local Zone VPC, Direct Connect, a VPN and an on-premises LAN on one machine.
+
+``up`` builds the topology of lab/README.md: a network namespace per host, veth
+links, a bridge for the on-premises LAN, the hosts booted with lab/nspawn.py, BIRD
+on both ends of the DX link, a test service on onprem-host, the EC2 endpoint
+(tools/ec2_fidelity.py) on the host's end of the one host link, and the VPC
+router's two agents (lab/vgw_agent.py: BGP -> learned VGW prefixes;
+lab/router_agent.py: route tables -> kernel policy routing).  ``down`` removes
+all of it, ending processes by their recorded PID.  Everything runs as root.
+
+The AWS resources (VPC, route tables, the appliance's ENI...) are not made
+here: ``playbooks/lab_site.yml`` provisions them with the collection's roles.
+
+CLI::
+
+    python3 lab/lab.py up
+    python3 lab/lab.py status
+    python3 lab/lab.py down
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+LAB_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO_ROOT = os.path.dirname(LAB_DIR)
+if LAB_DIR not in sys.path:
+    sys.path.insert(0, LAB_DIR)
+
+import nspawn  # noqa: E402  pylint: disable=wrong-import-position
+import topology as topo  # noqa: E402  pylint: disable=wrong-import-position
+
+STATE_DIR = os.environ.get("LZLAB_TOPOLOGY_DIR", "/run/lzlab-topology")
+STATE_FILE = os.path.join(STATE_DIR, "state.json")
+CACHE_DIR = os.path.join(REPO_ROOT, ".cache", "lab")
+PSK_FILE = os.path.join(CACHE_DIR, "psk")
+# Written by provision.yml; the resources it names live in the endpoint and go with it.
+PROVISION_VARS_FILE = os.path.join(CACHE_DIR, "provision.yml")
+VENV_PYTHON = os.path.join(REPO_ROOT, ".venv", "bin", "python")
+NETNS_DIR = "/run/netns"
+NFT_TABLE = "lzlab"
+# Dummy keys: the lab endpoint accepts any, and no real credential can leak into it.
+AWS_ENVIRONMENT = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": topo.REGION}
+PROCESS_STOP_SECONDS = 5
+
+
+class LabUpError(RuntimeError):
+    """The lab could not be built (``up`` has removed what it made)."""
+
+
+def run(argv, check=True, input_text=None, timeout=60):
+    completed = subprocess.run(argv, capture_output=True, text=True, input=input_text, timeout=timeout, check=False)
+    if check and completed.returncode != 0:
+        raise LabUpError("%s failed (exit %d): %s" % (" ".join(argv), completed.returncode, completed.stderr.strip()))
+    return completed
+
+
+def in_namespace(role, argv, check=True, input_text=None):
+    return run(["ip", "netns", "exec", topo.namespace(role)] + list(argv), check=check, input_text=input_text)
+
+
+def log(message):
+    print("[lab] %s %s" % (time.strftime("%H:%M:%S"), message), flush=True)
+
+
+# --------------------------------------------------------------------------- state
+
+
+def load_state():
+    try:
+        with open(STATE_FILE, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def save_state(state):
+    os.makedirs(STATE_DIR, mode=0o700, exist_ok=True)
+    temporary = STATE_FILE + ".tmp"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        json.dump(state, handle, indent=2, sort_keys=True)
+    os.replace(temporary, STATE_FILE)
+
+
+def new_state():
+    return {"namespaces": [], "host_link": None, "hosts": [], "processes": {}, "up_seconds": None}
+
+
+# --------------------------------------------------------------------------- network plumbing
+
+
+def add_namespace(state, role):
+    name = topo.namespace(role)
+    run(["ip", "netns", "add", name])
+    state["namespaces"].append(name)
+    save_state(state)
+    run(["ip", "-n", name, "link", "set", "lo", "up"])
+
+
+def add_address(role, device, cidr):
+    run(["ip", "-n", topo.namespace(role), "address", "add", cidr, "dev", device])
+
+
+def veth(role_a, device_a, role_b, device_b):
+    """A veth pair made inside its two namespaces, so no end ever shows in the host namespace."""
+    ns_a, ns_b = topo.namespace(role_a), topo.namespace(role_b)
+    run(["ip", "link", "add", "name", device_a, "netns", ns_a, "type", "veth", "peer", "name", device_b, "netns", ns_b])
+    run(["ip", "-n", ns_a, "link", "set", device_a, "up"])
+    run(["ip", "-n", ns_b, "link", "set", device_b, "up"])
+
+
+def build_subnets():
+    for subnet in topo.SUBNETS:
+        prefix = subnet.cidr.split("/")[1]
+        veth("vpc-router", subnet.router_device, subnet.host, "eth0")
+        add_address("vpc-router", subnet.router_device, "%s/%s" % (subnet.router_address, prefix))
+        add_address(subnet.host, "eth0", "%s/%s" % (subnet.host_address, prefix))
+
+
+def build_point_to_point_links():
+    veth("vpc-router", topo.DX_DEVICE, "onprem-dx", topo.DX_DEVICE)
+    add_address("vpc-router", topo.DX_DEVICE, "%s/%d" % (topo.DX_VGW_ADDRESS, topo.LINK_PREFIX))
+    add_address("onprem-dx", topo.DX_DEVICE, "%s/%d" % (topo.DX_ONPREM_ADDRESS, topo.LINK_PREFIX))
+    veth("vpn-appliance", topo.INTERNET_DEVICE, "onprem-vpn", topo.INTERNET_DEVICE)
+    add_address("vpn-appliance", topo.INTERNET_DEVICE, "%s/%d" % (topo.INTERNET_APPLIANCE_ADDRESS, topo.LINK_PREFIX))
+    add_address("onprem-vpn", topo.INTERNET_DEVICE, "%s/%d" % (topo.INTERNET_ONPREM_ADDRESS, topo.LINK_PREFIX))
+
+
+def build_lan():
+    lan = topo.namespace(topo.LAN_NAMESPACE_ROLE)
+    run(["ip", "-n", lan, "link", "add", topo.LAN_BRIDGE, "type", "bridge"])
+    run(["ip", "-n", lan, "link", "set", topo.LAN_BRIDGE, "up"])
+    prefix = topo.ONPREM_CIDR.split("/")[1]
+    for port in topo.LAN_PORTS:
+        veth(topo.LAN_NAMESPACE_ROLE, port.bridge_device, port.host, "eth0")
+        run(["ip", "-n", lan, "link", "set", port.bridge_device, "master", topo.LAN_BRIDGE])
+        add_address(port.host, "eth0", "%s/%s" % (port.address, prefix))
+
+
+def build_host_link(state):
+    """The one link into the host namespace: it carries only its own /30 (the EC2 endpoint)."""
+    router_ns = topo.namespace("vpc-router")
+    run(["ip", "link", "add", "name", topo.HOST_LINK_DEVICE, "type", "veth", "peer", "name", "api0", "netns", router_ns])
+    state["host_link"] = topo.HOST_LINK_DEVICE
+    save_state(state)
+    run(["ip", "address", "add", "%s/%d" % (topo.HOST_LINK_HOST, topo.HOST_LINK_PREFIX), "dev", topo.HOST_LINK_DEVICE])
+    run(["ip", "link", "set", topo.HOST_LINK_DEVICE, "up"])
+    add_address("vpc-router", "api0", "%s/%d" % (topo.HOST_LINK_ROUTER, topo.HOST_LINK_PREFIX))
+    run(["ip", "-n", router_ns, "link", "set", "api0", "up"])
+
+
+def configure_host_routes():
+    """What each host's own routing table holds; the VPC router's is the router agent's work."""
+    for subnet in topo.SUBNETS:
+        if subnet.host == "vpn-appliance":
+            # The appliance reaches on-premises through its tunnel; only the VPC goes to the VPC router.
+            in_namespace(subnet.host, ["ip", "route", "add", topo.VPC_CIDR, "via", subnet.router_address])
+        else:
+            in_namespace(subnet.host, ["ip", "route", "add", "default", "via", subnet.router_address])
+    in_namespace("onprem-host", ["ip", "route", "add", "default", "via", topo.VRRP_ADDRESS])
+
+
+def configure_forwarding():
+    for role in ("vpc-router", "vpn-appliance", "onprem-dx", "onprem-vpn"):
+        in_namespace(role, ["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])
+        # Traffic is asymmetric during a failover (out over DX, back over the VPN): no strict reverse-path check.
+        in_namespace(role, ["sysctl", "-q", "-w", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0"])
+
+
+def endpoint_nat_rules():
+    # Hosts in the subnets reach the endpoint as if it were a VPC interface endpoint; the host
+    # namespace only knows its /30, so their traffic leaves the VPC router with its address.
+    return (
+        "table ip %s {\n"
+        "  chain postrouting { type nat hook postrouting priority srcnat; policy accept;\n"
+        "    oifname \"api0\" ip daddr %s masquerade\n"
+        "  }\n"
+        "}\n" % (NFT_TABLE, topo.HOST_LINK_HOST)
+    )
+
+
+def build_network(state):
+    for role in topo.HOSTS + (topo.LAN_NAMESPACE_ROLE,):
+        add_namespace(state, role)
+    build_subnets()
+    build_point_to_point_links()
+    build_lan()
+    build_host_link(state)
+    configure_host_routes()
+    configure_forwarding()
+    in_namespace("vpc-router", ["nft", "-f", "-"], input_text=endpoint_nat_rules())
+
+
+# --------------------------------------------------------------------------- hosts
+
+
+def boot_hosts(state, rootfs):
+    def boot(host):
+        return nspawn.up(host, topo.namespace(host), rootfs=rootfs, timeout=90)
+
+    state["hosts"] = list(topo.HOSTS)
+    save_state(state)
+    with ThreadPoolExecutor(max_workers=len(topo.HOSTS)) as pool:
+        booted = list(pool.map(boot, topo.HOSTS))
+    return {host.name: host.init_pid for host in booted}
+
+
+def write_file_inside(init_pid, path, content, mode="0644"):
+    nspawn.run_inside(init_pid, ["install", "-D", "-m", mode, "/dev/stdin", path], input_text=content)
+
+
+def bgp_protocol(name, local, local_asn, neighbor, neighbor_asn, export_filter):
+    return (
+        "protocol bgp %s {\n"
+        "  local %s as %d;\n"
+        "  neighbor %s as %d;\n"
+        "  hold time %d; keepalive time %d;\n"
+        "  # Reconnect at once after a cut: the defaults wait a minute after an error.\n"
+        "  connect retry time 1; error wait time 1, 2;\n"
+        "  ipv4 { import all; export %s; };\n"
+        "}\n" % (name, local, local_asn, neighbor, neighbor_asn, topo.BGP_HOLD_SECONDS, topo.BGP_KEEPALIVE_SECONDS, export_filter)
+    )
+
+
+def vgw_bird_config():
+    """The VGW side: announces the VPC, learns on-premises prefixes but installs none (the route tables decide)."""
+    return (
+        "router id %s;\n"
+        "protocol device { }\n"
+        "protocol static vpc { ipv4; route %s unreachable; }\n" % (topo.DX_VGW_ADDRESS, topo.VPC_CIDR)
+        + bgp_protocol("dx", topo.DX_VGW_ADDRESS, topo.VGW_ASN, topo.DX_ONPREM_ADDRESS, topo.ONPREM_ASN, 'where proto = "vpc"')
+    )
+
+
+def onprem_bird_config():
+    """The DX router: announces the LAN, installs what the VGW announces (the VPC)."""
+    return (
+        "router id %s;\n"
+        "protocol device { }\n"
+        "protocol direct lan { ipv4; interface \"eth0\"; }\n"
+        "protocol kernel { ipv4 { import none; export where source = RTS_BGP; }; }\n" % topo.DX_ONPREM_ADDRESS
+        + bgp_protocol("vgw", topo.DX_ONPREM_ADDRESS, topo.ONPREM_ASN, topo.DX_VGW_ADDRESS, topo.VGW_ASN, 'where proto = "lan"')
+    )
+
+
+def start_bird(init_pid, config):
+    write_file_inside(init_pid, "/etc/bird/bird.conf", config)
+    nspawn.run_inside(init_pid, ["chown", "bird:bird", "/etc/bird/bird.conf"])
+    nspawn.run_inside(init_pid, ["systemctl", "start", "bird.service"])
+
+
+def start_test_service(init_pid):
+    """A TCP service on onprem-host that the workload connects to (HTTP, so a probe sees a real answer)."""
+    nspawn.run_inside(init_pid, ["install", "-d", "/srv/lab"])
+    write_file_inside(init_pid, "/srv/lab/index.html", "onprem-host\n")
+    nspawn.run_inside(init_pid, [
+        "systemd-run", "--unit=lab-test-service", "--property=Restart=always",
+        "python3", "-m", "http.server", "--bind", topo.PROBE_TARGET, "--directory", "/srv/lab", str(topo.TEST_SERVICE_PORT),
+    ])
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def process_log(name):
+    return os.path.join(STATE_DIR, name + ".log")
+
+
+def start_process(state, name, argv, netns=None):
+    """Start a lab process in its own session, logging to STATE_DIR; record its PID and start time."""
+    if netns:
+        argv = ["ip", "netns", "exec", netns] + list(argv)
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **AWS_ENVIRONMENT)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [REPO_ROOT, env.get("PYTHONPATH")]))
+    with open(process_log(name), "wb") as output:
+        process = subprocess.Popen(  # pylint: disable=consider-using-with
+            argv, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=REPO_ROOT)
+    state["processes"][name] = {"pid": process.pid, "start": nspawn.process_start_time(process.pid) or 0, "log": process_log(name)}
+    save_state(state)
+    return process
+
+
+def wait_for_log_line(process, name, prefix, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open(process_log(name), encoding="utf-8", errors="replace") as handle:
+            if any(line.startswith(prefix) for line in handle):
+                return
+        if process.poll() is not None:
+            raise LabUpError("%s exited (code %s); see %s" % (name, process.returncode, process_log(name)))
+        time.sleep(0.05)
+    raise LabUpError("%s did not get ready within %.0f s; see %s" % (name, timeout, process_log(name)))
+
+
+def start_endpoint(state):
+    process = start_process(state, "endpoint", [VENV_PYTHON, os.path.join(REPO_ROOT, "tools", "ec2_fidelity.py"),
+                                                "--host", topo.HOST_LINK_HOST, "--port", str(topo.ENDPOINT_PORT)])
+    wait_for_log_line(process, "endpoint", "http")
+
+
+def start_agents(state, router_pid):
+    router_ns = topo.namespace("vpc-router")
+    start_process(state, "vgw-agent", [VENV_PYTHON, os.path.join(LAB_DIR, "vgw_agent.py"), "--endpoint", topo.ENDPOINT_URL,
+                                       "--router-pid", str(router_pid)], netns=router_ns)
+    agent = start_process(state, "router-agent", [VENV_PYTHON, os.path.join(LAB_DIR, "router_agent.py"), "--endpoint", topo.ENDPOINT_URL],
+                          netns=router_ns)
+    wait_for_log_line(agent, "router-agent", "{")
+
+
+def stop_process(name, record):
+    """SIGTERM the recorded process (only if it is still the one we started), SIGKILL if it lingers."""
+    pid, start = record["pid"], record["start"]
+    if nspawn.signal_if_same(pid, start, signal.SIGTERM) and not nspawn.wait_for_exit(pid, start, PROCESS_STOP_SECONDS):
+        nspawn.signal_if_same(pid, start, signal.SIGKILL)
+        if not nspawn.wait_for_exit(pid, start, PROCESS_STOP_SECONDS):
+            log("warning: %s (PID %d) did not exit" % (name, pid))
+
+
+# --------------------------------------------------------------------------- secrets
+
+
+def ensure_psk():
+    """The IPsec pre-shared key, made once and kept 0600 in .cache/lab (never printed)."""
+    os.makedirs(CACHE_DIR, mode=0o700, exist_ok=True)
+    if not os.path.exists(PSK_FILE):
+        descriptor = os.open(PSK_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+            handle.write(secrets.token_urlsafe(32) + "\n")
+    os.chmod(PSK_FILE, 0o600)
+    return PSK_FILE
+
+
+# --------------------------------------------------------------------------- up / down / status
+
+
+def check_can_start():
+    if os.geteuid() != 0:
+        raise LabUpError("the lab needs root (namespaces, veths, systemd-nspawn)")
+    state = load_state()
+    if state is not None:
+        raise LabUpError("a lab is recorded in %s: run `lab.py down` first" % STATE_FILE)
+    leftovers = [name for name in os.listdir(NETNS_DIR) if name.startswith(topo.NAMESPACE_PREFIX)] if os.path.isdir(NETNS_DIR) else []
+    if leftovers:
+        raise LabUpError("namespaces %s exist without a lab record: run `lab.py down` first" % ", ".join(leftovers))
+
+
+def up():
+    """Build the whole lab; on any failure, remove what was made and raise."""
+    check_can_start()
+    started = time.monotonic()
+    rootfs = nspawn.ensure_image()
+    state = new_state()
+    save_state(state)
+    try:
+        build_network(state)
+        pids = boot_hosts(state, rootfs)
+        log("network and %d hosts up in %.1f s" % (len(pids), time.monotonic() - started))
+        start_bird(pids["vpc-router"], vgw_bird_config())
+        start_bird(pids["onprem-dx"], onprem_bird_config())
+        start_test_service(pids["onprem-host"])
+        start_endpoint(state)
+        start_agents(state, pids["vpc-router"])
+        ensure_psk()
+    except BaseException:
+        log("up failed: removing what was made")
+        down()
+        raise
+    up_seconds = round(time.monotonic() - started, 2)
+    state["up_seconds"] = up_seconds
+    save_state(state)
+    log("lab up in %.1f s; EC2 endpoint %s" % (up_seconds, topo.ENDPOINT_URL))
+    return state
+
+
+def recorded_or_leftover_namespaces(state):
+    names = set(state["namespaces"]) if state else set()
+    if os.path.isdir(NETNS_DIR):
+        names.update(name for name in os.listdir(NETNS_DIR) if name.startswith(topo.NAMESPACE_PREFIX))
+    return sorted(names)
+
+
+def down():
+    """Remove the lab: processes (by recorded PID), hosts, namespaces, the host link, the record."""
+    started = time.monotonic()
+    state = load_state() or new_state()
+    for name, record in state["processes"].items():
+        stop_process(name, record)
+    with ThreadPoolExecutor(max_workers=len(topo.HOSTS)) as pool:
+        list(pool.map(nspawn.down, topo.HOSTS))
+    for name in recorded_or_leftover_namespaces(state):
+        run(["ip", "netns", "delete", name], check=False)
+    if os.path.exists("/sys/class/net/%s" % topo.HOST_LINK_DEVICE):
+        run(["ip", "link", "delete", topo.HOST_LINK_DEVICE], check=False)
+    for name in state["processes"]:
+        if os.path.exists(process_log(name)):
+            os.unlink(process_log(name))
+    for path in (STATE_FILE, PROVISION_VARS_FILE):
+        if os.path.exists(path):
+            os.unlink(path)
+    if os.path.isdir(STATE_DIR) and not os.listdir(STATE_DIR):
+        os.rmdir(STATE_DIR)
+    log("lab down in %.1f s" % (time.monotonic() - started))
+
+
+def host_pids():
+    """``{host: init PID}`` of the running lab hosts (empty when the lab is down)."""
+    pids = {}
+    for host in topo.HOSTS:
+        record = nspawn.load(host)
+        if record is not None and record.init_alive:
+            pids[host] = record.init_pid
+    return pids
+
+
+def status():
+    state = load_state()
+    if state is None:
+        print("lab: down")
+        return 1
+    pids = host_pids()
+    print("lab: up (built in %s s); EC2 endpoint %s" % (state.get("up_seconds"), topo.ENDPOINT_URL))
+    for host in topo.HOSTS:
+        print("  host %-14s %s" % (host, "init PID %d" % pids[host] if host in pids else "NOT RUNNING"))
+    for name, record in state["processes"].items():
+        alive = nspawn.process_start_time(record["pid"]) == record["start"]
+        print("  proc %-14s PID %-7d %s  log %s" % (name, record["pid"], "running" if alive else "EXITED", record["log"]))
+    if "vpc-router" in pids:
+        bgp = nspawn.run_inside(pids["vpc-router"], ["birdc", "show", "protocols", "dx"], check=False).stdout.strip().splitlines()
+        print("  bgp  %s" % (bgp[-1] if bgp else "unknown"))
+        rules = in_namespace("vpc-router", ["ip", "rule", "show"], check=False).stdout
+        print("  vpc-router rules:\n    " + "\n    ".join(rules.strip().splitlines()))
+    healthy = len(pids) == len(topo.HOSTS) and all(nspawn.process_start_time(r["pid"]) == r["start"] for r in state["processes"].values())
+    return 0 if healthy else 1
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Build, inspect and remove the failover lab.")
+    parser.add_argument("command", choices=("up", "down", "status"))
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "up":
+            up()
+            return 0
+        if args.command == "down":
+            down()
+            return 0
+        return status()
+    except (LabUpError, nspawn.LabError) as error:
+        print("lab.py: %s" % error, file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

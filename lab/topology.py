@@ -1,0 +1,115 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the localzones.failover collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The lab's address plan: hosts, links and addresses, in one place.
+
+Every other lab file (lab.py, the agents, the inventory script, the playbooks'
+group_vars) takes its addresses from here or from the table in lab/README.md,
+which describes the same plan.  Only 198.18.0.0/15 is used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+NAMESPACE_PREFIX = "lzlab-"
+REGION = "us-east-1"
+
+VPC_CIDR = "198.18.0.0/16"
+ONPREM_CIDR = "198.19.0.0/24"
+VRRP_ADDRESS = "198.19.0.1"
+VGW_ASN = 64512
+ONPREM_ASN = 65000
+# BGP timers: a cut DX link withdraws the learned prefixes within the hold time.
+BGP_HOLD_SECONDS = 3
+BGP_KEEPALIVE_SECONDS = 1
+
+# The only link into the host namespace: the EC2 endpoint listens on its host end.
+HOST_LINK_DEVICE = "lzlab-api"
+HOST_LINK_HOST = "198.18.255.1"
+HOST_LINK_ROUTER = "198.18.255.2"
+HOST_LINK_PREFIX = 30
+ENDPOINT_PORT = 5055
+ENDPOINT_URL = "http://%s:%d" % (HOST_LINK_HOST, ENDPOINT_PORT)
+
+DX_DEVICE = "dx0"
+DX_VGW_ADDRESS = "198.19.250.1"
+DX_ONPREM_ADDRESS = "198.19.250.2"
+INTERNET_DEVICE = "inet0"
+INTERNET_APPLIANCE_ADDRESS = "198.19.251.1"
+INTERNET_ONPREM_ADDRESS = "198.19.251.2"
+LINK_PREFIX = 30
+
+LAN_NAMESPACE_ROLE = "lan"
+LAN_BRIDGE = "br0"
+
+
+@dataclass(frozen=True)
+class Subnet:
+    """A VPC subnet: one veth from the VPC router (its .1) to the host that lives in it."""
+
+    name: str
+    cidr: str
+    router_device: str
+    router_address: str
+    host: str
+    host_address: str
+
+
+SUBNETS = (
+    Subnet("publicsubnet1", "198.18.1.0/24", "sn-public1", "198.18.1.1", "vpn-appliance", "198.18.1.10"),
+    Subnet("privatesubnet1", "198.18.2.0/24", "sn-private1", "198.18.2.1", "workload", "198.18.2.10"),
+    Subnet("privatesubnet2", "198.18.3.0/24", "sn-private2", "198.18.3.1", "utility", "198.18.3.10"),
+)
+# The network role also makes a third private subnet; nothing lives in it in the lab.
+UNUSED_SUBNETS = {"privatesubnet3": "198.18.4.0/24"}
+
+
+@dataclass(frozen=True)
+class LanPort:
+    """An on-premises host's port on the LAN bridge."""
+
+    host: str
+    bridge_device: str
+    address: str
+
+
+LAN_PORTS = (
+    LanPort("onprem-dx", "lan-dx", "198.19.0.2"),
+    LanPort("onprem-vpn", "lan-vpn", "198.19.0.3"),
+    LanPort("onprem-host", "lan-host", "198.19.0.10"),
+)
+
+HOSTS = ("vpc-router", "workload", "utility", "vpn-appliance", "onprem-dx", "onprem-vpn", "onprem-host")
+PROBE_TARGET = "198.19.0.10"
+TEST_SERVICE_PORT = 7000
+
+
+def subnet_of(host):
+    return next(subnet for subnet in SUBNETS if subnet.host == host)
+
+
+def lan_port_of(host):
+    return next(port for port in LAN_PORTS if port.host == host)
+
+
+def namespace(role):
+    """The network namespace of a host (or of the LAN bridge)."""
+    return NAMESPACE_PREFIX + role
+
+
+def address_plan():
+    """``{host: {device: "address/prefix"}}`` of every lab host, for the inventory and the docs."""
+    plan = {host: {} for host in HOSTS}
+    for subnet in SUBNETS:
+        prefix = subnet.cidr.split("/")[1]
+        plan["vpc-router"][subnet.router_device] = "%s/%s" % (subnet.router_address, prefix)
+        plan[subnet.host]["eth0"] = "%s/%s" % (subnet.host_address, prefix)
+    plan["vpc-router"][DX_DEVICE] = "%s/%d" % (DX_VGW_ADDRESS, LINK_PREFIX)
+    plan["vpc-router"]["api0"] = "%s/%d" % (HOST_LINK_ROUTER, HOST_LINK_PREFIX)
+    plan["onprem-dx"][DX_DEVICE] = "%s/%d" % (DX_ONPREM_ADDRESS, LINK_PREFIX)
+    plan["vpn-appliance"][INTERNET_DEVICE] = "%s/%d" % (INTERNET_APPLIANCE_ADDRESS, LINK_PREFIX)
+    plan["onprem-vpn"][INTERNET_DEVICE] = "%s/%d" % (INTERNET_ONPREM_ADDRESS, LINK_PREFIX)
+    for port in LAN_PORTS:
+        plan[port.host]["eth0"] = "%s/%s" % (port.address, ONPREM_CIDR.split("/")[1])
+    return plan

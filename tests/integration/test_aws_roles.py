@@ -1,0 +1,261 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the localzones.failover collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The AWS roles (network, failover_iam, vpn_appliance, utility_instance) through
+playbooks/provision.yml and playbooks/teardown.yml, run by ansible-playbook against
+the EC2 fidelity endpoint, each test on a freshly reset account."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import pytest
+
+from tests.support.aws import REGION
+from tests.support.aws import reset_server
+from tests.support.provision import MANAGED_BY
+from tests.support.provision import NAME
+from tests.support.provision import PROBE_TARGETS
+from tests.support.provision import ROLE_TAG
+from tests.support.provision import base_variables
+from tests.support.provision import build_existing_environment
+from tests.support.provision import clients
+from tests.support.provision import managed_by
+from tests.support.provision import network_variables
+from tests.support.provision import run_module
+from tests.support.provision import run_playbook
+from tests.support.provision import snapshot
+from tests.support.provision import tags_of
+
+with warnings.catch_warnings():
+    # parliament imports pkg_resources, which warns about its own deprecation.
+    warnings.simplefilter("ignore", UserWarning)
+    from parliament import analyze_policy_string
+
+pytestmark = pytest.mark.moto
+
+ACCOUNT = "123456789012"
+ROUTE_ACTIONS = {"ec2:CreateRoute", "ec2:DeleteRoute", "ec2:ReplaceRoute"}
+POLICY_NAME = "localzones-failover-routes"
+
+
+@pytest.fixture
+def endpoint(ec2_endpoint):
+    """The fidelity endpoint, reset: every test starts from an empty account."""
+    reset_server(ec2_endpoint)
+    return ec2_endpoint
+
+
+def by_name(items, name):
+    return next(item for item in items if tags_of(item).get("Name") == name)
+
+
+def only(items):
+    assert len(items) == 1, items
+    return items[0]
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+# --------------------------------------------------------------------------- a new environment
+
+
+def assert_new_environment(endpoint, first):
+    """What provision.yml with the network role built, as the first run reported it."""
+    ec2, iam, _sns = clients(endpoint)
+
+    vpc = only(ec2.describe_vpcs(Filters=[{"Name": f"tag:{MANAGED_BY}", "Values": [NAME]}])["Vpcs"])
+    vpc_id = vpc["VpcId"]
+    for attribute, key in (("enableDnsSupport", "EnableDnsSupport"), ("enableDnsHostnames", "EnableDnsHostnames")):
+        assert ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute=attribute)[key]["Value"] is True
+    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"]
+    zones = {tags_of(subnet)["Name"]: subnet["AvailabilityZone"] for subnet in subnets}
+    assert zones == {f"{NAME}-publicsubnet1": "us-east-1-bos-1a", f"{NAME}-privatesubnet1": "us-east-1-bos-1a",
+                     f"{NAME}-privatesubnet2": "us-east-1-bos-1a", f"{NAME}-privatesubnet3": "us-east-1a"}
+    subnet_ids = {tags_of(subnet)["Name"].rsplit("-", 1)[1]: subnet["SubnetId"] for subnet in subnets}
+
+    igw = only(ec2.describe_internet_gateways(Filters=[{"Name": "attachment.vpc-id", "Values": [vpc_id]}])["InternetGateways"])
+    vgw = only([gateway for gateway in ec2.describe_vpn_gateways()["VpnGateways"] if gateway["State"] == "available"])
+    assert vgw["VpcAttachments"] == [{"VpcId": vpc_id, "State": "attached"}]
+    tables = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["RouteTables"]
+    public = by_name(tables, f"{NAME}-publicsubnet1")
+    assert {"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": igw["InternetGatewayId"], "Origin": "CreateRoute", "State": "active"} in public["Routes"]
+    for name in ("privatesubnet1", "privatesubnet2"):
+        table = by_name(tables, f"{NAME}-{name}")
+        assert table["PropagatingVgws"] == [{"GatewayId": vgw["VpnGatewayId"]}]
+        assert [association["SubnetId"] for association in table["Associations"]] == [subnet_ids[name]]
+
+    endpoint_ = only([item for item in ec2.describe_vpc_endpoints()["VpcEndpoints"] if item["State"] != "deleted"])
+    assert endpoint_["ServiceName"] == f"com.amazonaws.{REGION}.ec2"
+    assert (endpoint_["VpcEndpointType"], endpoint_["SubnetIds"]) == ("Interface", [subnet_ids["privatesubnet3"]])
+
+    eni = only(ec2.describe_network_interfaces(Filters=[{"Name": f"tag:{ROLE_TAG}", "Values": ["vpn-appliance"]}])["NetworkInterfaces"])
+    assert eni["SubnetId"] == subnet_ids["publicsubnet1"]
+    assert eni["SourceDestCheck"] is False
+
+    instance = only([item for reservation in ec2.describe_instances()["Reservations"] for item in reservation["Instances"]])
+    placed = (instance["InstanceType"], instance["SubnetId"], instance["Placement"]["AvailabilityZone"])
+    assert placed == ("t3.medium", subnet_ids["privatesubnet2"], "us-east-1-bos-1a")
+    assert instance["MetadataOptions"]["HttpTokens"] == "required"
+    assert instance["MetadataOptions"]["HttpPutResponseHopLimit"] == 1
+    assert instance["IamInstanceProfile"]["Arn"].endswith(f"/localzones-failover/{NAME}-monitor")
+    debian = ec2.describe_images(ImageIds=[instance["ImageId"]])["Images"][0]
+    assert debian["Name"].startswith("debian-12-amd64-")
+
+    group = only(instance["SecurityGroups"])
+    rules = ec2.describe_security_groups(GroupIds=[group["GroupId"]])["SecurityGroups"][0]
+    assert rules["IpPermissions"] == []
+    egress = sorted((rule["IpProtocol"], rule.get("FromPort"), [item.get("CidrIp") or item.get("CidrIpv6") for item in rule["IpRanges"] + rule["Ipv6Ranges"]])
+                    for rule in rules["IpPermissionsEgress"])
+    assert egress == sorted([("icmp", 8, [f"{PROBE_TARGETS[0]}/32"]), ("icmpv6", 128, [f"{PROBE_TARGETS[1]}/128"]), ("tcp", 443, ["10.0.0.0/16"])])
+
+    trust = iam.get_role(RoleName=f"{NAME}-monitor")["Role"]["AssumeRolePolicyDocument"]
+    assert trust["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
+    added = first.result("Add the instance to the inventory for the following plays")["add_host"]
+    assert added["host_name"] == f"{NAME}-utility"
+    assert added["groups"] == ["utility"]
+    assert added["host_vars"]["ansible_host"] == instance["PrivateIpAddress"]
+    assert added["host_vars"]["ansible_user"] == "admin"
+
+
+def add_unrelated_resources(endpoint):
+    """Someone else's: an untagged VPC, a VPC of another failover, a role of another failover at the same IAM path."""
+    ec2, iam, _sns = clients(endpoint)
+    ec2.create_vpc(CidrBlock="172.20.0.0/16")
+    ec2.create_vpc(CidrBlock="172.21.0.0/16", TagSpecifications=[{"ResourceType": "vpc", "Tags": [{"Key": MANAGED_BY, "Value": "another"}]}])
+    iam.create_role(RoleName="someone-else", Path="/localzones-failover/", AssumeRolePolicyDocument="{}", Tags=[{"Key": MANAGED_BY, "Value": "another"}])
+
+
+def test_new_environment_provision_then_second_run_changes_nothing_then_teardown_removes_only_ours(endpoint):
+    # One lifecycle in one test: a full run with the network is the slowest step, so it is done once.
+    add_unrelated_resources(endpoint)
+    before = snapshot(endpoint)
+
+    first = run_playbook("provision.yml", network_variables(endpoint))
+    assert first.returncode == 0, first.failure
+    assert_new_environment(endpoint, first)
+    ours = managed_by(snapshot(endpoint))
+    assert {kind: len(ids) for kind, ids in ours.items()} == {
+        "vpcs": 1, "subnets": 4, "route_tables": 3, "internet_gateways": 1, "vpn_gateways": 1, "vpc_endpoints": 1,
+        "security_groups": 2, "network_interfaces": 1, "instances": 1, "iam_roles": 1, "instance_profiles": 1,
+    }
+
+    second = run_playbook("provision.yml", network_variables(endpoint))
+    assert second.returncode == 0, second.failure
+    assert second.changed_tasks == []
+    assert second.stats["changed"] == 0
+
+    removed = run_playbook("teardown.yml", base_variables(endpoint))
+    assert removed.returncode == 0, removed.failure
+    after = snapshot(endpoint)
+    assert managed_by(after) == {}
+    assert after == before
+
+
+def test_check_mode_on_a_fresh_account_changes_nothing(endpoint):
+    before = snapshot(endpoint)
+    checked = run_playbook("provision.yml", network_variables(endpoint), "--check")
+    assert checked.returncode == 0, checked.failure
+    assert checked.changed("Create the VPC with DNS support and DNS hostnames")
+    assert snapshot(endpoint) == before
+
+
+# --------------------------------------------------------------------------- an existing environment
+
+
+def test_policy_scopes_route_changes_to_the_managed_tables_and_passes_parliament(endpoint):
+    world = build_existing_environment(endpoint)
+    _ec2, _iam, sns = clients(endpoint)
+    topic_arn = sns.create_topic(Name="lz-failover-events")["TopicArn"]
+    variables = world.variables(endpoint, failover_iam_sns_topic_arn=topic_arn,
+                                failover_iam_cloudwatch_metrics={"enabled": True, "namespace": "LocalZonesFailover"})
+    run = run_playbook("provision.yml", variables)
+    assert run.returncode == 0, run.failure
+
+    ec2, iam, _sns = clients(endpoint)
+    document = iam.get_role_policy(RoleName=f"{NAME}-monitor", PolicyName=POLICY_NAME)["PolicyDocument"]
+    statements = document["Statement"]
+    mutating = [statement for statement in statements if ROUTE_ACTIONS & set(as_list(statement["Action"]))]
+    assert [set(as_list(statement["Action"])) for statement in mutating] == [ROUTE_ACTIONS]
+    assert as_list(mutating[0]["Resource"]) == [f"arn:aws:ec2:{REGION}:{ACCOUNT}:route-table/{world.prod_rtb_id}"]
+    by_sid = {statement["Sid"]: statement for statement in statements}
+    assert set(as_list(by_sid["ReadRouteTablesAndInterfaces"]["Action"])) == {"ec2:DescribeRouteTables", "ec2:DescribeNetworkInterfaces"}
+    assert (by_sid["PublishFailoverNotifications"]["Action"], by_sid["PublishFailoverNotifications"]["Resource"]) == ("sns:Publish", topic_arn)
+    assert by_sid["PutFailoverMetrics"]["Condition"] == {"StringEquals": {"cloudwatch:namespace": "LocalZonesFailover"}}
+    assert analyze_policy_string(json.dumps(document), include_community_auditors=True).findings == []
+
+    # The existing appliance interface is prepared and marked, but not made the failover's own.
+    eni = ec2.describe_network_interfaces(NetworkInterfaceIds=[world.vpn_eni_id])["NetworkInterfaces"][0]
+    assert eni["SourceDestCheck"] is False
+    assert tags_of(eni) == {"Name": "vpn-appliance", ROLE_TAG: "vpn-appliance"}
+    instance = only([item for reservation in ec2.describe_instances()["Reservations"] for item in reservation["Instances"]])
+    assert instance["SubnetId"] == world.probe_subnet_id
+
+
+# --------------------------------------------------------------------------- lz_zone_info
+
+
+def test_zone_info_reports_opt_in_offerings_and_unknown_names(endpoint):
+    args = {"zone_names": ["us-east-1-nyc-1a", "us-east-1-bos-1a", "us-east-1-xyz-1a"], "instance_type_offerings": True,
+            "region": REGION, "endpoint_url": endpoint}
+    result = run_module("lz_zone_info", args)
+    assert result["changed"] is False
+    assert [(zone["zone_name"], zone["zone_type"], zone["group_name"], zone["opt_in_status"]) for zone in result["zones"]] == [
+        ("us-east-1-nyc-1a", "local-zone", "us-east-1-nyc-1", "not-opted-in"), ("us-east-1-bos-1a", "local-zone", "us-east-1-bos-1", "opted-in")]
+    assert result["zones"][1]["parent_zone_name"] == "us-east-1a"
+    assert result["zones"][1]["instance_types"] == ["c5.2xlarge", "g4dn.2xlarge", "r5.2xlarge", "t3.medium", "t3.xlarge"]
+    assert result["missing_zone_names"] == ["us-east-1-xyz-1a"]
+
+
+# --------------------------------------------------------------------------- what users get wrong
+
+
+def _not_a_local_zone(endpoint):
+    return network_variables(endpoint, network_local_zone="us-east-1a"), "us-east-1a is not a Local Zone: its zone type is availability-zone"
+
+
+def _not_opted_in(endpoint):
+    return (network_variables(endpoint, network_local_zone="us-east-1-nyc-1a"),
+            "The account is not opted in to the zone group us-east-1-nyc-1 of the Local Zone us-east-1-nyc-1a")
+
+
+def _instance_type_not_offered(endpoint):
+    return (network_variables(endpoint, utility_instance_instance_type="t2.micro"),
+            "The instance type t2.micro is not offered in the Local Zone us-east-1-bos-1a")
+
+
+def _subnet_not_in_a_local_zone(endpoint):
+    world = build_existing_environment(endpoint, zone="us-east-1a")
+    message = f"The VPN appliance's subnet {world.public_subnet_id} is in us-east-1a, a zone of type availability-zone, not in a Local Zone"
+    return world.variables(endpoint), message
+
+
+def _route_table_not_in_the_vpc(endpoint):
+    world = build_existing_environment(endpoint)
+    variables = world.variables(endpoint, lz_failover_route_table_ids=[world.other_rtb_id])
+    return variables, f"Route table {world.other_rtb_id} is in {world.other_vpc_id}, not in the VPC of the VPN appliance {world.vpc_id}"
+
+
+def _no_region(endpoint):
+    return network_variables(endpoint, lz_failover_region=None), "No AWS region: set lz_failover_region"
+
+
+def _no_credentials(endpoint):
+    variables = network_variables(endpoint, lz_failover_aws_access_key=None, lz_failover_aws_secret_key=None)
+    return variables, "AWS did not accept the credentials for us-east-1"
+
+
+@pytest.mark.parametrize("mistake", [_not_a_local_zone, _not_opted_in, _instance_type_not_offered, _subnet_not_in_a_local_zone,
+                                     _route_table_not_in_the_vpc, _no_region, _no_credentials], ids=lambda mistake: mistake.__name__.strip("_"))
+def test_a_user_mistake_is_one_clear_message_before_any_change(endpoint, mistake):
+    variables, message = mistake(endpoint)
+    before = snapshot(endpoint)
+    run = run_playbook("provision.yml", variables, credentials=mistake is not _no_credentials)
+    assert run.returncode != 0
+    assert message in (run.failure or ""), run.failure
+    assert "Traceback" not in json.dumps(run.output)
+    assert run.changed_tasks == []
+    assert snapshot(endpoint) == before
