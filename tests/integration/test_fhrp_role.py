@@ -39,6 +39,7 @@ from tests.support.lab import booted_host
 from tests.support.lab import run_playbook
 from tests.support.lab import write_inventory
 from tests.support.netns import NetnsLab
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.netns]
 
@@ -75,18 +76,6 @@ MULTICAST_DROP = """add table bridge lzt_vrrp
 add chain bridge lzt_vrrp forward { type filter hook forward priority 0; policy accept; }
 add rule bridge lzt_vrrp forward ip daddr 224.0.0.18 counter drop
 """
-
-
-def wait_for(check, timeout, what, interval=0.05):
-    """Return the first truthy ``check()``; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %g s waiting for %s" % (timeout, what))
-        time.sleep(interval)
 
 
 def router_vars(side, **extra):

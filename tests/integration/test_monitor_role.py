@@ -31,7 +31,6 @@ import select
 import shutil
 import signal
 import subprocess
-import time
 from dataclasses import dataclass
 
 import pytest
@@ -44,6 +43,7 @@ from tests.support.lab import run_playbook
 from tests.support.lab import write_inventory
 from tests.support.netns import PYTHON
 from tests.support.netns import REPO_ROOT
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.moto]
 
@@ -84,18 +84,6 @@ PLAYBOOK = """---
   roles:
     - role: localzones.failover.monitor
 """
-
-
-def wait_for(check, timeout, what):
-    """Return the first truthy ``check()``; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %g s waiting for %s" % (timeout, what))
-        time.sleep(0.2)
 
 
 # --------------------------------------------------------------------------- EC2 endpoint
@@ -276,7 +264,7 @@ def converged(monitor_lab):  # pylint: disable=redefined-outer-name
     run = monitor_lab.apply()
     assert_succeeded(run, monitor_lab.host)
     print("first converge: %.1f s, %s" % (run.seconds, run.stats(monitor_lab.host.name)))
-    wait_for(lambda: learned_dx_path(monitor_lab.host), 30, "the daemon to learn the DX path")
+    wait_for(lambda: learned_dx_path(monitor_lab.host), 30, "the daemon to learn the DX path", interval=0.2)
     return monitor_lab
 
 
@@ -343,7 +331,7 @@ def test_config_only_change_reloads_the_running_daemon(converged):  # pylint: di
     assert_succeeded(run, host)
     assert "Reload lz-failover-monitor" in run.changed_tasks(host.name), run.summary(host.name)
     assert main_pid(host) == pid, "a configuration-only change restarted the daemon"
-    wait_for(lambda: metric_samples(host).get(("lz_failover_config_reloads_total", (("outcome", "applied"),)), 0) >= 1, 10, "the reload to be applied")
+    wait_for(lambda: metric_samples(host).get(("lz_failover_config_reloads_total", (("outcome", "applied"),)), 0) >= 1, 10, "the reload to be applied", interval=0.2)
     assert b'log_level: "debug"' in host.read_file(CONFIG_FILE)
 
 
@@ -376,4 +364,4 @@ def test_unprivileged_probing_runs_without_any_capability(converged):  # pylint:
     assert service_properties(host, "AmbientCapabilities", "CapabilityBoundingSet") == {"AmbientCapabilities": "", "CapabilityBoundingSet": ""}
     status = proc_status(host, main_pid(host))
     assert [int(status[name], 16) for name in ("CapEff", "CapPrm", "CapAmb", "CapBnd")] == [0, 0, 0, 0]
-    wait_for(lambda: learned_dx_path(host), 30, "the restarted daemon to probe with ping sockets")
+    wait_for(lambda: learned_dx_path(host), 30, "the restarted daemon to probe with ping sockets", interval=0.2)

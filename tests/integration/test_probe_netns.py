@@ -19,7 +19,9 @@ from tests.conftest import COLLECTIONS_ROOT, REPO_ROOT
 
 pytestmark = pytest.mark.netns
 
-NOBODY = (65534, 65534)
+# Root's uid without any capability (see netns.as_user) and the nogroup gid: it cannot open
+# raw sockets, and may open ping sockets only when ping_group_range lets nogroup in.
+UNPRIVILEGED = (0, 65534)
 
 # Runs inside the prober namespace. argv[1] is a JSON request:
 #   {"mode": "run", "settings": {...ProbeSettings fields...}}
@@ -222,8 +224,8 @@ def test_source_of_the_other_family_is_a_validation_error(netns_pair):
 
 def test_unprivileged_mode_with_ping_group_range(netns_pair):
     targets = [netns_pair.add_target("198.18.1.1"), netns_pair.add_target("2001:db8:1::1")]
-    netns_pair.lab.set_ping_group_range(netns_pair.prober, NOBODY[1], NOBODY[1])
-    report = run_probe_in(netns_pair, user=NOBODY, targets=targets, privileged=False, count=3, interval=0.05, timeout=0.5)
+    netns_pair.lab.set_ping_group_range(netns_pair.prober, UNPRIVILEGED[1], UNPRIVILEGED[1])
+    report = run_probe_in(netns_pair, user=UNPRIVILEGED, targets=targets, privileged=False, count=3, interval=0.05, timeout=0.5)
     assert report.get("error") is None, report
     assert [stats["received"] for stats in report["targets"]] == [3, 3]
     assert report["healthy"] is True
@@ -244,7 +246,7 @@ def test_unprivileged_mode_as_root_still_needs_ping_group_range(netns_pair):
 
 def test_privileged_mode_without_root_is_a_clear_error(netns_pair):
     target = netns_pair.add_target("198.18.1.1")
-    report = run_probe_in(netns_pair, user=NOBODY, targets=[target], privileged=True, count=1)
+    report = run_probe_in(netns_pair, user=UNPRIVILEGED, targets=[target], privileged=True, count=1)
     assert report["error"] == "ProbeError"
     assert "raw ICMP socket needs root or the CAP_NET_RAW capability" in report["message"]
 

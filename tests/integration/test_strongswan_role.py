@@ -47,6 +47,7 @@ from tests.support.lab import run_playbook
 from tests.support.lab import write_inventory
 from tests.support.netns import REPO_ROOT
 from tests.support.netns import NetnsLab
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.netns]
 
@@ -68,18 +69,6 @@ PLAYBOOK = """---
     - role: localzones.failover.strongswan
 """
 PING_SUMMARY = re.compile(r"(\d+) packets transmitted, (\d+) received.*?rtt min/avg/max/mdev = ([\d.]+)/([\d.]+)/([\d.]+)/", re.S)
-
-
-def wait_for(check, timeout, what, interval=0.05):
-    """Return the first truthy ``check()``; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %g s waiting for %s" % (timeout, what))
-        time.sleep(interval)
 
 
 def connection(side, **overrides):

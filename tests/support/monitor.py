@@ -47,6 +47,7 @@ from tests.support.aws import reset_server
 from tests.support.netns import PYTHON
 from tests.support.netns import REPO_ROOT
 from tests.support.netns import build_pair
+from tests.support.waiting import wait_for
 
 DX_TARGETS = ("198.18.1.10", "198.18.1.11", "2001:db8:1::10")
 VPN_TARGET = "198.18.1.20"
@@ -60,14 +61,7 @@ _daemon_numbers = itertools.count(1)
 
 def wait_until(check, timeout, interval=0.02, message="condition"):
     """Call ``check()`` until it returns something truthy; return that, or fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError("timed out after %g s waiting for %s" % (timeout, message))
-        time.sleep(interval)
+    return wait_for(check, timeout, message, interval)
 
 
 def static_routes(ec2, rtb_id):

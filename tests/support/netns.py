@@ -94,9 +94,17 @@ def python_env(extra=None):
 
 
 def as_user(argv, user):
-    """Prefix ``argv`` so it runs as ``user`` (uid, gid) without supplementary groups or capabilities."""
+    """Prefix ``argv`` so it runs as ``user`` (uid, gid) with no supplementary groups and no capabilities.
+
+    The bounding set is emptied and root's automatic capabilities are switched off too, so
+    ``user=(0, gid)`` is an unprivileged process that can still read a checkout only root
+    may traverse (for example one under a private /tmp).
+    """
     uid, gid = user
-    return ["setpriv", "--reuid=%d" % uid, "--regid=%d" % gid, "--clear-groups", "--inh-caps=-all", "--"] + list(argv)
+    return [
+        "setpriv", "--reuid=%d" % uid, "--regid=%d" % gid, "--clear-groups",
+        "--inh-caps=-all", "--bounding-set=-all", "--securebits=+noroot,+noroot_locked", "--",
+    ] + list(argv)
 
 
 class NetnsLab:
