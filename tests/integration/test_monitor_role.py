@@ -331,7 +331,8 @@ def test_config_only_change_reloads_the_running_daemon(converged):  # pylint: di
     assert_succeeded(run, host)
     assert "Reload lz-failover-monitor" in run.changed_tasks(host.name), run.summary(host.name)
     assert main_pid(host) == pid, "a configuration-only change restarted the daemon"
-    wait_for(lambda: metric_samples(host).get(("lz_failover_config_reloads_total", (("outcome", "applied"),)), 0) >= 1, 10, "the reload to be applied", interval=0.2)
+    reloads_applied = ("lz_failover_config_reloads_total", (("outcome", "applied"),))
+    wait_for(lambda: metric_samples(host).get(reloads_applied, 0) >= 1, 10, "the reload to be applied", interval=0.2)
     assert b'log_level: "debug"' in host.read_file(CONFIG_FILE)
 
 
