@@ -54,16 +54,8 @@ attributes:
   diff_mode:
     support: full
     description: Shows, per route table, each managed destination's target before and after.
-  platform:
-    support: full
-    platforms: posix
-    description: Target OS/families that can be operated against.
-  action_group:
-    support: full
-    membership:
-      - localzones.failover.aws
-    description: Use C(group/localzones.failover.aws) in C(module_defaults) to set defaults for this module.
 extends_documentation_fragment:
+  - localzones.failover.aws_attributes
   - localzones.failover.routes
   - amazon.aws.common.modules
   - amazon.aws.region.modules
