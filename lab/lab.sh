@@ -5,6 +5,7 @@
 #   bash lab/lab.sh site            converge playbooks/lab_site.yml (provision + strongSwan + VRRP + monitor)
 #   bash lab/lab.sh fault FAULT     playbooks/lab_fault.yml: dx_down, dx_loss, dx_flap, vpn_down, restore
 #   bash lab/lab.sh demo            cut DX, fail over, restore, fail back; print the timeline
+#   bash lab/lab.sh drill           playbooks/drill.yml: the failover drill, report under results/drill/
 #   bash lab/lab.sh status          hosts, processes, BGP, the VPC router's rules
 #   bash lab/lab.sh down            remove everything `up` made
 set -euo pipefail
@@ -17,7 +18,7 @@ export ANSIBLE_CONFIG="$REPO_ROOT/ansible.cfg"
 export ANSIBLE_COLLECTIONS_PATH="$REPO_ROOT/.cache/collections"
 INVENTORY="$REPO_ROOT/inventories/lab"
 
-usage() { sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 command="${1:-}"
 shift || true
@@ -33,6 +34,9 @@ case "$command" in
     fault="$1"
     shift
     exec ansible-playbook -i "$INVENTORY" playbooks/lab_fault.yml -e "lab_fault=$fault" "$@"
+    ;;
+  drill)
+    exec ansible-playbook -i "$INVENTORY" playbooks/drill.yml "$@"
     ;;
   demo)
     exec "$REPO_ROOT/.venv/bin/python" lab/demo.py "$@"

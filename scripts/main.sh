@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job on the built-in default, the local lab: build it (Debian 12
 # containers in network namespaces, the EC2 endpoint, the VPC router), converge
-# site.yml into it, then cut Direct Connect, fail over to IPsec, restore, fail
-# back, and print the timeline. The lab is removed at the end unless
+# site.yml into it, then run the failover drill (playbooks/drill.yml): cut Direct
+# Connect, fail over to IPsec, restore, fail back, and write the report under
+# results/drill/ (its summary is printed). The lab is removed at the end unless
 # LZ_KEEP_LAB=1 (then `bash lab/lab.sh down` removes it).
 set -euo pipefail
 
@@ -30,6 +31,10 @@ step "converging site.yml into the lab (AWS roles into the lab's EC2 endpoint, s
 bash lab/lab.sh site
 
 step "failover drill: cut DX, fail over to IPsec, restore, fail back"
-bash lab/lab.sh demo
+bash lab/lab.sh drill
+
+report="$(find "$REPO_ROOT/results/drill" -name report.md -printf '%T@ %p\n' | sort -n | tail -n 1 | cut -d' ' -f2-)"
+step "the drill's report: $report"
+sed -n '1,/^## Timeline/p' "$report"
 
 step "done"

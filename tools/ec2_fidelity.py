@@ -198,6 +198,13 @@ prefix set, a propagation switched on, moto's reset):
 
 In-process: ``route_tables_version()`` and ``wait_for_route_tables_version(after, timeout)``.
 
+Direct Connect
+--------------
+The same server answers the Direct Connect calls of a failover drill
+(DescribeVirtualInterfaces, StartBgpFailoverTest, StopBgpFailoverTest,
+ListVirtualInterfaceTestHistory) and has a control API for them under
+``/_fidelity/directconnect/``; ``tools/dx_fidelity.py`` documents both.
+
 Python API
 ----------
 ``install()``; ``serve(host="127.0.0.1", port=0, log_requests=False)`` ->
@@ -265,6 +272,11 @@ from moto.ssm.models import ParameterDict
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request
 from werkzeug.wrappers import Response
+
+try:
+    from tools import dx_fidelity
+except ImportError:  # run as a script: tools/ itself is on sys.path
+    import dx_fidelity
 
 DEFAULT_REGION = "us-east-1"
 ORIGIN_PROPAGATED = "EnableVgwRoutePropagation"
@@ -1004,9 +1016,10 @@ def fault_stats():
 
 
 def _reset_moto_and_faults(self):
-    """MotoAPIBackend.reset (moto's POST /moto-api/reset) that also clears the fault rules."""
+    """MotoAPIBackend.reset (moto's POST /moto-api/reset) that also clears the fault rules and the Direct Connect state."""
     _ORIGINALS["MotoAPIBackend.reset"](self)
     clear_faults()
+    dx_fidelity.reset()
 
 
 def _peek_form_body(environ):
@@ -1217,6 +1230,8 @@ def _put_fault(request):
 
 def _control_response(request):
     parts = request.path[len(CONTROL_PREFIX):].strip("/").split("/")
+    if parts[0] == "directconnect":
+        return dx_fidelity.control_response(request, parts[1:])
     if parts == ["faults"]:
         return _faults_response(request)
     if parts == ["route-tables", "version"]:
@@ -1249,6 +1264,9 @@ class FidelityApp:  # pylint: disable=too-few-public-methods
         path = environ.get("PATH_INFO", "")
         if path.startswith(CONTROL_PREFIX):
             return _control_response(Request(environ))(environ, start_response)
+        direct_connect = dx_fidelity.api_response(environ)
+        if direct_connect is not None:
+            return direct_connect(environ, start_response)
         fault = None if path.startswith("/moto-api") else _fault_response(environ)
         if fault is not None:
             return fault(environ, start_response)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ import botocore.config
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.conftest import COLLECTIONS_ROOT
 from tools import ec2_fidelity
 
 REGION = "us-east-1"
@@ -340,3 +342,26 @@ def ec2_no_retries(ec2, ec2_endpoint):  # pylint: disable=redefined-outer-name,u
 def lz_world(ec2, ec2_endpoint):  # pylint: disable=redefined-outer-name
     """The reference Local Zone topology (see LzWorld), built on a freshly reset server."""
     return build_lz_world(ec2, ec2_endpoint)
+
+
+def ansible_json_environment(**overrides):
+    """Environment of an ``ansible``/``ansible-playbook`` run of this checkout's modules on localhost, with JSON output.
+
+    Dummy credentials for the fidelity server unless ``overrides`` replaces them (Ansible
+    masks every returned value equal to the secret key, so a test whose results may
+    contain the word "testing" passes other dummy keys).
+    """
+    env = dict(os.environ)
+    env.update(
+        ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_ROOT,
+        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+        ANSIBLE_LOCALHOST_WARNING="false",
+        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+        ANSIBLE_LOAD_CALLBACK_PLUGINS="true",
+        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION=REGION,
+    )
+    env.update(overrides)
+    return env
