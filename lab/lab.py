@@ -31,6 +31,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 LAB_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -309,6 +310,21 @@ def start_endpoint(state):
     wait_for_log_line(process, "endpoint", "http")
 
 
+def seed_dx_virtual_interface():
+    """The DX link's virtual interface in the endpoint's Direct Connect, for the drill's BGP failover test."""
+    peer = {"bgpPeerId": topo.DX_BGP_PEER_ID, "asn": topo.ONPREM_ASN, "addressFamily": "ipv4",
+            "amazonAddress": "%s/%d" % (topo.DX_VGW_ADDRESS, topo.LINK_PREFIX), "customerAddress": "%s/%d" % (topo.DX_ONPREM_ADDRESS, topo.LINK_PREFIX)}
+    interface = {"virtualInterfaceId": topo.DX_VIRTUAL_INTERFACE_ID, "virtualInterfaceName": "lzlab-dx", "asn": topo.ONPREM_ASN,
+                 "amazonSideAsn": topo.VGW_ASN, "amazonAddress": peer["amazonAddress"], "customerAddress": peer["customerAddress"],
+                 "bgpPeers": [peer]}
+    body = json.dumps({"region": topo.REGION, "virtual_interfaces": [interface]}).encode()
+    request = urllib.request.Request(topo.ENDPOINT_URL + "/_fidelity/directconnect/virtual-interfaces", data=body, method="PUT",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        if response.status != 200:
+            raise LabUpError("seeding the DX virtual interface answered HTTP %d" % response.status)
+
+
 def start_agents(state, router_pid):
     router_ns = topo.namespace("vpc-router")
     start_process(state, "vgw-agent", [VENV_PYTHON, os.path.join(LAB_DIR, "vgw_agent.py"), "--endpoint", topo.ENDPOINT_URL,
@@ -370,6 +386,7 @@ def up():
         start_bird(pids["onprem-dx"], onprem_bird_config())
         start_test_service(pids["onprem-host"])
         start_endpoint(state)
+        seed_dx_virtual_interface()
         start_agents(state, pids["vpc-router"])
         ensure_psk()
     except BaseException:

@@ -24,6 +24,11 @@ ONPREM_ASN = 65000
 BGP_HOLD_SECONDS = 3
 BGP_KEEPALIVE_SECONDS = 1
 
+# The DX link's virtual interface and BGP peer, as the EC2 endpoint's Direct Connect shows them:
+# a BGP failover test started on it takes the lab's BGP session down (lab/vgw_agent.py).
+DX_VIRTUAL_INTERFACE_ID = "dxvif-lzlab001"
+DX_BGP_PEER_ID = "dxpeer-lzlab001"
+
 # The only link into the host namespace: the EC2 endpoint listens on its host end.
 HOST_LINK_DEVICE = "lzlab-api"
 HOST_LINK_HOST = "198.18.255.1"

@@ -11,7 +11,12 @@ to the EC2 endpoint's control API for every VGW attached to a VPC, so
 DescribeRouteTables shows propagated routes for exactly those prefixes, and none
 while the session is down.
 
-It checks BIRD every ``--interval`` seconds and writes one JSON line per change.
+It also plays Direct Connect's BGP failover test: while the endpoint has a test in
+progress on the lab's virtual interface (``GET /_fidelity/directconnect/tests``), the
+agent keeps the BGP session disabled in BIRD (``birdc disable dx``), as AWS brings the
+peering down for the test; when the test is stopped or runs out, it enables it again.
+
+It checks every ``--interval`` seconds and writes one JSON line per change.
 """
 
 from __future__ import annotations
@@ -70,6 +75,19 @@ def put_prefixes(endpoint, vgw_id, prefixes):
         return response.status == 200
 
 
+def failover_test_running(endpoint, virtual_interface_id):
+    """Whether the endpoint's Direct Connect has a BGP failover test in progress on the virtual interface."""
+    url = "%s/_fidelity/directconnect/tests?region=%s&status=in-progress" % (endpoint, topo.REGION)
+    with urllib.request.urlopen(url, timeout=10) as response:
+        tests = json.loads(response.read())["tests"]
+    return any(test.get("virtualInterfaceId") == virtual_interface_id for test in tests)
+
+
+def set_bgp_session(router_pid, protocol, enabled):
+    command = "enable" if enabled else "disable"
+    subprocess.run(nspawn.nsenter_argv(router_pid, ["birdc", command, protocol]), capture_output=True, text=True, timeout=10, check=True)
+
+
 class Agent:
     """Keeps every attached VGW's learned prefixes equal to what BIRD learned."""
 
@@ -80,6 +98,7 @@ class Agent:
         self.vgw_ids = []
         self.vgws_checked = 0.0
         self.prefixes = None
+        self.test_holds_bgp_down = False
 
     def refresh_vgws(self):
         if time.monotonic() - self.vgws_checked >= VGW_REFRESH_SECONDS:
@@ -87,7 +106,15 @@ class Agent:
             self.vgws_checked = time.monotonic()
             self.published = {vgw_id: prefixes for vgw_id, prefixes in self.published.items() if vgw_id in self.vgw_ids}
 
+    def follow_failover_test(self):
+        running = failover_test_running(self.args.endpoint, topo.DX_VIRTUAL_INTERFACE_ID)
+        if running != self.test_holds_bgp_down:
+            set_bgp_session(self.args.router_pid, self.args.protocol, enabled=not running)
+            self.test_holds_bgp_down = running
+            emit("bgp-failover-test-started" if running else "bgp-failover-test-ended", virtual_interface_id=topo.DX_VIRTUAL_INTERFACE_ID)
+
     def step(self):
+        self.follow_failover_test()
         prefixes = learned_prefixes(self.args.router_pid, self.args.protocol)
         if prefixes is None:
             return
