@@ -54,7 +54,10 @@ def run_drill(tmp_path, *extra_vars):
     assert completed.returncode != 0, completed.stdout
     result = json.loads(completed.stdout)
     tasks = [task for play in result["plays"] for task in play["tasks"]]
-    return [task["task"]["name"] for task in tasks], tasks[-1]["hosts"]["localhost"]
+    failed = [task for task in tasks if task["hosts"].get("localhost", {}).get("failed")]
+    assert len(failed) == 1, [task["task"]["name"] for task in failed]
+    ran = [task["task"]["name"] for task in tasks if not task["hosts"].get("localhost", {}).get("skipped")]
+    return ran[:ran.index(failed[0]["task"]["name"]) + 1], failed[0]["hosts"]["localhost"]
 
 
 @pytest.mark.parametrize(
@@ -80,3 +83,13 @@ def test_an_unknown_fault_method_is_refused_by_the_argument_spec(tmp_path):
     names, failed = run_drill(tmp_path, {"drill_fault_method": "unplug"})
     assert "drill_fault_method" in failed["msg"] and "bgp_failover_test" in failed["msg"]
     assert len(names) == 1
+
+
+def test_aws_settings_without_a_fault_command_pass_the_checks(tmp_path):
+    # On AWS only the virtual interfaces are set; the command fault's settings stay unset.
+    inventory_vars = INVENTORY["all"]["vars"]
+    settings = {"drill_fault_method": "bgp_failover_test", "drill_dx_virtual_interface_ids": ["dxvif-ffabc123"], "drill_fault_command": None}
+    names, failed = run_drill(tmp_path, settings)
+    # The first task that needs the network is the first to fail: nothing listens on the endpoint.
+    assert names[-1].endswith("Read the managed route tables"), names
+    assert inventory_vars["lz_failover_endpoint_url"] in json.dumps(failed) or "connect" in failed["msg"].lower()
