@@ -77,6 +77,9 @@ from lz_failover_monitor.core.routes import PATH_DX  # noqa: E402
 from lz_failover_monitor.core.routes import PATH_VPN  # noqa: E402
 from lz_failover_monitor.core.routes import active_path  # noqa: E402
 from lz_failover_monitor.core.routes import plan_routes  # noqa: E402
+from monitor_failover import EXIT_INTERRUPTED  # noqa: E402
+from monitor_failover import EXIT_OK  # noqa: E402
+from monitor_failover import EXIT_SETUP  # noqa: E402
 from monitor_failover import log_time  # noqa: E402
 from monitor_failover import machine_info  # noqa: E402
 from monitor_failover import plural  # noqa: E402
@@ -86,10 +89,6 @@ from monitor_failover import rounded  # noqa: E402
 from monitor_failover import stats  # noqa: E402
 from tests.support.monitor import Metrics  # noqa: E402
 # pylint: enable=wrong-import-position
-
-EXIT_OK = 0
-EXIT_SETUP = 1
-EXIT_INTERRUPTED = 130
 
 SCENARIOS = (
     ("cut", "DX cut -> failover -> 5 s on the VPN -> restore -> failback"),
