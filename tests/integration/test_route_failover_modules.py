@@ -10,36 +10,24 @@ import sys
 
 import pytest
 
-from tests.conftest import COLLECTIONS_ROOT
 from tests.conftest import REPO_ROOT
+from tests.support.aws import ansible_json_environment
 
 ONPREM = "198.19.0.0/24"
 ONPREM6 = "2001:db8:100::/56"
 BIN = os.path.dirname(sys.executable)
 
 
-def ansible_env(endpoint_url):
-    env = dict(os.environ)
-    env.update(
-        ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_ROOT,
-        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-        ANSIBLE_LOCALHOST_WARNING="false",
-        ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-east-1",
-        LZ_TEST_ENDPOINT=endpoint_url,
-    )
-    return env
+def ansible_text_environment():
+    """The playbook tests read ansible-playbook's usual text output."""
+    return ansible_json_environment(ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default")
 
 
 def run_module(world, module, args, check=False, diff=False):
     """Run one module through ``ansible`` ad hoc; return its JSON result."""
     argv = [os.path.join(BIN, "ansible"), "localhost", "-m", "localzones.failover." + module, "-a", json.dumps(dict(args, endpoint_url=world.endpoint_url))]
     argv += ["--check"] * check + ["--diff"] * diff
-    env = ansible_env(world.endpoint_url)
-    env.update(ANSIBLE_LOAD_CALLBACK_PLUGINS="true", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json")
-    completed = subprocess.run(argv, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False)
+    completed = subprocess.run(argv, env=ansible_json_environment(), cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False)
     try:
         output = json.loads(completed.stdout)
     except ValueError:
@@ -149,7 +137,7 @@ def run_playbook(world, playbook, *extra):
         "lz_failover_probe_route_table_id": world.probe_rtb_id,
     }
     argv = [os.path.join(BIN, "ansible-playbook"), "-i", "inventories/local", os.path.join("playbooks", playbook), "-e", json.dumps(extra_vars)]
-    return subprocess.run(argv + list(extra), env=ansible_env(world.endpoint_url), cwd=REPO_ROOT, capture_output=True, text=True, timeout=180, check=False)
+    return subprocess.run(argv + list(extra), env=ansible_text_environment(), cwd=REPO_ROOT, capture_output=True, text=True, timeout=180, check=False)
 
 
 def test_failover_playbook_check_diff_then_switch(ec2, lz_world):
