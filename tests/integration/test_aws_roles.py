@@ -18,6 +18,7 @@ from tests.support.provision import MANAGED_BY
 from tests.support.provision import NAME
 from tests.support.provision import PROBE_TARGETS
 from tests.support.provision import ROLE_TAG
+from tests.support.provision import aws_connection
 from tests.support.provision import base_variables
 from tests.support.provision import build_existing_environment
 from tests.support.provision import clients
@@ -244,7 +245,7 @@ def _no_region(endpoint):
 
 
 def _no_credentials(endpoint):
-    variables = network_variables(endpoint, lz_failover_aws_access_key=None, lz_failover_aws_secret_key=None)
+    variables = network_variables(endpoint, lz_failover_aws=aws_connection(endpoint, credentials=False))
     return variables, "AWS did not accept the credentials for us-east-1"
 
 

@@ -30,7 +30,7 @@ INVENTORY = {
         "hosts": {"localhost": {"ansible_connection": "local"}, "workload": {}, "onprem-host": {}, "utility-host": {}, "vpc-router": {}},
         "vars": {
             "lz_failover_region": "us-east-1",
-            "lz_failover_endpoint_url": UNREACHABLE_ENDPOINT,
+            "lz_failover_aws": {"endpoint_url": UNREACHABLE_ENDPOINT},
             "lz_failover_route_table_ids": ["rtb-0123456789abcdef0"],
             "lz_failover_destination_cidrs": ["198.19.0.0/24"],
             "lz_failover_vpn_eni_id": "eni-0123456789abcdef0",
@@ -92,4 +92,4 @@ def test_aws_settings_without_a_fault_command_pass_the_checks(tmp_path):
     names, failed = run_drill(tmp_path, settings)
     # The first task that needs the network is the first to fail: nothing listens on the endpoint.
     assert names[-1].endswith("Read the managed route tables"), names
-    assert inventory_vars["lz_failover_endpoint_url"] in json.dumps(failed) or "connect" in failed["msg"].lower()
+    assert inventory_vars["lz_failover_aws"]["endpoint_url"] in json.dumps(failed) or "connect" in failed["msg"].lower()

@@ -130,7 +130,7 @@ def test_info_module_reports_paths(ec2, lz_world):
 
 def run_playbook(world, playbook, *extra):
     extra_vars = {
-        "lz_failover_endpoint_url": world.endpoint_url,
+        "lz_failover_aws": {"endpoint_url": world.endpoint_url, "access_key": "testing", "secret_key": "testing"},
         "lz_failover_route_table_ids": [world.prod_rtb_id],
         "lz_failover_destination_cidrs": [ONPREM],
         "lz_failover_vpn_eni_id": world.vpn_eni_id,

@@ -84,14 +84,20 @@ class PlaybookRun:
         return matches[-1]
 
 
+def aws_connection(endpoint_url, credentials=True):
+    """The one dict of AWS connection settings the playbooks hand to every AWS module."""
+    connection = {"endpoint_url": endpoint_url}
+    if credentials:
+        connection.update(access_key=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"], secret_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+    return connection
+
+
 def base_variables(endpoint_url, **overrides):
     """Inventory variables of a failover on the fidelity endpoint."""
     variables = {
         "lz_failover_name": NAME,
         "lz_failover_region": REGION,
-        "lz_failover_endpoint_url": endpoint_url,
-        "lz_failover_aws_access_key": DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        "lz_failover_aws_secret_key": DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        "lz_failover_aws": aws_connection(endpoint_url),
         "lz_failover_probe_targets": list(PROBE_TARGETS),
         "lz_failover_destination_cidrs": list(ONPREM_CIDRS),
     }
