@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """A failover and failback in the lab, with a timeline of what happened where.
 
-Needs a converged lab (``bash lab/lab.sh up`` and ``playbooks/lab_site.yml``).  While
+Needs a converged lab (``bash lab/lab.sh up`` and ``site.yml`` (``bash lab/lab.sh site``)).  While
 the workload pings onprem-host every 50 ms (and opens a TCP connection to its test
 service every 0.5 s), the demo cuts DX with ``playbooks/lab_fault.yml``, waits for
 the traffic to run over IPsec, restores DX and waits for the failback.  A watcher

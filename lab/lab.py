@@ -12,7 +12,7 @@ lab/router_agent.py: route tables -> kernel policy routing).  ``down`` removes
 all of it, ending processes by their recorded PID.  Everything runs as root.
 
 The AWS resources (VPC, route tables, the appliance's ENI...) are not made
-here: ``playbooks/lab_site.yml`` provisions them with the collection's roles.
+here: ``site.yml`` (``bash lab/lab.sh site``) provisions them with the collection's roles.
 
 CLI::
 
@@ -46,6 +46,9 @@ STATE_DIR = os.environ.get("LZLAB_TOPOLOGY_DIR", "/run/lzlab-topology")
 STATE_FILE = os.path.join(STATE_DIR, "state.json")
 CACHE_DIR = os.path.join(REPO_ROOT, ".cache", "lab")
 PSK_FILE = os.path.join(CACHE_DIR, "psk")
+# Where the AWS inventory looks for the pre-shared key (<lz_failover_name>/vpn-psk,
+# inventories/aws/group_vars/all/vpn.yml): the lab keeps it in the endpoint's Secrets Manager too.
+PSK_SECRET_NAME = "lz-failover/vpn-psk"
 # Written by provision.yml; the resources it names live in the endpoint and go with it.
 PROVISION_VARS_FILE = os.path.join(CACHE_DIR, "provision.yml")
 VENV_PYTHON = os.path.join(REPO_ROOT, ".venv", "bin", "python")
@@ -357,6 +360,17 @@ def ensure_psk():
     return PSK_FILE
 
 
+def store_psk_secret():
+    """Put the pre-shared key where an AWS user keeps it: a secret in (the endpoint's) Secrets Manager."""
+    import boto3  # pylint: disable=import-outside-toplevel  # only `up` needs it
+
+    with open(PSK_FILE, encoding="ascii") as handle:
+        psk = handle.read().strip()
+    client = boto3.client("secretsmanager", endpoint_url=topo.ENDPOINT_URL, region_name=topo.REGION,
+                          aws_access_key_id=AWS_ENVIRONMENT["AWS_ACCESS_KEY_ID"], aws_secret_access_key=AWS_ENVIRONMENT["AWS_SECRET_ACCESS_KEY"])
+    client.create_secret(Name=PSK_SECRET_NAME, SecretString=psk)
+
+
 # --------------------------------------------------------------------------- up / down / status
 
 
@@ -389,6 +403,7 @@ def up():
         seed_dx_virtual_interface()
         start_agents(state, pids["vpc-router"])
         ensure_psk()
+        store_psk_secret()
     except BaseException:
         log("up failed: removing what was made")
         down()

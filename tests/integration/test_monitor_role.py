@@ -153,15 +153,16 @@ def role_variables(endpoint_url, world):
     return {
         "monitor_wheel_cache_dir": WHEEL_CACHE,
         "monitor_environment": DAEMON_ENVIRONMENT,
-        "monitor_config": {
-            "region": world["region"],
-            "endpoint_url": endpoint_url,
-            "route_table_ids": world["route_table_ids"],
-            "destination_cidrs": world["destination_cidrs"],
-            "vpn_eni_id": world["vpn_eni_id"],
-            "probe_route_table_id": world["probe_route_table_id"],
-            "probe": {"targets": [PROBE_TARGET], "interval": 0.2, "timeout": 0.2, "privileged": True},
-        },
+        # What the failover manages, said once as the inventory says it for every playbook ...
+        "lz_failover_region": world["region"],
+        "lz_failover_aws": {"endpoint_url": endpoint_url},
+        "lz_failover_route_table_ids": world["route_table_ids"],
+        "lz_failover_destination_cidrs": world["destination_cidrs"],
+        "lz_failover_vpn_eni_id": world["vpn_eni_id"],
+        "lz_failover_probe_route_table_id": world["probe_route_table_id"],
+        "lz_failover_probe_targets": [PROBE_TARGET],
+        # ... and only the daemon settings that differ from its defaults.
+        "monitor_config": {"probe": {"interval": 0.2, "timeout": 0.2}},
     }
 
 
@@ -339,7 +340,8 @@ def test_config_only_change_reloads_the_running_daemon(converged):  # pylint: di
 @pytest.mark.parametrize(
     "config_changes, expected_message",
     [
-        pytest.param({"probe.targets": []}, "probe.targets: must list 1 to 16 item(s), got 0", id="no-probe-targets"),
+        pytest.param({"probe.targets": []}, "No probe targets: set lz_failover_probe_targets", id="no-probe-targets"),
+        pytest.param({"probe.targets": ["198.51.100.%d" % host for host in range(1, 18)]}, "probe.targets: must list 1 to 16 item(s), got 17", id="too-many-probe-targets"),
         pytest.param({"policy.failback_hold_s": -1}, "policy.failback_hold_s", id="negative-failback-hold"),
         pytest.param({"probe.bogus": 1}, "monitor_config.probe.bogus", id="unknown-key"),
     ],
