@@ -97,6 +97,11 @@ What moto does, and what the layer changes
     ``136693071363`` (Debian's account), name ``debian-12-amd64-<build>``.  The
     image IDs are made up but stable (``debian_ami_id(region, release,
     architecture)``).
+12. Security group rules for an IP protocol without ports (ESP, protocol ``50``;
+    GRE, ``47``; any number but TCP, UDP, ICMP and ICMPv6).  moto requires a
+    port range for every protocol but ``-1`` and fails with a server error
+    without one; EC2 takes such a rule without ports and describes it with
+    ``IpProtocol`` ``"50"`` and no ``FromPort`` / ``ToPort``, as the layer does.
 
 Already right in moto (covered by tests, not changed): ``Origin`` of static
 (``CreateRoute``) and local (``CreateRouteTable``) routes, ``SourceDestCheck``
@@ -258,6 +263,7 @@ from moto.ec2.models.availability_zones_and_regions import Zone
 from moto.ec2.models.instance_types import InstanceTypeOfferingBackend
 from moto.ec2.models.instances import InstanceBackend
 from moto.ec2.models.route_tables import Route
+from moto.ec2.models.security_groups import SecurityGroupRule
 from moto.ec2.models.route_tables import RouteBackend
 from moto.ec2.models.route_tables import RouteTable
 from moto.ec2.models.subnets import SubnetBackend
@@ -799,6 +805,23 @@ def load_amis(self):
                                 root_device_name="/dev/xvda", hypervisor="xen", region_name=self.region_name)
 
 
+# --------------------------------------------------------------------------- rules without ports
+
+
+# The protocols whose rules have ports (ICMP's are type and code); EC2 ignores ports for any other.
+_PROTOCOLS_WITH_PORTS = frozenset({"tcp", "udp", "icmp", "icmpv6", "6", "17", "1", "58", "-1", "all"})
+
+
+def _security_group_rule_init(self, ec2_backend, ip_protocol, group_id, from_port, to_port, *args, **kwargs):  # pylint: disable=too-many-arguments
+    """SecurityGroupRule.__init__ that takes, like EC2, a rule for a protocol without ports (ESP: "50") and keeps no ports."""
+    original = _ORIGINALS["SecurityGroupRule.__init__"]
+    if ip_protocol is None or str(ip_protocol).lower() in _PROTOCOLS_WITH_PORTS:
+        original(self, ec2_backend, ip_protocol, group_id, from_port, to_port, *args, **kwargs)
+        return
+    original(self, ec2_backend, "-1", group_id, None, None, *args, **kwargs)
+    self.ip_protocol = str(ip_protocol)
+
+
 # --------------------------------------------------------------------------- install
 
 
@@ -834,6 +857,7 @@ def install():
         _patch(AvailabilityZonesAndRegions, "modify_availability_zone_group", modify_availability_zone_group_action)
         _patch(ParameterDict, "_check_loading_status", check_loading_status)
         _patch(AmiBackend, "_load_amis", load_amis)
+        _patch(SecurityGroupRule, "__init__", _security_group_rule_init)
         _INSTALLED.set()
 
 

@@ -91,3 +91,69 @@ def validate_route_inputs(route_table_ids, destination_cidrs, vpn_eni_id, probe_
     if problems:
         raise ValidationError(problems)
     return unique(route_table_ids), unique(normalize_cidr(cidr) for cidr in destination_cidrs)
+
+
+# IPv4 networks that are not globally reachable (IANA IPv4 Special-Purpose Address
+# Registry), in the words an operator recognises.  A public customer gateway
+# address is none of these.  198.18.0.0/15 is apart: ``allow_benchmark`` admits it
+# for test labs (RFC 2544 reserves it for exactly that).
+BENCHMARK_NETWORK = ipaddress.ip_network("198.18.0.0/15")
+_NOT_PUBLIC_IPV4 = tuple(
+    (ipaddress.ip_network(network), kind)
+    for network, kind in (
+        ("0.0.0.0/8", "the 'this network' block (RFC 791), not an address a host can have"),
+        ("10.0.0.0/8", "private (RFC 1918)"),
+        ("100.64.0.0/10", "shared address space for carrier-grade NAT (RFC 6598)"),
+        ("127.0.0.0/8", "loopback"),
+        ("169.254.0.0/16", "link-local"),
+        ("172.16.0.0/12", "private (RFC 1918)"),
+        ("192.0.0.0/24", "reserved for IETF protocol assignments (RFC 6890)"),
+        ("192.0.2.0/24", "documentation space (TEST-NET-1, RFC 5737)"),
+        ("192.88.99.0/24", "the deprecated 6to4 relay anycast block (RFC 7526)"),
+        ("192.168.0.0/16", "private (RFC 1918)"),
+        ("198.18.0.0/15", "benchmark space (RFC 2544), only for test labs"),
+        ("198.51.100.0/24", "documentation space (TEST-NET-2, RFC 5737)"),
+        ("203.0.113.0/24", "documentation space (TEST-NET-3, RFC 5737)"),
+        ("224.0.0.0/4", "multicast"),
+        ("240.0.0.0/4", "reserved (240.0.0.0/4, the limited broadcast address included)"),
+    )
+)
+
+
+def public_ipv4_problem(value, setting, allow_benchmark=False):
+    """Return a message when ``value`` is not a public unicast IPv4 address, else None.
+
+    ``setting`` names the variable in the message.  With ``allow_benchmark``,
+    addresses of 198.18.0.0/15 (RFC 2544 benchmark space, which test labs use)
+    pass too; every other special-purpose range is still refused.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return "%s is not set: give a public IPv4 address." % setting
+    if not isinstance(value, str):
+        return "%s: %r is not an IPv4 address." % (setting, value)
+    text = value.strip()
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        if "/" in text:
+            return "%s: %r is a network, not an address: give the address alone (no prefix length)." % (setting, value)
+        return "%s: %r is not an IPv4 address." % (setting, value)
+    if address.version != 4:
+        return "%s: %s is an IPv6 address, not a public IPv4 address." % (setting, text)
+    if allow_benchmark and address in BENCHMARK_NETWORK:
+        return None
+    for network, kind in _NOT_PUBLIC_IPV4:
+        if address in network:
+            return "%s: %s is not a public unicast IPv4 address: it is in %s, %s." % (setting, text, network, kind)
+    return None
+
+
+def instance_type_problem(zone, instance_type, setting):
+    """Return a message when the zone (an ``lz_zone_info`` result with offerings) does not offer ``instance_type``, else None."""
+    offered = list((zone or {}).get("instance_types") or [])
+    if instance_type in offered:
+        return None
+    zone_name = (zone or {}).get("zone_name", "")
+    place = "the Local Zone %s" % zone_name if (zone or {}).get("zone_type") == "local-zone" else "the zone %s" % zone_name
+    return "The instance type %s is not offered in %s. It offers %s: set %s to one of them." % (
+        instance_type, place, ", ".join(sorted(offered)) or "no instance types", setting)
