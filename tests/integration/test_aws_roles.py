@@ -8,6 +8,7 @@ the EC2 fidelity endpoint, each test on a freshly reset account."""
 from __future__ import annotations
 
 import json
+import secrets
 import warnings
 
 import pytest
@@ -26,6 +27,7 @@ from tests.support.provision import managed_by
 from tests.support.provision import network_variables
 from tests.support.provision import run_module
 from tests.support.provision import run_playbook
+from tests.support.provision import run_playbook_plainly
 from tests.support.provision import snapshot
 from tests.support.provision import tags_of
 
@@ -260,3 +262,14 @@ def test_a_user_mistake_is_one_clear_message_before_any_change(endpoint, mistake
     assert "Traceback" not in json.dumps(run.output)
     assert run.changed_tasks == []
     assert snapshot(endpoint) == before
+
+
+def test_the_secret_key_never_appears_in_the_output_at_any_verbosity(endpoint):
+    # The endpoint takes any key, so a unique one shows every place it could leak to.
+    canary = "lz-canary-secret-" + secrets.token_hex(8)
+    variables = build_existing_environment(endpoint).variables(endpoint, lz_failover_aws={**aws_connection(endpoint), "secret_key": canary})
+    completed = run_playbook_plainly("provision.yml", variables, "-vvv", "--check", "--diff",
+                                     environment={"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default"})
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    assert "Remember the settings that passed the checks" in completed.stdout
+    assert canary not in completed.stdout + completed.stderr

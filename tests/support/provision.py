@@ -131,18 +131,23 @@ def ansible_environment(credentials=True):
     return env
 
 
-def run_playbook(playbook, variables, *args, credentials=True):
-    """Run ``playbooks/<playbook>`` on localhost with ``variables`` as its inventory; return a PlaybookRun."""
+def run_playbook_plainly(playbook, variables, *args, credentials=True, environment=None):
+    """Run ``playbooks/<playbook>`` on localhost with ``variables`` as its inventory; return the CompletedProcess."""
     inventory = {"all": {"hosts": {"localhost": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}}, "vars": variables}}
     with tempfile.NamedTemporaryFile("w", suffix=".yml", prefix="lz-inventory-", delete=False) as handle:
         yaml.safe_dump(inventory, handle)
     try:
         argv = [os.path.join(BIN, "ansible-playbook"), "-i", handle.name, os.path.join("playbooks", playbook), *args]
-        started = time.monotonic()
-        completed = subprocess.run(argv, env=ansible_environment(credentials), cwd=REPO_ROOT, capture_output=True, text=True,
-                                   timeout=PLAYBOOK_TIMEOUT, check=False)
+        return subprocess.run(argv, env={**ansible_environment(credentials), **(environment or {})}, cwd=REPO_ROOT, capture_output=True,
+                              text=True, timeout=PLAYBOOK_TIMEOUT, check=False)
     finally:
         os.unlink(handle.name)
+
+
+def run_playbook(playbook, variables, *args, credentials=True):
+    """Run ``playbooks/<playbook>`` on localhost with ``variables`` as its inventory; return a PlaybookRun."""
+    started = time.monotonic()
+    completed = run_playbook_plainly(playbook, variables, *args, credentials=credentials)
     try:
         output = json.loads(completed.stdout)
     except ValueError:
