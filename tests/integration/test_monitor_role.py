@@ -341,7 +341,8 @@ def test_config_only_change_reloads_the_running_daemon(converged):  # pylint: di
     "config_changes, expected_message",
     [
         pytest.param({"probe.targets": []}, "No probe targets: set lz_failover_probe_targets", id="no-probe-targets"),
-        pytest.param({"probe.targets": ["198.51.100.%d" % host for host in range(1, 18)]}, "probe.targets: must list 1 to 16 item(s), got 17", id="too-many-probe-targets"),
+        pytest.param({"probe.targets": ["198.51.100.%d" % host for host in range(1, 18)]}, "probe.targets: must list 1 to 16 item(s), got 17",
+                     id="too-many-probe-targets"),
         pytest.param({"policy.failback_hold_s": -1}, "policy.failback_hold_s", id="negative-failback-hold"),
         pytest.param({"probe.bogus": 1}, "monitor_config.probe.bogus", id="unknown-key"),
     ],
