@@ -20,6 +20,7 @@ from tests.support.provision import NAME
 from tests.support.provision import PROBE_TARGETS
 from tests.support.provision import ROLE_TAG
 from tests.support.provision import aws_connection
+from tests.support.provision import aws_ec2_inventory
 from tests.support.provision import base_variables
 from tests.support.provision import build_existing_environment
 from tests.support.provision import clients
@@ -117,11 +118,12 @@ def assert_new_environment(endpoint, first):
 
     trust = iam.get_role(RoleName=f"{NAME}-monitor")["Role"]["AssumeRolePolicyDocument"]
     assert trust["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
-    added = first.result("Add the instance to the inventory for the following plays")["add_host"]
-    assert added["host_name"] == f"{NAME}-utility"
-    assert added["groups"] == ["utility"]
-    assert added["host_vars"]["ansible_host"] == instance["PrivateIpAddress"]
-    assert added["host_vars"]["ansible_user"] == "admin"
+    outputs = first.result("Publish the utility instance")["ansible_facts"]["utility_instance_outputs"]
+    assert (outputs["host_name"], outputs["private_ip"], outputs["ssh_user"]) == (f"{NAME}-utility", instance["PrivateIpAddress"], "admin")
+    # The AWS inventory's own aws_ec2.yml finds it by its tags, in the group the monitor's play targets.
+    inventory = aws_ec2_inventory(endpoint)
+    assert inventory["utility"]["hosts"] == [f"{NAME}-utility"]
+    assert inventory["_meta"]["hostvars"][f"{NAME}-utility"]["private_ip_address"] == instance["PrivateIpAddress"]
 
 
 def add_unrelated_resources(endpoint):

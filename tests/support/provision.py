@@ -155,6 +155,26 @@ def run_playbook(playbook, variables, *args, credentials=True):
     return PlaybookRun(completed.returncode, output, completed.stderr, time.monotonic() - started)
 
 
+def aws_ec2_inventory(endpoint_url, name=NAME):
+    """What inventories/aws/aws_ec2.yml (amazon.aws.aws_ec2) finds in the endpoint for the failover ``name``."""
+    with open(os.path.join(REPO_ROOT, "inventories", "aws", "aws_ec2.yml"), encoding="utf-8") as handle:
+        config = handle.read()
+    # The user's one edit for another failover: the name in the tag filter.
+    assert "managed-by: lz-failover\n" in config
+    with tempfile.TemporaryDirectory(prefix="lz-aws-inventory-") as directory:
+        path = os.path.join(directory, "aws_ec2.yml")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(config.replace("managed-by: lz-failover\n", f"managed-by: {name}\n"))
+        completed = subprocess.run([os.path.join(BIN, "ansible-inventory"), "-i", path, "--list"], env={**ansible_environment(), "AWS_URL": endpoint_url},
+                                   cwd=REPO_ROOT, capture_output=True, text=True, timeout=PLAYBOOK_TIMEOUT, check=True)
+    return json.loads(completed.stdout, object_hook=_plain_value)
+
+
+def _plain_value(item):
+    """ansible-inventory marks values that came from outside (EC2's answers) as unsafe: the value itself."""
+    return item["__ansible_unsafe"] if set(item) == {"__ansible_unsafe"} else item
+
+
 def run_module(module, args):
     """Run one module of this collection ad hoc on localhost; return its result."""
     argv = [os.path.join(BIN, "ansible"), "localhost", "-m", f"localzones.failover.{module}", "-a", json.dumps(args),
