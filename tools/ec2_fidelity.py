@@ -108,6 +108,10 @@ What moto does, and what the layer changes
 13. DescribeTags gives an Elastic IP's tags the resource type ``elastic-ip``, as
     EC2 does (moto said ``vpc-elastic-ip``, so a ``resource-type`` filter of
     ``elastic-ip`` found none and amazon.aws.ec2_eip re-tagged on every run).
+14. TerminateInstances detaches, as EC2 does, the instance's interfaces that are
+    not deleted on termination (an existing interface it was launched on): they
+    stay, ``available`` and without an attachment (moto left them ``in-use``,
+    attached to the terminated instance).
 
 Already right in moto (covered by tests, not changed): ``Origin`` of static
 (``CreateRoute``) and local (``CreateRouteTable``) routes, ``SourceDestCheck``
@@ -267,6 +271,7 @@ from moto.ec2.models.amis import AmiBackend
 from moto.ec2.models.availability_zones_and_regions import RegionsAndZonesBackend
 from moto.ec2.models.availability_zones_and_regions import Zone
 from moto.ec2.models.instance_types import InstanceTypeOfferingBackend
+from moto.ec2.models.instances import Instance
 from moto.ec2.models.instances import InstanceBackend
 from moto.ec2.models.route_tables import Route
 from moto.ec2.models.security_groups import SecurityGroupRule
@@ -833,6 +838,21 @@ def load_amis(self):
                                 root_device_name="/dev/xvda", hypervisor="xen", region_name=self.region_name)
 
 
+def terminate_instance(self):
+    """Instance.terminate that detaches, like EC2, the interfaces that are not deleted on termination."""
+    kept = [nic for nic in self.nics.values() if not nic.delete_on_termination]
+    state = _ORIGINALS["Instance.terminate"](self)
+    for nic in kept:
+        # Instance.detach_eni, except that the terminated instance keeps it in its list:
+        # moto reads the instance's private address from its first interface.
+        nic.instance = None
+        nic.attachment_id = None
+        nic.attach_time = None
+        nic.status = "available"
+        nic.device_index = None
+    return state
+
+
 # --------------------------------------------------------------------------- rules without ports
 
 
@@ -881,6 +901,7 @@ def install():
         _patch(SubnetBackend, "create_subnet", create_subnet)
         _patch(InstanceTypeOfferingBackend, "describe_instance_type_offerings", describe_instance_type_offerings)
         _patch(InstanceBackend, "run_instances", run_instances)
+        _patch(Instance, "terminate", terminate_instance)
         _patch(AvailabilityZonesAndRegions, "describe_availability_zones", describe_availability_zones_action)
         _patch(AvailabilityZonesAndRegions, "modify_availability_zone_group", modify_availability_zone_group_action)
         _patch(ParameterDict, "_check_loading_status", check_loading_status)
