@@ -87,7 +87,10 @@ What moto does, and what the layer changes
     ``t2.micro``).  RunInstances into a Local Zone subnet with an instance type
     the zone does not offer answers ``Unsupported`` ("Your requested instance
     type ... is not supported in your requested Availability Zone ..."), with or
-    without moto's own instance type validation switched on.
+    without moto's own instance type validation switched on.  The same holds for
+    an instance launched on an existing interface (``NetworkInterfaceId`` at
+    device index 0), which is placed in the zone of the interface's subnet
+    (moto put it in the region's first zone).
 11. Public Debian AMI parameters.  moto serves the Amazon Linux ones
     (``/aws/service/ami-amazon-linux-latest/...``, e.g.
     ``al2023-ami-kernel-default-x86_64``) but none of Debian's.  The layer seeds,
@@ -102,6 +105,13 @@ What moto does, and what the layer changes
     port range for every protocol but ``-1`` and fails with a server error
     without one; EC2 takes such a rule without ports and describes it with
     ``IpProtocol`` ``"50"`` and no ``FromPort`` / ``ToPort``, as the layer does.
+13. DescribeTags gives an Elastic IP's tags the resource type ``elastic-ip``, as
+    EC2 does (moto said ``vpc-elastic-ip``, so a ``resource-type`` filter of
+    ``elastic-ip`` found none and amazon.aws.ec2_eip re-tagged on every run).
+14. TerminateInstances detaches, as EC2 does, the instance's interfaces that are
+    not deleted on termination (an existing interface it was launched on): they
+    stay, ``available`` and without an attachment (moto left them ``in-use``,
+    attached to the terminated instance).
 
 Already right in moto (covered by tests, not changed): ``Origin`` of static
 (``CreateRoute``) and local (``CreateRouteTable``) routes, ``SourceDestCheck``
@@ -261,9 +271,11 @@ from moto.ec2.models.amis import AmiBackend
 from moto.ec2.models.availability_zones_and_regions import RegionsAndZonesBackend
 from moto.ec2.models.availability_zones_and_regions import Zone
 from moto.ec2.models.instance_types import InstanceTypeOfferingBackend
+from moto.ec2.models.instances import Instance
 from moto.ec2.models.instances import InstanceBackend
 from moto.ec2.models.route_tables import Route
 from moto.ec2.models.security_groups import SecurityGroupRule
+from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE
 from moto.ec2.models.route_tables import RouteBackend
 from moto.ec2.models.route_tables import RouteTable
 from moto.ec2.models.subnets import SubnetBackend
@@ -721,18 +733,39 @@ def _launch_subnet_id(kwargs):
     return kwargs.get("subnet_id") or next((nic.get("SubnetId") for nic in kwargs.get("nics") or () if nic.get("SubnetId")), None)
 
 
+def _launch_interface_subnet(backend, kwargs):
+    """The subnet of an existing interface the instance is launched on (device index 0), else None."""
+    for nic in kwargs.get("nics") or ():
+        if nic.get("NetworkInterfaceId") and str(nic.get("DeviceIndex", "0")) == "0":
+            return backend.get_network_interface(nic["NetworkInterfaceId"]).subnet
+    return None
+
+
 def run_instances(self, image_id, count, user_data, security_group_names, **kwargs):
-    """InstanceBackend.run_instances that refuses, like EC2, an instance type the Local Zone does not offer."""
+    """InstanceBackend.run_instances that refuses, like EC2, an instance type the Local Zone does not offer.
+
+    An instance launched on an existing interface is placed, as on EC2, in the zone of the interface's subnet.
+    """
     subnet_id = _launch_subnet_id(kwargs)
-    zone_name = self.get_subnet(subnet_id).availability_zone if subnet_id else kwargs.get("placement")
+    interface_subnet = None if subnet_id else _launch_interface_subnet(self, kwargs)
+    zone_name = (self.get_subnet(subnet_id).availability_zone if subnet_id
+                 else interface_subnet.availability_zone if interface_subnet else kwargs.get("placement"))
     spec = local_zone_spec(self.region_name, zone_name)
     if spec is not None:
         if kwargs.get("instance_type") not in spec.instance_types:
             raise UnsupportedInstanceTypeError(kwargs.get("instance_type"), spec.name)
-        if kwargs.get("placement") == spec.name and subnet_id:
+        if kwargs.get("placement") == spec.name and (subnet_id or interface_subnet):
             # moto checks Placement against the region's zones only; the subnet already places the instance.
             kwargs["placement"] = None
-    return _ORIGINALS["InstanceBackend.run_instances"](self, image_id, count, user_data, security_group_names, **kwargs)
+    reservation = _ORIGINALS["InstanceBackend.run_instances"](self, image_id, count, user_data, security_group_names, **kwargs)
+    if interface_subnet is not None:
+        # moto places an instance without a subnet, and its volumes, in the region's first zone.
+        zone = self.get_zone_by_name(interface_subnet.availability_zone)
+        for instance in reservation.instances:
+            instance.placement.zone = zone.name
+            for device in instance.block_device_mapping.values():
+                self.get_volume(device.volume_id).zone = zone
+    return reservation
 
 
 def describe_availability_zones_action(self):
@@ -805,6 +838,21 @@ def load_amis(self):
                                 root_device_name="/dev/xvda", hypervisor="xen", region_name=self.region_name)
 
 
+def terminate_instance(self):
+    """Instance.terminate that detaches, like EC2, the interfaces that are not deleted on termination."""
+    kept = [nic for nic in self.nics.values() if not nic.delete_on_termination]
+    state = _ORIGINALS["Instance.terminate"](self)
+    for nic in kept:
+        # Instance.detach_eni, except that the terminated instance keeps it in its list:
+        # moto reads the instance's private address from its first interface.
+        nic.instance = None
+        nic.attachment_id = None
+        nic.attach_time = None
+        nic.status = "available"
+        nic.device_index = None
+    return state
+
+
 # --------------------------------------------------------------------------- rules without ports
 
 
@@ -853,11 +901,14 @@ def install():
         _patch(SubnetBackend, "create_subnet", create_subnet)
         _patch(InstanceTypeOfferingBackend, "describe_instance_type_offerings", describe_instance_type_offerings)
         _patch(InstanceBackend, "run_instances", run_instances)
+        _patch(Instance, "terminate", terminate_instance)
         _patch(AvailabilityZonesAndRegions, "describe_availability_zones", describe_availability_zones_action)
         _patch(AvailabilityZonesAndRegions, "modify_availability_zone_group", modify_availability_zone_group_action)
         _patch(ParameterDict, "_check_loading_status", check_loading_status)
         _patch(AmiBackend, "_load_amis", load_amis)
         _patch(SecurityGroupRule, "__init__", _security_group_rule_init)
+        # DescribeTags' resource type of an Elastic IP (moto's table is used by DescribeTags only).
+        EC2_PREFIX_TO_RESOURCE["eipalloc"] = "elastic-ip"
         _INSTALLED.set()
 
 

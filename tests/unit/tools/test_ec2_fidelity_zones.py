@@ -208,3 +208,39 @@ def test_local_zone_spec_lookup():
     assert ec2_fidelity.local_zone_spec(REGION, zone_name=BOSTON).group_name == "us-east-1-bos-1"
     assert ec2_fidelity.local_zone_spec(REGION, zone_id="use1-nyc1-az1").name == NEW_YORK
     assert ec2_fidelity.local_zone_spec("eu-west-1", zone_name=BOSTON) is None
+
+
+def test_run_instances_on_an_existing_interface_is_placed_and_checked_in_its_local_zone(ec2, vpc_id):
+    subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.0.1.0/24", AvailabilityZone=BOSTON)["Subnet"]["SubnetId"]
+    eni = ec2.create_network_interface(SubnetId=subnet_id)["NetworkInterface"]
+    image_id = ssm_client(ec2.meta.endpoint_url).get_parameter(Name=DEBIAN_12_AMD64)["Parameter"]["Value"]
+    nic = [{"DeviceIndex": 0, "NetworkInterfaceId": eni["NetworkInterfaceId"]}]
+    assert error_code(ec2.run_instances, ImageId=image_id, MinCount=1, MaxCount=1, InstanceType="t2.micro", NetworkInterfaces=nic)[0] == "Unsupported"
+    instance = ec2.run_instances(ImageId=image_id, MinCount=1, MaxCount=1, InstanceType="t3.medium", NetworkInterfaces=nic)["Instances"][0]
+    assert (instance["Placement"]["AvailabilityZone"], instance["PrivateIpAddress"]) == (BOSTON, eni["PrivateIpAddress"])
+    assert {volume["AvailabilityZone"] for volume in ec2.describe_volumes()["Volumes"]} == {BOSTON}
+
+
+def test_a_security_group_rule_for_esp_has_no_ports(ec2, vpc_id):
+    group_id = ec2.create_security_group(GroupName="ipsec", Description="ipsec", VpcId=vpc_id)["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=[{"IpProtocol": "50", "IpRanges": [{"CidrIp": "192.0.32.10/32"}]}])
+    rules = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]["IpPermissions"]
+    assert [(rule["IpProtocol"], rule.get("FromPort"), rule["IpRanges"]) for rule in rules] == [("50", None, [{"CidrIp": "192.0.32.10/32"}])]
+
+
+def test_elastic_ip_tags_have_the_resource_type_elastic_ip(ec2):
+    allocation_id = ec2.allocate_address(Domain="vpc", TagSpecifications=[
+        {"ResourceType": "elastic-ip", "Tags": [{"Key": "Name", "Value": "x"}]}])["AllocationId"]
+    tags = ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [allocation_id]}, {"Name": "resource-type", "Values": ["elastic-ip"]}])["Tags"]
+    assert [(tag["Key"], tag["ResourceType"]) for tag in tags] == [("Name", "elastic-ip")]
+
+
+def test_terminating_an_instance_detaches_the_existing_interface_it_was_launched_on(ec2, vpc_id):
+    subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.0.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+    eni_id = ec2.create_network_interface(SubnetId=subnet_id)["NetworkInterface"]["NetworkInterfaceId"]
+    instance_id = ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, InstanceType="t3.medium",
+                                    NetworkInterfaces=[{"DeviceIndex": 0, "NetworkInterfaceId": eni_id}])["Instances"][0]["InstanceId"]
+    ec2.terminate_instances(InstanceIds=[instance_id])
+    eni = ec2.describe_network_interfaces(NetworkInterfaceIds=[eni_id])["NetworkInterfaces"][0]
+    assert (eni["Status"], "Attachment" in eni) == ("available", False)
+    assert ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]["State"]["Name"] == "terminated"
