@@ -57,6 +57,7 @@ ATTEMPTS = 2
 DIMENSION_GROUP = "FailoverGroup"
 DIMENSION_DIRECTION = "Direction"
 DIRECTIONS = {"vpn": "ToVpn", "dx": "ToDx"}
+SENT, REJECTED, KEPT = "sent", "rejected", "kept"
 THROTTLING_CODES = frozenset(("Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException"))
 
 
@@ -261,11 +262,13 @@ class Publisher:  # pylint: disable=too-many-instance-attributes
                 if not final and sent and self._clock() - started > self.settings.interval_s / 2.0:
                     break  # the rest waits for the next flush rather than stretching this one
                 batch = next(batches(self._backlog))
-                if not self._send(batch):
-                    break
+                outcome = self._send(batch)
+                if outcome == KEPT:
+                    break  # CloudWatch is in trouble: no further call until the next flush
                 for _item in batch:
                     self._backlog.popleft()
-                sent += len(batch)
+                if outcome == SENT:
+                    sent += len(batch)
         finally:
             self._backlog_gauge.set(len(self._backlog))
         return sent
@@ -280,7 +283,7 @@ class Publisher:  # pylint: disable=too-many-instance-attributes
             self._log.warning("cloudwatch_dropped", items=overflow, reason="backlog full", backlog_limit=self._backlog_limit)
 
     def _send(self, batch):
-        """One PutMetricData call; True when the batch is done with (sent, or refused for good)."""
+        """One PutMetricData call: SENT, REJECTED (refused for good) or KEPT (to try again later)."""
         try:
             self._client = self._client or self._client_factory(self.settings)
             call(self._client, "put_metric_data", Namespace=self.settings.namespace, MetricData=list(batch))
@@ -292,12 +295,12 @@ class Publisher:  # pylint: disable=too-many-instance-attributes
             self._log.warning(
                 "cloudwatch_failed", code=exc.code, message=exc.message, items=len(batch), kept=retry, backlog=len(self._backlog) - (0 if retry else len(batch)),
             )
-            return not retry
+            return KEPT if retry else REJECTED
         except Exception as exc:  # pylint: disable=broad-except
             # No region, a bad endpoint URL, no botocore: nothing a retry would fix soon, but not the data's fault.
             self._requests.labels(type(exc).__name__).inc()
             self._log.warning("cloudwatch_failed", code=type(exc).__name__, message=str(exc), items=len(batch), kept=True, backlog=len(self._backlog))
-            return False
+            return KEPT
         self._requests.labels("OK").inc()
         self._sent.inc(len(batch))
-        return True
+        return SENT
