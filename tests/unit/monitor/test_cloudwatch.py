@@ -7,6 +7,7 @@ clients: nothing sleeps and nothing leaves the process."""
 
 from __future__ import annotations
 
+import os
 import threading
 from datetime import datetime
 from datetime import timezone
@@ -15,6 +16,7 @@ from urllib.parse import urlencode
 import botocore.serialize
 import botocore.session
 import pytest
+import yaml
 from botocore.exceptions import ClientError
 from botocore.exceptions import ReadTimeoutError
 
@@ -24,8 +26,10 @@ from lz_failover_monitor.cloudwatch import Publisher
 from lz_failover_monitor.cloudwatch import batches
 from lz_failover_monitor.cloudwatch import datum_size
 from lz_failover_monitor.cloudwatch import interval_data
+from lz_failover_monitor.config import CLOUDWATCH_SCHEMA
 from lz_failover_monitor.config import validate_document
 from lz_failover_monitor.metrics import Metrics
+from tests.conftest import REPO_ROOT
 from tests.unit.monitor.test_actuator import FakeClock
 from tests.unit.monitor.test_actuator import RecordingLog
 from tests.unit.monitor.test_daemon import DOWN
@@ -265,3 +269,13 @@ def test_the_probe_loop_reports_rounds_transitions_both_down_and_api_errors():
 def test_the_daemon_only_publishes_when_enabled():
     harness = Harness()
     assert harness.monitor._new_cloudwatch(harness.monitor.config) is None  # pylint: disable=protected-access
+
+
+def test_the_iam_role_allows_the_namespace_the_daemon_and_the_monitor_role_default_to():
+    """PutMetricData is allowed for one namespace only: the three defaults must agree."""
+    def role_yaml(role, name):
+        with open(os.path.join(REPO_ROOT, "roles", role, name, "main.yml"), encoding="utf-8") as handle:
+            return yaml.safe_load(handle)
+    iam = role_yaml("failover_iam", "defaults")["failover_iam_cloudwatch_metrics"]["namespace"]
+    monitor_role = role_yaml("monitor", "vars")["__monitor_config_defaults"]["cloudwatch"]["namespace"]
+    assert iam == monitor_role == CLOUDWATCH_SCHEMA["namespace"][0] == "LocalZonesFailover"
