@@ -113,7 +113,9 @@ class StopRequested(Exception):
 class Actuator:  # pylint: disable=too-many-instance-attributes
     """Converges the route tables to the latest desired path (see the module docstring)."""
 
-    def __init__(self, config, log, metrics, client_factory=ec2_client, clock=time.monotonic, rng=random.random, on_api_error=None):  # pylint: disable=too-many-arguments
+    def __init__(  # pylint: disable=too-many-arguments
+        self, config, log, metrics, client_factory=ec2_client, clock=time.monotonic, rng=random.random, on_api_error=None,
+    ):
         self._config = config
         self._on_api_error = on_api_error
         self._log = log

@@ -136,8 +136,8 @@ def interval_data(sums, failover_group, timestamp):
     """The MetricDatum dicts of one interval (statistic sets without samples are left out)."""
     group = [{"Name": DIMENSION_GROUP, "Value": failover_group}]
 
-    def datum(name, unit, dimensions=group, **value):
-        return dict(MetricName=name, Dimensions=dimensions, Timestamp=timestamp, Unit=unit, **value)
+    def datum(name, unit, dimensions=None, **value):
+        return dict(MetricName=name, Dimensions=dimensions or group, Timestamp=timestamp, Unit=unit, **value)
 
     data = []
     for name, unit, statistics in (
@@ -292,9 +292,8 @@ class Publisher:  # pylint: disable=too-many-instance-attributes
             retry = worth_retrying(exc)
             if not retry:
                 self._rejected.inc(len(batch))
-            self._log.warning(
-                "cloudwatch_failed", code=exc.code, message=exc.message, items=len(batch), kept=retry, backlog=len(self._backlog) - (0 if retry else len(batch)),
-            )
+            backlog = len(self._backlog) - (0 if retry else len(batch))
+            self._log.warning("cloudwatch_failed", code=exc.code, message=exc.message, items=len(batch), kept=retry, backlog=backlog)
             return KEPT if retry else REJECTED
         except Exception as exc:  # pylint: disable=broad-except
             # No region, a bad endpoint URL, no botocore: nothing a retry would fix soon, but not the data's fault.

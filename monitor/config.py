@@ -130,7 +130,8 @@ class MonitorConfig:  # pylint: disable=too-many-instance-attributes
         vpn = "VPN path check off"
         cloudwatch = "CloudWatch metrics off"
         if self.cloudwatch.enabled:
-            cloudwatch = "CloudWatch metrics to %s (group %s) every %g s" % (self.cloudwatch.namespace, self.cloudwatch.failover_group, self.cloudwatch.interval_s)
+            settings = self.cloudwatch
+            cloudwatch = "CloudWatch metrics to %s (group %s) every %g s" % (settings.namespace, settings.failover_group, settings.interval_s)
         if self.vpn_check.enabled:
             vpn = "VPN path check on %d target(s) every %g s" % (len(self.vpn_check.targets), self.vpn_check.interval)
         tables = ", ".join(self.route_table_ids)

@@ -164,7 +164,8 @@ class CloudWatchReader:
         now = datetime.now(timezone.utc)
         dimension_list = [{"Name": "FailoverGroup", "Value": self.failover_group}]
         dimension_list += [{"Name": key, "Value": value} for key, value in dimensions.items()]
-        query = {"Id": "q", "MetricStat": {"Metric": {"Namespace": self.namespace, "MetricName": name, "Dimensions": dimension_list}, "Period": 3600, "Stat": stat}}
+        metric = {"Namespace": self.namespace, "MetricName": name, "Dimensions": dimension_list}
+        query = {"Id": "q", "MetricStat": {"Metric": metric, "Period": 3600, "Stat": stat}}
         answer = self._client.get_metric_data(MetricDataQueries=[query], StartTime=now - timedelta(minutes=30), EndTime=now + timedelta(minutes=30))
         values = answer["MetricDataResults"][0]["Values"]
         return values[0] if values else None

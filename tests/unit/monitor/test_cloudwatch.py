@@ -198,7 +198,8 @@ def test_a_slow_flush_stops_starting_batches_after_half_an_interval():
     clock = FakeClock(100.0)
     client = FakeCloudWatch(clock=clock, call_s=20.0)  # every call takes 20 s of a 60 s interval
     pub = publisher(client, clock=clock, backlog_limit=10000)
-    pub._backlog.extend({"MetricName": "M", "Dimensions": GROUP, "Timestamp": AT, "Unit": "Count", "Value": 1.0} for _ in range(4000))  # pylint: disable=protected-access
+    waiting = [{"MetricName": "M", "Dimensions": GROUP, "Timestamp": AT, "Unit": "Count", "Value": 1.0}] * 4000
+    pub._backlog.extend(waiting)  # pylint: disable=protected-access
     assert pub.flush() == 2000, "two calls, then the rest waits for the next flush"
     assert pub.backlog == 2003 and len(client.calls) == 2
     assert pub.flush(final=True) == 2006 and pub.backlog == 0, "the last flush before stopping sends everything"
@@ -253,7 +254,8 @@ def test_the_probe_loop_reports_rounds_transitions_both_down_and_api_errors():
     harness.monitor.cloudwatch = publisher(client)
     harness.rounds(3, UP).rounds(5, DOWN)
     harness.monitor.vpn_checker = StubVpn()  # VPN down from here: both paths are down once DX fails again
-    harness.monitor._count_api_error()  # pylint: disable=protected-access  (what the actuator thread calls)
+    # What the actuator thread calls after a failed EC2 call.
+    harness.monitor._count_api_error()  # pylint: disable=protected-access
     sums = harness.monitor.cloudwatch.aggregator.take()
     assert sums.transitions == {"ToVpn": 1, "ToDx": 0} and sums.api_errors == 1
     # The first round only starts the state machine (no path yet); the deciding round counts as on the VPN.
