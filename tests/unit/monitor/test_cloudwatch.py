@@ -205,44 +205,44 @@ def test_a_slow_flush_stops_starting_batches_after_half_an_interval():
     assert pub.flush(final=True) == 2006 and pub.backlog == 0, "the last flush before stopping sends everything"
 
 
+class HangingCloudWatch:
+    """A PutMetricData that does not return until ``release`` is set."""
+
+    def __init__(self):
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def put_metric_data(self, **_request):
+        self.entered.set()
+        self.release.wait(10)
+
+
 def test_recording_never_waits_for_a_send_in_flight():
-    entered, release = threading.Event(), threading.Event()
-
-    class HangingCloudWatch:
-        def put_metric_data(self, **_request):
-            entered.set()
-            release.wait(10)
-
-    pub = publisher(HangingCloudWatch())
+    hanging = HangingCloudWatch()
+    pub = publisher(hanging)
     pub.record_round([1.0], "dx", None)
     sender = threading.Thread(target=pub.flush)
     sender.start()
     try:
-        assert entered.wait(10)
+        assert hanging.entered.wait(10)
         for _round in range(1000):  # would hang here if a send held the aggregator
             pub.record_round([1.0, None], "vpn", False)
         pub.count_transition("vpn")
         pub.count_api_error()
         assert pub.aggregator.take().on_vpn.count == 1000
     finally:
-        release.set()
+        hanging.release.set()
         sender.join(10)
 
 
-def test_stop_without_waiting_returns_while_a_send_hangs():
-    entered, release = threading.Event(), threading.Event()
-
-    class HangingCloudWatch:
-        def put_metric_data(self, **_request):
-            entered.set()
-            release.wait(10)
-
-    pub = Publisher(settings(interval_s=10, timeout_s=1), RecordingLog(), Metrics(), client_factory=lambda _settings: HangingCloudWatch()).start()
+def test_stop_without_waiting_returns_while_the_last_flush_hangs():
+    hanging = HangingCloudWatch()
+    pub = Publisher(settings(interval_s=10, timeout_s=1), RecordingLog(), Metrics(), client_factory=lambda _settings: hanging).start()
     try:
-        pub.stop(timeout=0)  # the final flush hangs in the client; stop does not wait for it
-        assert entered.wait(10)
+        pub.stop(timeout=0)
+        assert hanging.entered.wait(10), "stopping flushes once more"
+        assert pub._thread.is_alive(), "and stop() returned without waiting for it"  # pylint: disable=protected-access
     finally:
-        release.set()
+        hanging.release.set()
 
 
 # --------------------------------------------------------------------------- the probe loop's side
