@@ -281,3 +281,23 @@ def test_the_iam_role_allows_the_namespace_the_daemon_and_the_monitor_role_defau
     iam = role_yaml("failover_iam", "defaults")["failover_iam_cloudwatch_metrics"]["namespace"]
     monitor_role = role_yaml("monitor", "vars")["__monitor_config_defaults"]["cloudwatch"]["namespace"]
     assert iam == monitor_role == CLOUDWATCH_SCHEMA["namespace"][0] == "LocalZonesFailover"
+
+
+def test_a_reload_with_a_new_cloudwatch_section_replaces_the_publisher_and_off_removes_it(tmp_path):
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(yaml.safe_dump(document()))
+    harness = Harness(config_path=str(config_path)).rounds(2, UP)
+    # A closed loopback port: the publisher's last flush, on its way out, goes nowhere else.
+    cloudwatch = {"enabled": True, "failover_group": "lz-test", "endpoint_url": "http://127.0.0.1:9", "timeout_s": 1}
+    config_path.write_text(yaml.safe_dump(document(cloudwatch=cloudwatch)))
+    harness.monitor.reload()
+    publisher_in_use = harness.monitor.cloudwatch
+    try:
+        assert publisher_in_use is not None and publisher_in_use.settings.failover_group == "lz-test"
+        assert harness.log.named("config_reloaded")[0]["changed"] == ["cloudwatch"]
+        harness.rounds(3, UP)
+        assert publisher_in_use.aggregator.take().on_vpn.count == 3, "rounds go to the new publisher"
+    finally:
+        config_path.write_text(yaml.safe_dump(document()))
+        harness.monitor.reload()
+    assert harness.monitor.cloudwatch is None
