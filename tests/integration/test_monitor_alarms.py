@@ -55,7 +55,9 @@ def variables(endpoint, cloudwatch=True, vpn_check=True, **overrides):
         "cloudwatch": {"enabled": cloudwatch},
         "vpn_check": {"enabled": vpn_check, "targets": ["198.19.0.20"]},
     }
-    return base_variables(endpoint, monitor_config=monitor_config, monitor_cloudwatch_alarms_enabled=True, **overrides)
+    # The endpoint is named for the alarm calls themselves, so they can only ever reach the local one.
+    return base_variables(endpoint, monitor_config=monitor_config, monitor_cloudwatch_alarms_enabled=True, monitor_cloudwatch_endpoint_url=endpoint,
+                          **overrides)
 
 
 def alarms(endpoint):
