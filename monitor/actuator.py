@@ -113,8 +113,11 @@ class StopRequested(Exception):
 class Actuator:  # pylint: disable=too-many-instance-attributes
     """Converges the route tables to the latest desired path (see the module docstring)."""
 
-    def __init__(self, config, log, metrics, client_factory=ec2_client, clock=time.monotonic, rng=random.random):
+    def __init__(  # pylint: disable=too-many-arguments
+        self, config, log, metrics, client_factory=ec2_client, clock=time.monotonic, rng=random.random, on_api_error=None,
+    ):
         self._config = config
+        self._on_api_error = on_api_error
         self._log = log
         self._metrics = metrics
         self._client_factory = client_factory
@@ -206,6 +209,8 @@ class Actuator:  # pylint: disable=too-many-instance-attributes
         self.failures += 1
         self.last_error = code
         self._metrics.api_errors.labels(operation, code).inc()
+        if self._on_api_error is not None:
+            self._on_api_error()
         delay = backoff_delay(self.failures, config.api.retry_backoff_max_s, self._rng)
         self._log.warning("api_error", operation=operation, code=code, message=message, consecutive_failures=self.failures, retry_in_s=round(delay, 3))
         return delay

@@ -36,6 +36,21 @@ class RequestCounter:
         self._counter.labels(operation, code).inc()
 
 
+def reporting_client(service, region, endpoint_url, connect_timeout, read_timeout, max_attempts=2):
+    """A client for a reporting service (SNS, CloudWatch): few attempts, short timeouts.
+
+    Reporting is best effort and runs on its own thread, so a slow or failing service
+    costs that thread a bounded wait and never more: botocore's standard retries
+    (throttling, 5xx, connection errors) within ``max_attempts`` in total.
+    """
+    import botocore.config
+
+    config = botocore.config.Config(
+        retries={"mode": "standard", "total_max_attempts": max_attempts}, connect_timeout=connect_timeout, read_timeout=read_timeout,
+    )
+    return session(region).client(service, endpoint_url=endpoint_url, config=config)
+
+
 def ec2_client(config, metrics):
     """An EC2 client for ``config`` (region, endpoint_url, api timeouts and attempts)."""
     import botocore.config

@@ -32,6 +32,11 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
 _URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
 _SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
+# CloudWatch's own rule for namespaces: ASCII letters, digits and . - _ / # : or space, at
+# most 255 ("AWS/" is reserved for AWS services). The group name (a dimension value) keeps
+# to the same characters so it reads the same in metrics, alarm names and dashboards.
+_CLOUDWATCH_NAME = re.compile(r"^[0-9A-Za-z.\-_/#: ]{1,255}$")
+MIN_CLOUDWATCH_INTERVAL_S = 10
 
 
 # --------------------------------------------------------------------------- the validated result
@@ -83,6 +88,17 @@ class NotificationsConfig:
 
 
 @dataclass(frozen=True)
+class CloudWatchConfig:
+    enabled: bool
+    namespace: str
+    interval_s: float
+    failover_group: str
+    timeout_s: float
+    region: str
+    endpoint_url: str
+
+
+@dataclass(frozen=True)
 class MonitorConfig:  # pylint: disable=too-many-instance-attributes
     """Everything the daemon runs on; every value already checked and defaulted."""
 
@@ -100,6 +116,7 @@ class MonitorConfig:  # pylint: disable=too-many-instance-attributes
     api: ApiConfig
     metrics: MetricsConfig
     notifications: NotificationsConfig
+    cloudwatch: CloudWatchConfig
     state_file: str
     log_level: str
 
@@ -111,6 +128,10 @@ class MonitorConfig:  # pylint: disable=too-many-instance-attributes
         """A few lines for ``--check-config`` and the start-up log."""
         ipv6 = sum(1 for cidr in self.destination_cidrs if ":" in cidr)
         vpn = "VPN path check off"
+        cloudwatch = "CloudWatch metrics off"
+        if self.cloudwatch.enabled:
+            settings = self.cloudwatch
+            cloudwatch = "CloudWatch metrics to %s (group %s) every %g s" % (settings.namespace, settings.failover_group, settings.interval_s)
         if self.vpn_check.enabled:
             vpn = "VPN path check on %d target(s) every %g s" % (len(self.vpn_check.targets), self.vpn_check.interval)
         tables = ", ".join(self.route_table_ids)
@@ -121,6 +142,7 @@ class MonitorConfig:  # pylint: disable=too-many-instance-attributes
             "%d probe target(s) every %g s (timeout %g s), %s" % (len(self.probe.targets), self.probe.interval, self.probe.timeout, vpn),
             "hard failure after %d rounds, failback hold %g s, reconcile every %g s"
             % (self.policy.hard_failure_rounds, self.policy.failback_hold_s, self.reconcile_interval_s),
+            cloudwatch,
         ]
 
 
@@ -323,6 +345,16 @@ NOTIFICATIONS_SCHEMA = {
     "endpoint_url": (None, optional(text(_URL, "an http:// or https:// URL"))),
 }
 
+CLOUDWATCH_SCHEMA = {
+    "enabled": (False, boolean),
+    "namespace": ("LocalZonesFailover", text(_CLOUDWATCH_NAME, "a CloudWatch namespace (up to 255 of A-Z a-z 0-9 . - _ / # : and space)")),
+    "interval_s": (60, number(positive=True)),
+    "failover_group": ("lz-failover", text(_CLOUDWATCH_NAME, "a failover group name (up to 255 of A-Z a-z 0-9 . - _ / # : and space)")),
+    "timeout_s": (5, number(positive=True)),
+    "region": (None, optional(text(_REGION, "an AWS region name such as us-east-1"))),
+    "endpoint_url": (None, optional(text(_URL, "an http:// or https:// URL"))),
+}
+
 SCHEMA = {
     "region": (_MISSING, text(_REGION, "an AWS region name such as us-east-1")),
     "endpoint_url": (None, optional(text(_URL, "an http:// or https:// URL"))),
@@ -338,6 +370,7 @@ SCHEMA = {
     "api": ({}, API_SCHEMA),
     "metrics": ({}, METRICS_SCHEMA),
     "notifications": ({}, NOTIFICATIONS_SCHEMA),
+    "cloudwatch": ({}, CLOUDWATCH_SCHEMA),
     "state_file": ("/var/lib/lz-failover-monitor/state.json", absolute_path),
     "log_level": ("info", choice(LOG_LEVELS)),
 }
@@ -430,6 +463,18 @@ def _vpn_check_problems(document, values, problems):
         problems.append("vpn_check.targets: must list at least one address when vpn_check.enabled is true")
 
 
+def _cloudwatch_problems(values, problems):
+    """Limits that keep publishing cheap and its worst case bounded (see cloudwatch.py)."""
+    cloudwatch = values["cloudwatch"]
+    interval, timeout, namespace = cloudwatch["interval_s"], cloudwatch["timeout_s"], cloudwatch["namespace"]
+    if interval is not None and interval < MIN_CLOUDWATCH_INTERVAL_S:
+        problems.append("cloudwatch.interval_s: must be >= %d (seconds between PutMetricData calls), got %r" % (MIN_CLOUDWATCH_INTERVAL_S, interval))
+    elif interval is not None and timeout is not None and timeout > interval / 2.0:
+        problems.append("cloudwatch.timeout_s: must be <= half of cloudwatch.interval_s (%g s), got %g s" % (interval / 2.0, timeout))
+    if namespace is not None and namespace.startswith("AWS/"):
+        problems.append("cloudwatch.namespace: %r starts with AWS/, which is reserved for AWS services" % namespace)
+
+
 def _probe_table_problems(document, values, problems):
     probe_rtb, raw_tables = values["probe_route_table_id"], _raw(document, "route_table_ids")
     if probe_rtb is None or not isinstance(raw_tables, list):
@@ -473,11 +518,14 @@ def validate_document(document):
     _probe_problems(document, values, problems)
     _vpn_check_problems(document, values, problems)
     _probe_table_problems(document, values, problems)
+    _cloudwatch_problems(values, problems)
     policy = _policy_settings(values, problems)
     if problems:
         raise ValidationError(problems)
     notifications = dict(values["notifications"])
     notifications["region"] = notifications["region"] or values["region"]
+    cloudwatch = dict(values["cloudwatch"])
+    cloudwatch["region"] = cloudwatch["region"] or values["region"]
     return MonitorConfig(
         region=values["region"],
         endpoint_url=values["endpoint_url"],
@@ -493,6 +541,7 @@ def validate_document(document):
         api=ApiConfig(**values["api"]),
         metrics=MetricsConfig(**values["metrics"]),
         notifications=NotificationsConfig(**notifications),
+        cloudwatch=CloudWatchConfig(**cloudwatch),
         state_file=values["state_file"],
         log_level=values["log_level"],
     )

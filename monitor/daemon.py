@@ -9,8 +9,9 @@ Threads and who owns what:
   round, decisions, status lines, signals (SIGTERM/SIGINT stop, SIGHUP reload);
 * ``actuator``: every EC2 call, converging the route tables to the desired path;
 * ``vpn-check`` (optional): the VPN path prober;
-* ``state-writer``, ``notifier`` and the log writer: file, SNS and stdout I/O, so
-  none of them can delay a round.
+* ``state-writer``, ``notifier``, ``cloudwatch`` and the log writer: file, SNS,
+  CloudWatch and stdout I/O, so none of them can delay a round (the probe loop only
+  adds to the CloudWatch aggregator's sums).
 
 Start-up never assumes a path: the state machine is created once the actuator has
 read the route tables (``mixed`` counts as VPN, and is then converged). Until then
@@ -24,7 +25,7 @@ import time
 
 from . import __version__
 from .actuator import Actuator
-from .aws import session as aws_session
+from .cloudwatch import Publisher
 from .config import load_config
 from .core.errors import ProbeError
 from .core.errors import ValidationError
@@ -78,6 +79,7 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
         self.vpn_checker = None
         self.actuator = None
         self.notifier = None
+        self.cloudwatch = None
         self.writer = None
         self.persisted = PersistedState()
         self.last_transition = None
@@ -126,7 +128,8 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
         self.metrics.time_in_state.set_function(self._time_in_state)
         self.writer = StateWriter(self.config.state_file, self.wall, self._state_write_failed)
         self.notifier = self._new_notifier(self.config)
-        self.actuator = Actuator(self.config, self.log, self.metrics).start()
+        self.cloudwatch = self._new_cloudwatch(self.config)
+        self.actuator = Actuator(self.config, self.log, self.metrics, on_api_error=self._count_api_error).start()
         if self.vpn_checker is not None:
             self.vpn_checker.start()
 
@@ -142,6 +145,8 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
             self.writer.close()
         if self.notifier is not None:
             self.notifier.stop(timeout=1.0)
+        if self.cloudwatch is not None:
+            self.cloudwatch.stop(timeout=1.0)
         self.metrics.stop_serving()
         if self.prober is not None:
             self.prober.close()
@@ -185,7 +190,18 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
         settings = config.notifications
         if not settings.sns_topic_arn:
             return None
-        return Notifier(settings.sns_topic_arn, lambda: sns_client(settings, config.api, aws_session), self.log, self.metrics).start()
+        return Notifier(settings.sns_topic_arn, lambda: sns_client(settings, config.api), self.log, self.metrics).start()
+
+    def _new_cloudwatch(self, config):
+        if not config.cloudwatch.enabled:
+            return None
+        return Publisher(config.cloudwatch, self.log, self.metrics, clock=self.clock, wall=self.wall).start()
+
+    def _count_api_error(self):
+        """Called by the actuator thread; the publisher in use at that moment counts it."""
+        cloudwatch = self.cloudwatch
+        if cloudwatch is not None:
+            cloudwatch.count_api_error()
 
     def _window_stats(self, index):
         """(loss %, average RTT ms) of a target over the brownout window, read at scrape time."""
@@ -288,9 +304,14 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
             self._stats.add(rtts, passed)
             if not passed:
                 self._failed_rounds.inc()
+            if self.cloudwatch is not None:
+                self.cloudwatch.record_round(rtts, None, None)
             self._start_state_machine_when_path_known(at)
             return
         decision = machine.observe(at, rtts, self.vpn_checker.healthy if self.vpn_checker is not None else None)
+        if self.cloudwatch is not None:
+            # Both-paths-down is only known when the VPN path is checked.
+            self.cloudwatch.record_round(rtts, decision.path, machine.both_down if self.vpn_checker is not None else None)
         passed = machine.consecutive_failed_rounds == 0
         self._stats.add(rtts, passed)
         if not passed:
@@ -335,6 +356,8 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
         wall_now = self.wall()
         self.last_transition = Transition(previous, decision.path, decision.reason, wall_now)
         self.metrics.transitions.labels(previous, decision.path, decision.reason).inc()
+        if self.cloudwatch is not None:
+            self.cloudwatch.count_transition(decision.path)
         self.metrics.last_transition.set(wall_now)
         self.metrics.failback_hold.set(failback_hold_now(self.config.policy, self.machine.failover_history, at))
         evidence = self._evidence(decision, rtts)
@@ -449,6 +472,11 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
             if self.notifier is not None:
                 self.notifier.stop(timeout=1.0)
             self.notifier = self._new_notifier(new)
+        if new.cloudwatch != old.cloudwatch:
+            # Not waited for: its last flush may be slow, and the probe loop is waiting.
+            if self.cloudwatch is not None:
+                self.cloudwatch.stop(timeout=0)
+            self.cloudwatch = self._new_cloudwatch(new)
         if new.metrics != old.metrics:
             self._restart_metrics(old, new)
 

@@ -13,19 +13,16 @@ import json
 import queue
 import threading
 
+from .aws import reporting_client
 from .core.ec2 import error_code
 
 QUEUE_SIZE = 100
 SUBJECT_LIMIT = 100  # SNS refuses longer subjects
 
 
-def sns_client(settings, api, session_factory):
+def sns_client(settings, api):
     """An SNS client for ``notifications`` settings, with the API timeouts of the EC2 client."""
-    import botocore.config
-
-    session = session_factory(settings.region)
-    config = botocore.config.Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=api.connect_timeout_s, read_timeout=api.read_timeout_s)
-    return session.client("sns", endpoint_url=settings.endpoint_url, config=config)
+    return reporting_client("sns", settings.region, settings.endpoint_url, api.connect_timeout_s, api.read_timeout_s, max_attempts=4)
 
 
 class Notifier:

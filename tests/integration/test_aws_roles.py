@@ -189,6 +189,8 @@ def test_policy_scopes_route_changes_to_the_managed_tables_and_passes_parliament
     by_sid = {statement["Sid"]: statement for statement in statements}
     assert set(as_list(by_sid["ReadRouteTablesAndInterfaces"]["Action"])) == {"ec2:DescribeRouteTables", "ec2:DescribeNetworkInterfaces"}
     assert (by_sid["PublishFailoverNotifications"]["Action"], by_sid["PublishFailoverNotifications"]["Resource"]) == ("sns:Publish", topic_arn)
+    # Exactly the one call the monitor's CloudWatch publisher makes, in its namespace only.
+    assert (by_sid["PutFailoverMetrics"]["Action"], by_sid["PutFailoverMetrics"]["Resource"]) == ("cloudwatch:PutMetricData", "*")
     assert by_sid["PutFailoverMetrics"]["Condition"] == {"StringEquals": {"cloudwatch:namespace": "LocalZonesFailover"}}
     assert analyze_policy_string(json.dumps(document), include_community_auditors=True).findings == []
 

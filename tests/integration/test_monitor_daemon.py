@@ -21,6 +21,8 @@ import pytest
 
 from tests.support.aws import put_fault
 from tests.support.monitor import DX_TARGETS
+from tests.support.monitor import Blackhole
+from tests.support.monitor import CloudWatchReader
 from tests.support.monitor import VPN_TARGET
 from tests.support.monitor import MonitorLab
 from tests.support.monitor import NotificationInbox
@@ -349,3 +351,73 @@ def test_failover_latency_over_several_cuts(mlab, world):
         mlab.set_dx(up=True)
         wait_until(lambda: static_routes(ec2, world.prod_rtb_id) == {}, 5, 0.02, "failback")
     assert statistics.median(latencies) < 1.2, latencies
+
+
+# --------------------------------------------------------------------------- CloudWatch
+
+CLOUDWATCH_INTERVAL_S = 10  # the shortest the daemon accepts
+
+
+def cloudwatch_settings(endpoint_url):
+    return {"enabled": True, "namespace": "LocalZonesFailover", "failover_group": "lz-test", "interval_s": CLOUDWATCH_INTERVAL_S,
+            "timeout_s": 2, "endpoint_url": endpoint_url}
+
+
+def test_cloudwatch_receives_the_path_both_paths_down_transitions_loss_and_rtt(mlab, world):
+    ec2 = mlab.ec2()
+    vpn_check = {"enabled": True, "targets": [VPN_TARGET], "interval": 0.2, "timeout": 0.1, "unhealthy_after_rounds": 2, "healthy_after_rounds": 1}
+    daemon = start(mlab, world, vpn_check=vpn_check, cloudwatch=cloudwatch_settings(mlab.endpoint_url))
+    daemon.wait_for_event("vpn_health", healthy=True)
+    mlab.set_vpn(up=False)
+    daemon.wait_for_event("vpn_health", healthy=False)
+    mlab.set_dx(up=False)
+    daemon.wait_for_event("alert", alert="both_down")
+    mlab.set_vpn(up=True)
+    wait_until(lambda: on_vpn(ec2, world), 5, message="failover once the VPN path is back")
+    # One periodic flush, then SIGTERM: the last partial interval goes out on the way down.
+    wait_until(lambda: counter(daemon.scrape(), "lz_failover_cloudwatch_requests_total", code="OK") >= 1, CLOUDWATCH_INTERVAL_S + 5, 0.2,
+               "the first periodic PutMetricData")
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait(10) == 0
+
+    reader = CloudWatchReader(mlab.endpoint_url, "LocalZonesFailover", "lz-test")
+    assert reader.metric_names() == {
+        ("OnVpn", ()), ("BothPathsDown", ()), ("ProbeLoss", ()), ("ProbeRtt", ()), ("Transitions", ("ToVpn",)), ("Transitions", ("ToDx",)), ("ApiErrors", ()),
+    }
+    assert reader.statistic("OnVpn", "Maximum") == 1.0 and reader.statistic("OnVpn", "Minimum") == 0.0
+    assert reader.statistic("BothPathsDown", "Maximum") == 1.0
+    assert reader.statistic("Transitions", "Sum", Direction="ToVpn") == 1.0 and reader.statistic("Transitions", "Sum", Direction="ToDx") == 0.0
+    assert reader.statistic("ProbeLoss", "Maximum") == 100.0 and reader.statistic("ProbeLoss", "Minimum") == 0.0
+    assert reader.statistic("ProbeRtt", "SampleCount") > 10 and 0 < reader.statistic("ProbeRtt", "Average") < 100
+    assert reader.statistic("ApiErrors", "Sum") == 0.0
+    assert not daemon.events("cloudwatch_failed")
+
+
+def test_a_hung_cloudwatch_endpoint_delays_neither_probing_nor_failover_nor_stopping(mlab, world):
+    blackhole = Blackhole(mlab.host_address)
+    try:
+        ec2 = mlab.ec2()
+        daemon = start(mlab, world, cloudwatch=cloudwatch_settings(blackhole.url))
+        daemon.wait_for_event("routes_converged")
+        rounds_before, began = counter(daemon.scrape(), "lz_failover_probe_rounds_total"), time.monotonic()
+        # The first flush hangs in the blackhole (2 attempts x 2 s read timeout) while DX is cut.
+        wait_until(lambda: blackhole.connections, CLOUDWATCH_INTERVAL_S + 5, 0.05, "the daemon to connect to the hung endpoint")
+        cut = time.monotonic()
+        mlab.set_dx(up=False)
+        wait_until(lambda: on_vpn(ec2, world), 5, 0.01, "failover while a PutMetricData hangs")
+        assert time.monotonic() - cut < 1.5, "failover took %.3f s" % (time.monotonic() - cut)
+        failed = daemon.wait_for_event("cloudwatch_failed", timeout=10)
+        assert failed["code"] == "ReadTimeoutError" and failed["kept"] is True
+        elapsed = time.monotonic() - began
+        metrics = daemon.scrape()
+        rounds = counter(metrics, "lz_failover_probe_rounds_total") - rounds_before
+        assert rounds >= 0.8 * elapsed / 0.1, "probe rounds kept their cadence (%d in %.1f s)" % (rounds, elapsed)
+        assert metrics.value("lz_failover_cloudwatch_backlog") > 0, "unsent data waits for the next flush"
+
+        stopping = time.monotonic()
+        daemon.signal(signal.SIGTERM)
+        assert daemon.wait(10) == 0
+        assert time.monotonic() - stopping < 5, "a final flush into the blackhole does not hold the daemon up"
+        assert on_vpn(ec2, world), "stopping leaves the routes as they are"
+    finally:
+        blackhole.close()

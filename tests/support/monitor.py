@@ -30,9 +30,14 @@ import ipaddress
 import itertools
 import json
 import os
+import socket
 import subprocess
+import threading
 import time
 import urllib.request
+from datetime import datetime
+from datetime import timedelta
+from datetime import timezone
 
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
@@ -135,6 +140,63 @@ class NotificationInbox:
             self.messages.append(json.loads(message["Body"]))
             self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
         return self.messages
+
+
+class CloudWatchReader:
+    """Reads back, from the endpoint, what the daemon published to CloudWatch."""
+
+    def __init__(self, endpoint_url, namespace, failover_group, region="us-east-1"):
+        import boto3
+
+        self._client = boto3.client(
+            "cloudwatch", region_name=region, endpoint_url=endpoint_url, aws_access_key_id="testing", aws_secret_access_key="testing",
+        )
+        self.namespace = namespace
+        self.failover_group = failover_group
+
+    def metric_names(self):
+        """``{(metric name, (dimension values after the group))}`` that ListMetrics shows."""
+        metrics = self._client.list_metrics(Namespace=self.namespace)["Metrics"]
+        return {(metric["MetricName"], tuple(dimension["Value"] for dimension in metric["Dimensions"][1:])) for metric in metrics}
+
+    def statistic(self, name, stat, **dimensions):
+        """``stat`` of metric ``name`` over the last hour in one period (None when it has no data)."""
+        now = datetime.now(timezone.utc)
+        dimension_list = [{"Name": "FailoverGroup", "Value": self.failover_group}]
+        dimension_list += [{"Name": key, "Value": value} for key, value in dimensions.items()]
+        metric = {"Namespace": self.namespace, "MetricName": name, "Dimensions": dimension_list}
+        query = {"Id": "q", "MetricStat": {"Metric": metric, "Period": 3600, "Stat": stat}}
+        answer = self._client.get_metric_data(MetricDataQueries=[query], StartTime=now - timedelta(minutes=30), EndTime=now + timedelta(minutes=30))
+        values = answer["MetricDataResults"][0]["Values"]
+        return values[0] if values else None
+
+
+class Blackhole:
+    """A TCP listener that accepts every connection and never answers: a hung AWS endpoint."""
+
+    def __init__(self, address):
+        self._listener = socket.create_server((address, 0))
+        self.url = "http://%s:%d" % (address, self._listener.getsockname()[1])
+        self.connections = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                connection, _peer = self._listener.accept()
+            except OSError:
+                return  # closed
+            self.connections.append(connection)  # held open, never read or answered
+
+    def close(self):
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); close() alone does not
+        except OSError:
+            pass
+        self._listener.close()
+        for connection in self.connections:
+            connection.close()
 
 
 # --------------------------------------------------------------------------- the daemon process
@@ -253,6 +315,7 @@ class MonitorLab:
         host_cidr, daemon_cidr = host_link_addresses()
         netns_lab.host_link(self.ns, host_cidr, daemon_cidr)
         self.address = daemon_cidr.split("/")[0]
+        self.host_address = host_cidr.split("/")[0]  # the test process's end of the link
         self.endpoint_url = self._start_endpoint()
         self.metrics_url = "http://%s:%d/metrics" % (self.address, METRICS_PORT)
         self._dx_down = False

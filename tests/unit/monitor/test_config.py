@@ -75,6 +75,14 @@ metrics:
 notifications:
   sns_topic_arn: null
   region: null
+cloudwatch:
+  enabled: false
+  namespace: LocalZonesFailover
+  interval_s: 60
+  failover_group: lz-failover
+  timeout_s: 5
+  region: null
+  endpoint_url: null
 state_file: /var/lib/lz-failover-monitor/state.json
 log_level: info
 """
@@ -106,6 +114,11 @@ def test_minimal_configuration_gets_the_documented_defaults():
     assert (config.api.max_attempts, config.api.connect_timeout_s, config.api.read_timeout_s, config.api.retry_backoff_max_s) == (8, 3, 5, 10)
     assert (config.metrics.enabled, config.metrics.address, config.metrics.port) == (True, "127.0.0.1", 9190)
     assert config.notifications.region == "us-east-1", "notifications.region defaults to region"
+    cloudwatch = config.cloudwatch
+    assert (cloudwatch.enabled, cloudwatch.namespace, cloudwatch.interval_s, cloudwatch.failover_group, cloudwatch.timeout_s) == (
+        False, "LocalZonesFailover", 60, "lz-failover", 5,
+    )
+    assert cloudwatch.region == "us-east-1" and cloudwatch.endpoint_url is None, "cloudwatch.region defaults to region"
     assert config.state_file == "/var/lib/lz-failover-monitor/state.json" and config.log_level == "info"
     assert config.endpoint_url is None and config.probe_route_table_id is None
 
@@ -180,6 +193,15 @@ def test_empty_sections_mean_defaults():
         ({"metrics": {"port": 70000}}, "metrics.port: must be between 1 and 65535, got 70000"),
         ({"metrics": {"address": "localhost"}}, "metrics.address: 'localhost' is not an IP address"),
         ({"notifications": {"sns_topic_arn": "my-topic"}}, "notifications.sns_topic_arn: 'my-topic' is not an SNS topic ARN"),
+        ({"cloudwatch": {"enabled": "yes"}}, "cloudwatch.enabled: must be true or false, got a string 'yes'"),
+        ({"cloudwatch": {"interval_s": 5}}, "cloudwatch.interval_s: must be >= 10 (seconds between PutMetricData calls), got 5"),
+        ({"cloudwatch": {"interval_s": 20, "timeout_s": 15}}, "cloudwatch.timeout_s: must be <= half of cloudwatch.interval_s (10 s), got 15 s"),
+        ({"cloudwatch": {"namespace": "AWS/EC2"}}, "cloudwatch.namespace: 'AWS/EC2' starts with AWS/, which is reserved for AWS services"),
+        ({"cloudwatch": {"namespace": "Local Zones*"}}, "cloudwatch.namespace: 'Local Zones*' is not a CloudWatch namespace"),
+        ({"cloudwatch": {"failover_group": ""}}, "cloudwatch.failover_group: must be a non-empty string, got a string ''"),
+        ({"cloudwatch": {"region": "Virginia"}}, "cloudwatch.region: 'Virginia' is not an AWS region name"),
+        ({"cloudwatch": {"endpoint_url": "monitoring.local"}}, "cloudwatch.endpoint_url: 'monitoring.local' is not an http:// or https:// URL"),
+        ({"cloudwatch": {"dimensions": {}}}, "cloudwatch.dimensions: unknown key (allowed here: enabled, namespace, interval_s,"),
         ({"state_file": "state.json"}, "state_file: must be an absolute file path, got 'state.json'"),
         ({"log_level": "verbose"}, "log_level: must be one of debug, info, warning, error, got 'verbose'"),
         ({"probe": ["198.19.0.10"]}, "probe: must be a mapping, got a list ['198.19.0.10']"),
@@ -249,4 +271,4 @@ def test_load_config_reads_a_file(tmp_path):
     path.write_text(FULL_YAML)
     config = load_config(str(path))
     assert config.route_table_ids == (RTB,) and config.destination_cidrs == ("198.19.0.0/24", "2001:db8:100::/56")
-    assert len(config.summary()) == 5
+    assert len(config.summary()) == 6 and config.summary()[-1] == "CloudWatch metrics off"
