@@ -6,6 +6,10 @@
 See tests/support/monitor.py for the topology. Every test gets a freshly built EC2
 world; the daemon runs with the default probe and hard-failure settings (one round
 every 0.1 s, 5 failed rounds) and a 3 s failback hold.
+
+Tests check behaviour first. A time is asserted only where it is the behaviour (the
+failback hold, the reconcile interval), with a margin a loaded 2-core machine keeps;
+how fast a failover is belongs to benchmarks/monitor_failover.py.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from tests.support.netns import run
 pytestmark = [pytest.mark.netns, pytest.mark.moto]
 
 FAILBACK_HOLD_S = 3
+RECONCILE_INTERVAL_S = 2  # MonitorLab.config
 NO_ROUTE_CHANGES = {"CreateRoute": 0, "ReplaceRoute": 0, "DeleteRoute": 0}
 
 
@@ -148,6 +153,31 @@ def test_starts_on_dx_stays_there_serves_metrics_and_sigterm_leaves_routes(mlab,
         assert json.load(handle)["desired_path"] == "dx"
 
 
+@pytest.mark.parametrize("dx_when_stopped", ["down", "restored_during_the_hold"])
+def test_sigterm_on_the_vpn_leaves_the_routes_in_place(mlab, world, dx_when_stopped):
+    """Stopping is not failing back: the static routes stay, whether DX is still down or already back."""
+    ec2 = mlab.ec2()
+    daemon = start(mlab, world, policy={"failback_hold_s": 30, "dampening_max_hold_s": 30})
+    mlab.set_dx(up=False)
+    wait_until(lambda: on_vpn(ec2, world), 10, message="failover")
+    daemon.wait_for_event("routes_converged", path="vpn")
+    if dx_when_stopped == "restored_during_the_hold":
+        mlab.set_dx(up=True)
+        rounds = counter(daemon.scrape(), "lz_failover_probe_rounds_total")
+        wait_until(lambda: counter(daemon.scrape(), "lz_failover_probe_rounds_total") >= rounds + 5, 10, 0.1, "good rounds on the restored DX")
+    prod_before = all_routes(ec2, world.prod_rtb_id)
+    counts_before = route_changing_requests(mlab.endpoint_url)
+
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait(10) == 0
+    assert daemon.events("stopped")[0]["path"] == "vpn"
+    assert on_vpn(ec2, world) and all_routes(ec2, world.prod_rtb_id) == prod_before
+    assert route_changing_requests(mlab.endpoint_url) == counts_before, "no route call after SIGTERM"
+    assert [event["to_path"] for event in daemon.events("transition")] == ["vpn"]
+    with open(os.path.join(mlab.workdir, "state.json"), encoding="utf-8") as handle:
+        assert json.load(handle)["desired_path"] == "vpn"
+
+
 def add_production_table(ec2, world):
     """A second production route table in the VPC, learning DX routes like the first."""
     rtb_id = ec2.create_route_table(VpcId=world.vpc_id)["RouteTable"]["RouteTableId"]
@@ -164,11 +194,8 @@ def test_hard_failure_fails_over_then_fails_back_after_the_hold(mlab, world):
     daemon = start(mlab, world, route_table_ids=[world.prod_rtb_id, second_rtb], notifications=notifications)
     daemon.wait_for_event("routes_converged")
 
-    cut = time.monotonic()
     mlab.set_dx(up=False)
-    wait_until(lambda: on_vpn(ec2, world) and on_vpn(ec2, world, second_rtb), 5, 0.01, "the static routes to the VPN ENI")
-    switch_s = time.monotonic() - cut
-    assert switch_s < 1.5, "hard failure took %.3f s to switch the route tables" % switch_s
+    wait_until(lambda: on_vpn(ec2, world) and on_vpn(ec2, world, second_rtb), 10, 0.01, "the static routes to the VPN ENI")
     transition = daemon.wait_for_event("transition", to_path="vpn")
     assert transition["reason"] == "hard_failure" and transition["evidence"]["consecutive_failed_rounds"] >= 5
     assert transition["evidence"]["targets"] == list(DX_TARGETS)
@@ -177,12 +204,13 @@ def test_hard_failure_fails_over_then_fails_back_after_the_hold(mlab, world):
 
     restored = time.monotonic()
     mlab.set_dx(up=True)
-    wait_until(lambda: static_routes(ec2, world.prod_rtb_id) == {} and static_routes(ec2, second_rtb) == {}, FAILBACK_HOLD_S + 5, 0.02, "failback to DX")
+    wait_until(lambda: static_routes(ec2, world.prod_rtb_id) == {} and static_routes(ec2, second_rtb) == {}, FAILBACK_HOLD_S + 10, 0.02, "failback to DX")
     failback_s = time.monotonic() - restored
-    assert FAILBACK_HOLD_S <= failback_s < FAILBACK_HOLD_S + 2, failback_s
     assert daemon.wait_for_event("transition", to_path="dx")["reason"] == "dx_recovered"
     assert all_routes(ec2, world.probe_rtb_id) == probe_before
     assert route_changing_requests(mlab.endpoint_url) == {"CreateRoute": 4, "ReplaceRoute": 0, "DeleteRoute": 4}
+    # The hold is the behaviour: never earlier (a slow machine only makes it later).
+    assert failback_s >= FAILBACK_HOLD_S, "failed back %.2f s after the restore, before the %d s hold" % (failback_s, FAILBACK_HOLD_S)
 
     actions = daemon.events("route_action")
     assert len(actions) == 8 and all(action["outcome"] == "done" and action["latency_ms"] >= 0 for action in actions)
@@ -227,9 +255,8 @@ def test_drift_is_repaired_within_the_reconcile_interval(mlab, world):
     daemon.wait_for_event("routes_converged", path="vpn")
 
     ec2.delete_route(RouteTableId=world.prod_rtb_id, DestinationCidrBlock=world.onprem_cidrs[0])
-    removed = time.monotonic()
-    wait_until(lambda: on_vpn(ec2, world), 2 + 2, message="the deleted route to come back")
-    assert time.monotonic() - removed <= 2 + 1.5
+    # Within one reconcile interval, plus a second interval of slack for a loaded machine.
+    wait_until(lambda: on_vpn(ec2, world), 2 * RECONCILE_INTERVAL_S, message="the deleted route to come back")
     drift = daemon.wait_for_event("drift_detected")
     recreate = {"route_table_id": world.prod_rtb_id, "destination_cidr": world.onprem_cidrs[0], "action": "create", "target": world.vpn_eni_id}
     assert drift["actions"] == [recreate]
@@ -253,10 +280,10 @@ def test_foreign_route_is_reported_and_never_changed(mlab, world):
     first = daemon.scrape()
     time.sleep(1.0)
     second = daemon.scrape()
-    assert counter(second, "lz_failover_probe_rounds_total") - counter(first, "lz_failover_probe_rounds_total") >= 7, "probing goes on"
     assert counter(second, "lz_failover_route_conflicts_total") >= 2 and second.value("lz_failover_foreign_routes") == 1
     assert all_routes(ec2, world.prod_rtb_id) == prod_before
     assert route_changing_requests(mlab.endpoint_url) == counts_before
+    assert counter(second, "lz_failover_probe_rounds_total") > counter(first, "lz_failover_probe_rounds_total"), "probing goes on"
     daemon.assert_running()
 
 
@@ -275,16 +302,19 @@ def test_api_faults_during_failover_are_retried_until_applied(mlab, world):
     mlab.set_dx(up=False)
     wait_until(lambda: on_vpn(ec2, world), 30, 0.05, "the route change to get through the faults")
     elapsed = time.monotonic() - cut
+    metrics = daemon.scrape()
     codes = {event["code"] for event in daemon.events("api_error")}
     assert {"ReadTimeoutError", "ExpiredToken", "RequestLimitExceeded", "InternalError"} <= codes, codes
-    rounds = counter(daemon.scrape(), "lz_failover_probe_rounds_total") - rounds_before
-    assert rounds >= 0.8 * elapsed / 0.1, "probe rounds kept their cadence during the API faults (%d in %.1f s)" % (rounds, elapsed)
-    metrics = daemon.scrape()
     assert counter(metrics, "lz_failover_api_requests_total", operation="CreateRoute", code="RequestLimitExceeded") == 6
     assert counter(metrics, "lz_failover_api_errors_total", operation="create_route", code="InternalError") >= 1
     assert metrics.value("lz_failover_routes_converged") == 1
     failed = [action for action in daemon.events("route_action") if action["outcome"] == "failed"]
     assert failed and all(action["action"] == "create" for action in failed)
+    # Probing never waits for the API: the faults cost seconds, and rounds went on through them
+    # (at half the 10 per second cadence at least, which a loaded machine keeps; a prober blocked
+    # by the API calls would manage a handful).
+    rounds = counter(metrics, "lz_failover_probe_rounds_total") - rounds_before
+    assert rounds >= 0.5 * elapsed / 0.1, "probe rounds kept their cadence during the API faults (%d in %.1f s)" % (rounds, elapsed)
 
 
 def test_sighup_rejects_a_bad_config_and_applies_a_good_one(mlab, world):
@@ -334,18 +364,23 @@ def test_vpn_path_awareness_holds_the_routes_while_both_paths_are_down(mlab, wor
     assert daemon.scrape().value("lz_failover_alerts_total", alert="both_down") == 1
 
 
-def test_failover_latency_over_several_cuts(mlab, world):
-    """Hard DX failure to the route table switched, with the default probe and failure settings."""
+def test_every_cut_fails_over_and_every_restore_fails_back(mlab, world):
+    """Repeated cuts: each one its own failover and failback, counted in events and route calls.
+
+    How long each switch takes is measured by benchmarks/monitor_failover.py (scenario 1).
+    """
     ec2 = mlab.ec2()
     daemon = start(mlab, world, policy={"failback_hold_s": 0.5, "dampening_max_hold_s": 0.5})
-    latencies = []
-    for _cut in range(3):
-        daemon.wait_for_event("routes_converged")
-        time.sleep(0.3)
-        cut = time.monotonic()
+    daemon.wait_for_event("routes_converged", path="dx")
+    cuts = 3
+    for cut in range(1, cuts + 1):
         mlab.set_dx(up=False)
-        wait_until(lambda: on_vpn(ec2, world), 5, 0.01, "failover")
-        latencies.append(time.monotonic() - cut)
+        wait_until(lambda: on_vpn(ec2, world), 10, 0.01, "failover %d" % cut)
+        wait_until(lambda: len(daemon.events("routes_converged", path="vpn")) >= cut, 10, message="routes converged on the VPN, cut %d" % cut)
         mlab.set_dx(up=True)
-        wait_until(lambda: static_routes(ec2, world.prod_rtb_id) == {}, 5, 0.02, "failback")
-    assert statistics.median(latencies) < 1.2, latencies
+        wait_until(lambda: static_routes(ec2, world.prod_rtb_id) == {}, 10, 0.02, "failback %d" % cut)
+        wait_until(lambda: len(daemon.events("routes_converged", path="dx")) >= cut + 1, 10, message="routes converged on DX, restore %d" % cut)
+    transitions = [(event["from_path"], event["to_path"], event["reason"]) for event in daemon.events("transition")]
+    assert transitions == [("dx", "vpn", "hard_failure"), ("vpn", "dx", "dx_recovered")] * cuts
+    assert route_changing_requests(mlab.endpoint_url) == {"CreateRoute": 2 * cuts, "ReplaceRoute": 0, "DeleteRoute": 2 * cuts}
+    daemon.assert_running()
