@@ -9,7 +9,8 @@ must not pass green. Under ``CI=true`` (``.ci/run``) tests/conftest.py therefore
 
 * refuses to start when anything setup.sh installs is missing (``missing_prerequisites``):
   root, every Debian package of its ``APT_PACKAGES`` list, every pinned Python
-  distribution of requirements/test.txt (and the files it includes);
+  distribution of requirements/test.txt (and the files it includes), and every tool the
+  namespace and lab tests look for (so a tool setup.sh forgot shows up here too);
 * fails the run when a test skips anyway (``SkipLedger``).
 
 Both read setup.sh and the requirement files themselves, so a package added there is
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 from importlib import metadata
 
@@ -88,11 +90,20 @@ def wrong_distributions(pins):
     return problems
 
 
+def tools_the_tests_need():
+    # Imported here: tests.support.lab pulls in the lab package, which only this check needs.
+    from tests.support.lab import LAB_TOOLS  # pylint: disable=import-outside-toplevel
+    from tests.support.netns import REQUIRED_TOOLS  # pylint: disable=import-outside-toplevel
+
+    return REQUIRED_TOOLS + LAB_TOOLS
+
+
 def missing_prerequisites():
     """Every prerequisite of scripts/setup.sh this machine lacks, one line each (empty when ready)."""
     problems = []
     if os.geteuid() != 0:
         problems.append("not root: the namespace and lab tests need root")
+    problems.extend("tool %s is not on PATH" % tool for tool in tools_the_tests_need() if shutil.which(tool) is None)
     problems.extend("Debian package %s is not installed" % package for package in missing_apt_packages(setup_apt_packages()))
     problems.extend("Python distribution %s" % problem for problem in wrong_distributions(pinned_requirements()))
     return problems
