@@ -380,7 +380,12 @@ def test_every_cut_fails_over_and_every_restore_fails_back(mlab, world):
         mlab.set_dx(up=True)
         wait_until(lambda: static_routes(ec2, world.prod_rtb_id) == {}, 10, 0.02, "failback %d" % cut)
         wait_until(lambda: len(daemon.events("routes_converged", path="dx")) >= cut + 1, 10, message="routes converged on DX, restore %d" % cut)
-    transitions = [(event["from_path"], event["to_path"], event["reason"]) for event in daemon.events("transition")]
-    assert transitions == [("dx", "vpn", "hard_failure"), ("vpn", "dx", "dx_recovered")] * cuts
+    transitions = daemon.events("transition")
+    assert [(event["from_path"], event["to_path"]) for event in transitions] == [("dx", "vpn"), ("vpn", "dx")] * cuts
+    # The earlier cuts' lost rounds stay in the 10 s brownout window, so a later cut may be judged
+    # a brownout before its fifth failed round (sooner on a slow machine): both are DX failures.
+    assert transitions[0]["reason"] == "hard_failure"
+    assert {event["reason"] for event in transitions[2::2]} <= {"hard_failure", "brownout"}
+    assert {event["reason"] for event in transitions[1::2]} == {"dx_recovered"}
     assert route_changing_requests(mlab.endpoint_url) == {"CreateRoute": 2 * cuts, "ReplaceRoute": 0, "DeleteRoute": 2 * cuts}
     daemon.assert_running()
