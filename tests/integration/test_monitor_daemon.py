@@ -18,7 +18,6 @@ import json
 import os
 import signal
 import stat
-import statistics
 import time
 
 import pytest
