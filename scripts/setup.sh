@@ -19,6 +19,8 @@ APT_PACKAGES=(
   iproute2
   iputils-ping
   nftables
+  # sysctl, for the namespace tests (priority "important", so missing from minimal images)
+  procps
   python3
   python3-pip
   python3-venv

@@ -29,6 +29,8 @@ INTERVAL_S = 0.02
 A_SHORT, B_SHORT = "198.18.60.1", "198.18.60.2"
 A_LONG, R_A, R_B, B_LONG = "198.18.61.1", "198.18.61.2", "198.18.62.1", "198.18.62.2"
 DROP_S = 1.0
+# How late a loaded machine may run the flow's sender past a change the test bracketed.
+SLACK_S = 0.25
 
 
 def build_two_paths(lab):
@@ -75,15 +77,20 @@ def test_each_direction_shows_only_its_own_outage_and_path_change(netns_lab, tmp
              start_flow(netns_lab, ns_b, "198.18.63.10", "198.18.63.1", log_b, stop)]
     time.sleep(1.0)
 
-    # A -> B loses everything for DROP_S: only that direction.
+    # A -> B loses everything for DROP_S: only that direction. Each change is bracketed by the
+    # times before and after its command, so the checks hold however slow the command was.
+    drop_started = time.time()
     netns_lab.run_in(ns_a, ["nft", "-f", "-"], input_text=(
         "table inet flowdrop {\n chain out {\n type filter hook output priority 0; policy accept;\n udp dport 47000 drop\n }\n}\n"))
     dropped_at = time.time()
     time.sleep(DROP_S)
+    restore_started = time.time()
     netns_lab.run_in(ns_a, ["nft", "delete", "table", "inet", "flowdrop"])
+    restored_at = time.time()
     time.sleep(0.5)
 
     # A -> B moves to the path through R (one hop more); B -> A stays on the direct link.
+    move_started = time.time()
     netns_lab.run_in(ns_a, ["ip", "route", "replace", "198.18.63.10/32", "via", R_A])
     moved_at = time.time()
     time.sleep(1.0)
@@ -97,16 +104,17 @@ def test_each_direction_shows_only_its_own_outage_and_path_change(netns_lab, tmp
     backward, _points = analyse_direction("B -> A", sender_b, sender_a, origin=dropped_at)
 
     assert len(forward["loss_windows"]) == 1
-    assert forward["longest_outage_s"] == pytest.approx(DROP_S, abs=0.1)
-    assert forward["loss_windows"][0]["start"] == pytest.approx(dropped_at, abs=0.1)
     assert forward["recovered"]
     assert backward["lost"] == 0 and backward["loss_windows"] == []
-
     assert forward["ttl"]["baseline_ttl"] == 64
     assert [(change["from_ttl"], change["to_ttl"]) for change in forward["ttl"]["changes"]] == [(64, 63)]
-    assert forward["ttl"]["changes"][0]["time"] == pytest.approx(moved_at, abs=0.1)
     assert not backward["ttl"]["distinguishable"]
     assert sender_a.end["ended_by"] == sender_b.end["ended_by"] == "stop_file"
+
+    # Where the analysis puts the outage and the path change: inside the brackets of their commands.
+    assert drop_started - INTERVAL_S <= forward["loss_windows"][0]["start"] <= dropped_at + SLACK_S, (drop_started, dropped_at, forward)
+    assert restore_started - dropped_at - 2 * INTERVAL_S <= forward["longest_outage_s"] <= restored_at - drop_started + SLACK_S, forward
+    assert move_started - INTERVAL_S <= forward["ttl"]["changes"][0]["time"] <= moved_at + SLACK_S, (move_started, moved_at, forward["ttl"])
 
 
 def test_the_flow_ends_by_itself_and_keeps_its_log_private(netns_lab, tmp_path):
@@ -114,9 +122,7 @@ def test_the_flow_ends_by_itself_and_keeps_its_log_private(netns_lab, tmp_path):
     log_a = str(tmp_path / "a.jsonl")
     flow = netns_lab.spawn_in(ns_a, [PYTHON, FLOW, "--address", "198.18.63.1", "--peer", "198.18.63.10", "--max-duration", "1",
                                      "--output", log_a])
-    started = time.monotonic()
-    assert flow.wait(timeout=10) == 0
-    assert time.monotonic() - started < 5
+    assert flow.wait(timeout=10) == 0, "the flow did not end by itself within 10 s of a 1 s maximum"
     assert os.stat(log_a).st_mode & 0o777 == 0o600
     log = read_log(log_a)
     assert log.end["ended_by"] == "max_duration"

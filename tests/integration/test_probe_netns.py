@@ -91,7 +91,7 @@ def test_answering_targets_are_healthy(netns_pair):
     assert report["healthy"] is True and report["healthy_targets"] == 2
     for stats in report["targets"]:
         assert (stats["sent"], stats["received"], stats["loss_pct"]) == (4, 4, 0.0)
-        assert 0 < stats["rtt_min_ms"] <= stats["rtt_avg_ms"] <= stats["rtt_max_ms"] < 100
+        assert 0 < stats["rtt_min_ms"] <= stats["rtt_avg_ms"] <= stats["rtt_max_ms"] < 1000  # below the timeout: a reply after it is loss
         assert stats["jitter_ms"] is not None and stats["jitter_ms"] >= 0
         assert stats["healthy"] is True and stats["last_error"] is None
 
@@ -107,8 +107,8 @@ def test_silent_target_is_full_loss_not_an_error(netns_pair):
     assert stats[silent]["last_error"] == "timeout: no reply within 0.3 s"
     assert stats[alive]["received"] == 3
     assert report["healthy"] is True
-    # Echoes overlap: two intervals plus one timeout, not three timeouts.
-    assert 0.4 <= report["duration_ms"] / 1000.0 < 0.4 + 0.25
+    # Echoes overlap: two intervals plus one timeout (0.4 s), not three timeouts (0.9 s).
+    assert 0.4 <= report["duration_ms"] / 1000.0 < 3 * 0.3
 
 
 def test_unroutable_target_is_full_loss_reported_at_once(netns_pair):
@@ -119,7 +119,7 @@ def test_unroutable_target_is_full_loss_reported_at_once(netns_pair):
     assert (stats[unroutable]["sent"], stats[unroutable]["received"], stats[unroutable]["loss_pct"]) == (3, 0, 100.0)
     assert "Network is unreachable" in stats[unroutable]["last_error"]
     assert stats[alive]["loss_pct"] == 0.0
-    assert report["duration_ms"] < 1000.0  # no echo of the unroutable target waited for the 2 s timeout
+    assert report["duration_ms"] < 2000.0  # no echo of the unroutable target waited for the 2 s timeout
 
 
 def test_icmp_unreachable_reply_ends_the_echo_before_the_timeout(netns_pair):
@@ -130,7 +130,7 @@ def test_icmp_unreachable_reply_ends_the_echo_before_the_timeout(netns_pair):
         (echo,) = done["echoes"]
         assert echo["rtt_ms"] is None
         assert echo["error"] == "destination unreachable from 198.18.1.3: Destination host unreachable"
-        assert done["duration_s"] < 0.5
+        assert done["duration_s"] < 2.0 / 2, "the error ended the echo, not the 2 s timeout"
 
 
 def test_partial_loss_is_strictly_between_zero_and_hundred(netns_pair):
@@ -172,7 +172,7 @@ def test_ipv6_unreachable_reply(netns_pair):
     netns_pair.lab.reject_icmp(netns_pair.target, rejecting)
     (done,) = rounds_in(netns_pair, [rejecting], timeout=2.0, rounds=1)["rounds"]
     assert done["echoes"][0]["error"] == "destination unreachable from 2001:db8:1::3: Address unreachable"
-    assert done["duration_s"] < 0.5
+    assert done["duration_s"] < 2.0 / 2, "the error ended the echo, not the 2 s timeout"
 
 
 def test_names_resolve_inside_the_namespace(netns_pair):
@@ -265,13 +265,16 @@ def test_round_is_bounded_by_timeout_with_many_dead_targets(netns_pair, privileg
     timeout = 0.25
     result = rounds_in(netns_pair, [alive] + dead + [unroutable], timeout=timeout, rounds=5, privileged=privileged)
     for done in result["rounds"]:
-        assert timeout - 0.005 <= done["duration_s"] <= timeout + 0.05, done["duration_s"]
         echoes = {echo["address"]: echo for echo in done["echoes"]}
         assert echoes[alive]["rtt_ms"] is not None and echoes[alive]["rtt_ms"] < timeout * 1000
         assert all(echoes[address]["error"].startswith("timeout") for address in dead)
         assert echoes[unroutable]["error"].startswith("not sent")
     # Sockets are opened once, not per round.
     assert result["fds_after"] == result["fds_before"]
+    # The round waits out the timeout once for all dead targets (not 8 x 0.25 s one after the
+    # other); the upper bound leaves a loaded machine a whole timeout of slack.
+    for done in result["rounds"]:
+        assert timeout - 0.005 <= done["duration_s"] < 2 * timeout, done["duration_s"]
 
 
 def test_round_returns_as_soon_as_every_target_answered(netns_pair):
@@ -279,7 +282,8 @@ def test_round_returns_as_soon_as_every_target_answered(netns_pair):
     result = rounds_in(netns_pair, targets, timeout=1.0, rounds=10)
     for done in result["rounds"]:
         assert all(echo["rtt_ms"] is not None for echo in done["echoes"])
-        assert done["duration_s"] < 0.1
+    # Answered rounds end with the last reply, far from the 1 s timeout even on a loaded machine.
+    assert max(done["duration_s"] for done in result["rounds"]) < 1.0 / 2
 
 
 def test_reply_after_the_timeout_is_loss_and_the_next_round_recovers(netns_pair):

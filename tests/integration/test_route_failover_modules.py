@@ -12,9 +12,12 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 from tests.support.aws import ansible_json_environment
+from tests.support.aws import delete_faults
+from tests.support.monitor import route_changing_requests
 
 ONPREM = "198.19.0.0/24"
 ONPREM6 = "2001:db8:100::/56"
+NO_ROUTE_CALLS = {"CreateRoute": 0, "ReplaceRoute": 0, "DeleteRoute": 0}
 BIN = os.path.dirname(sys.executable)
 
 
@@ -67,6 +70,76 @@ def test_check_mode_plans_and_diffs_without_changing(ec2, lz_world):
     assert diff["before"][lz_world.prod_rtb_id][ONPREM] == "%s (propagated)" % lz_world.vgw_id
     assert diff["after"][lz_world.prod_rtb_id][ONPREM] == "%s (static)" % lz_world.vpn_eni_id
     assert static_targets(ec2, lz_world.prod_rtb_id) == []
+
+
+def put_routes(ec2, rtb_id, eni_id):
+    ec2.create_route(RouteTableId=rtb_id, DestinationCidrBlock=ONPREM, NetworkInterfaceId=eni_id)
+    ec2.create_route(RouteTableId=rtb_id, DestinationIpv6CidrBlock=ONPREM6, NetworkInterfaceId=eni_id)
+
+
+def old_appliance_eni(ec2, world):
+    """An ENI of a replaced appliance: in the VPC, tagged as a VPN appliance, so its routes are ours."""
+    eni_id = ec2.create_network_interface(SubnetId=world.public_subnet_id)["NetworkInterface"]["NetworkInterfaceId"]
+    ec2.create_tags(Resources=[eni_id], Tags=[{"Key": "localzones.failover/role", "Value": "vpn-appliance"}])
+    return eni_id
+
+
+def check_then_apply(ec2, world, path):
+    """Run the module in check mode, then for real: the check changes nothing and plans exactly what is then done."""
+    before = static_targets(ec2, world.prod_rtb_id)
+    delete_faults(world.endpoint_url)  # zero the endpoint's request counters
+    checked = run_module(world, "lz_route_failover", failover_args(world, path), check=True, diff=True)
+    assert static_targets(ec2, world.prod_rtb_id) == before, "check mode changed the table"
+    assert route_changing_requests(world.endpoint_url) == NO_ROUTE_CALLS, "check mode made a route call"
+    applied = run_module(world, "lz_route_failover", failover_args(world, path))
+    planned = [(action["action"], action["destination_cidr"], action.get("target")) for action in checked["actions"]]
+    assert [(action["action"], action["destination_cidr"], action.get("target")) for action in applied["actions"]] == planned
+    assert applied["changed"] is checked["changed"] is True
+    return checked
+
+
+def test_check_mode_plans_deletes_without_calling_them(ec2, lz_world):
+    put_routes(ec2, lz_world.prod_rtb_id, lz_world.vpn_eni_id)
+    checked = check_then_apply(ec2, lz_world, "dx")
+    assert [(a["action"], a["destination_cidr"]) for a in checked["actions"]] == [("delete", ONPREM), ("delete", ONPREM6)]
+    assert (checked["route_tables"][0]["previous_path"], checked["route_tables"][0]["active_path"]) == ("vpn", "dx")
+    diff = checked["diff"]
+    assert diff["before"][lz_world.prod_rtb_id][ONPREM] == "%s (static)" % lz_world.vpn_eni_id
+    assert diff["after"][lz_world.prod_rtb_id][ONPREM] == "%s (propagated)" % lz_world.vgw_id
+    assert static_targets(ec2, lz_world.prod_rtb_id) == [], "the real run deleted what the check planned"
+
+
+def test_check_mode_plans_replaces_without_calling_them(ec2, lz_world):
+    old_eni = old_appliance_eni(ec2, lz_world)
+    put_routes(ec2, lz_world.prod_rtb_id, old_eni)
+    checked = check_then_apply(ec2, lz_world, "vpn")
+    assert [(a["action"], a["destination_cidr"], a["target"]) for a in checked["actions"]] == [
+        ("replace", ONPREM, lz_world.vpn_eni_id), ("replace", ONPREM6, lz_world.vpn_eni_id),
+    ]
+    diff = checked["diff"]
+    assert diff["before"][lz_world.prod_rtb_id][ONPREM] == "%s (static)" % old_eni
+    assert diff["after"][lz_world.prod_rtb_id][ONPREM] == "%s (static)" % lz_world.vpn_eni_id
+    assert static_targets(ec2, lz_world.prod_rtb_id) == sorted([(ONPREM, lz_world.vpn_eni_id), (ONPREM6, lz_world.vpn_eni_id)])
+
+
+@pytest.mark.parametrize("path", ["vpn", "dx"])
+def test_blackholed_route_is_a_conflict_and_no_table_changes(ec2, lz_world, path):
+    """The README's case: a static route to an interface that was deleted, so its owner cannot be verified."""
+    doomed_eni = ec2.create_network_interface(SubnetId=lz_world.public_subnet_id)["NetworkInterface"]["NetworkInterfaceId"]
+    ec2.create_route(RouteTableId=lz_world.prod_rtb_id, DestinationCidrBlock=ONPREM, NetworkInterfaceId=doomed_eni)
+    ec2.delete_network_interface(NetworkInterfaceId=doomed_eni)
+    second_rtb = ec2.create_route_table(VpcId=lz_world.vpc_id)["RouteTable"]["RouteTableId"]
+    tables_before = {rtb_id: static_targets(ec2, rtb_id) for rtb_id in (lz_world.prod_rtb_id, second_rtb)}
+    delete_faults(lz_world.endpoint_url)
+
+    # The second table needs a change on the VPN path; the conflict in the first must stop that too.
+    result = run_module(lz_world, "lz_route_failover", failover_args(lz_world, path, route_table_ids=[second_rtb, lz_world.prod_rtb_id]))
+    assert result.get("failed") is True and result["changed"] is False, result
+    assert "%s has a static route %s -> %s (blackhole: its target no longer exists, so its owner cannot be verified)" % (
+        lz_world.prod_rtb_id, ONPREM, doomed_eni) in result["msg"]
+    assert result["conflicts"] == [{"route_table_id": lz_world.prod_rtb_id, "destination_cidr": ONPREM, "target": doomed_eni, "state": "blackhole"}]
+    assert {rtb_id: static_targets(ec2, rtb_id) for rtb_id in tables_before} == tables_before
+    assert route_changing_requests(lz_world.endpoint_url) == NO_ROUTE_CALLS
 
 
 def test_switch_is_idempotent_both_ways(ec2, lz_world):

@@ -77,7 +77,7 @@ def test_an_older_version_is_answered_at_once(lz_world):
     started = time.monotonic()
     status, body = http_json("GET", version_url(lz_world.endpoint_url, after=current - 1, wait=10))
     assert status == 200 and body["version"] == current
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 10 / 2, "answered at once, not after the 10 s wait"
 
 
 @pytest.mark.parametrize("query", [{"after": "x"}, {"wait": "soon"}, {"wait": "-1"}])

@@ -4,17 +4,22 @@
 """Pure logic of module_utils/probe.py: statistics, verdicts, settings, resolution, reply matching.
 
 No packet leaves the process: name lookups are replaced by a fake getaddrinfo and the
-reply-matching tests use a fake ICMP socket backed by a local socketpair.
+reply-matching tests use a fake ICMP socket backed by a local socketpair. Those tests
+run on a simulated clock (``ProbeClock``): a wait for replies that do not come advances
+it instead of sleeping, so timeouts and intervals are checked exactly and a slow machine
+cannot make them pass or fail.
 """
 
 from __future__ import annotations
 
 import collections
 import math
+import selectors
 import socket
 import subprocess
 import sys
 import time
+import types
 
 import pytest
 
@@ -355,10 +360,56 @@ def _reply(request, source, identifier, icmp_type=0, code=0, family=4):
     )
 
 
+class ProbeClock:
+    """Simulated ``time.monotonic``/``time.sleep`` for probe.py; ``selector()`` makes selectors that use it.
+
+    Fake sockets deliver replies synchronously on send, so a select that finds nothing
+    ready would only ever time out: it advances the clock by its timeout at once.
+    """
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def monotonic(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += max(seconds, 0.0)
+
+    def selector(self):
+        return ClockedSelector(self)
+
+
+class ClockedSelector:
+    """A real selector polled without blocking; an empty poll is a timeout on the ProbeClock."""
+
+    def __init__(self, clock):
+        self._clock = clock
+        self._real = selectors.DefaultSelector()
+
+    def register(self, fileobj, events, data=None):
+        return self._real.register(fileobj, events, data)
+
+    def unregister(self, fileobj):
+        return self._real.unregister(fileobj)
+
+    def close(self):
+        self._real.close()
+
+    def select(self, timeout=None):
+        ready = self._real.select(0)
+        if not ready:
+            self._clock.sleep(timeout)
+        return ready
+
+
 @pytest.fixture
 def fake_sockets(monkeypatch):
-    """Make Prober use FakeIcmpSocket; tests set ``behaviour(fake, request, identifier)``."""
-    state = {"behaviour": lambda fake, request, identifier: [], "sockets": [], "identifier": None}
+    """Make Prober use FakeIcmpSocket on a ProbeClock; tests set ``behaviour(fake, request, identifier)``."""
+    clock = ProbeClock()
+    monkeypatch.setattr(probe, "time", types.SimpleNamespace(monotonic=clock.monotonic, sleep=clock.sleep))
+    monkeypatch.setattr(probe, "selectors", types.SimpleNamespace(DefaultSelector=clock.selector, EVENT_READ=selectors.EVENT_READ))
+    state = {"behaviour": lambda fake, request, identifier: [], "sockets": [], "identifier": None, "clock": clock}
 
     def responder(fake, request):
         return state["behaviour"](fake, request, state["identifier"])
@@ -390,18 +441,19 @@ def test_round_matches_replies_by_identifier_sequence_and_source(fake_sockets):
     with probe.Prober(["198.18.1.1", "198.18.1.2"], timeout=0.2) as prober:
         results = prober.round()
     assert [result.address for result in results] == ["198.18.1.1", "198.18.1.2"]
-    assert results[0].received and results[0].rtt_ms >= 0
-    assert not results[1].received and results[1].error.startswith("timeout")
+    assert results[0].received and results[0].rtt_ms == 0.0
+    assert not results[1].received and results[1].error == "timeout: no reply within 0.2 s"
 
 
 def test_icmp_error_quoting_our_request_ends_the_echo_early(fake_sockets):
     fake_sockets["behaviour"] = lambda _fake, request, identifier: [_reply(request, "198.18.0.254", identifier, icmp_type=3, code=1)]
+    clock = fake_sockets["clock"]
     with probe.Prober(["198.18.1.1"], timeout=5.0) as prober:
-        started = time.monotonic()
+        started = clock.now
         (result,) = prober.round()
-    assert time.monotonic() - started < 1.0
     assert not result.received
     assert result.error == "destination unreachable from 198.18.0.254: Destination host unreachable"
+    assert clock.now == started, "the round ended on the error, without waiting for the 5 s timeout"
 
 
 def test_a_refused_send_is_a_lost_echo_not_an_exception(fake_sockets):
@@ -409,11 +461,12 @@ def test_a_refused_send_is_a_lost_echo_not_an_exception(fake_sockets):
         raise icmplib.ICMPSocketError("[Errno 101] Network is unreachable")
 
     fake_sockets["behaviour"] = behaviour
+    clock = fake_sockets["clock"]
     with probe.Prober(["198.18.1.1"], timeout=5.0) as prober:
-        started = time.monotonic()
+        started = clock.now
         (result,) = prober.round()
-    assert time.monotonic() - started < 1.0
     assert result.error == "not sent: [Errno 101] Network is unreachable"
+    assert clock.now == started, "nothing to wait for once the send was refused"
 
 
 def test_late_reply_from_an_earlier_round_is_not_counted(fake_sockets):
@@ -446,12 +499,14 @@ def test_sockets_are_opened_once_per_family_and_reused(fake_sockets):
 
 def test_series_overlaps_echoes_so_dead_targets_cost_one_timeout(fake_sockets):
     fake_sockets["behaviour"] = lambda fake, request, identifier: []
+    clock = fake_sockets["clock"]
     with probe.Prober(["198.18.1.1", "198.18.1.2"], timeout=0.2) as prober:
-        started = time.monotonic()
+        started = clock.now
         echoes = prober.series(count=4, interval=0.05)
-        elapsed = time.monotonic() - started
     assert [len(target_echoes) for target_echoes in echoes] == [4, 4]
-    assert 0.35 - 0.01 <= elapsed < 0.35 + 0.15  # 3 intervals + one timeout, not 4 timeouts
+    assert all(echo.error == "timeout: no reply within 0.2 s" for target_echoes in echoes for echo in target_echoes)
+    assert [echo.sent_at - started for echo in echoes[0]] == pytest.approx([0.0, 0.05, 0.1, 0.15])
+    assert clock.now - started == pytest.approx(3 * 0.05 + 0.2), "3 intervals + one timeout, not 4 timeouts"
 
 
 def test_prober_close_is_idempotent(fake_sockets):  # pylint: disable=unused-argument

@@ -1,0 +1,132 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the localzones.failover collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What scripts/setup.sh promises, checked before a CI run collects a single test.
+
+Tests that need root, a tool or a package skip when it is missing, which is right on a
+developer's laptop and wrong in CI: there a skip means a setup step broke, and the run
+must not pass green. Under ``CI=true`` (``.ci/run``) tests/conftest.py therefore
+
+* refuses to start when anything setup.sh installs is missing (``missing_prerequisites``):
+  root, every Debian package of its ``APT_PACKAGES`` list, every pinned Python
+  distribution of requirements/test.txt (and the files it includes), and every tool the
+  namespace and lab tests look for (so a tool setup.sh forgot shows up here too);
+* fails the run when a test skips anyway (``SkipLedger``).
+
+Both read setup.sh and the requirement files themselves, so a package added there is
+checked here without a second list to keep in step.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from importlib import metadata
+
+# Not imported from tests.support.netns: conftest.py loads this module before pytest
+# registers netns as a plugin, and an earlier import would keep its asserts from being rewritten.
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SETUP_SCRIPT = os.path.join(REPO_ROOT, "scripts", "setup.sh")
+TEST_REQUIREMENTS = os.path.join(REPO_ROOT, "requirements", "test.txt")
+
+# Skips CI accepts, by node ID prefix, each with the reason it cannot run on the CI machine.
+# Empty on purpose: every test runs in CI. Add an entry only with that reason written down.
+CI_SKIP_ALLOWED = {}
+
+
+def running_in_ci():
+    return os.environ.get("CI", "").strip().lower() == "true"
+
+
+def setup_apt_packages(script=SETUP_SCRIPT):
+    """The Debian packages of setup.sh's ``APT_PACKAGES=( ... )`` array (comments dropped)."""
+    with open(script, encoding="utf-8") as handle:
+        text = handle.read()
+    match = re.search(r"^APT_PACKAGES=\((.*?)^\)", text, re.MULTILINE | re.DOTALL)
+    if not match:
+        raise AssertionError("no APT_PACKAGES=( ... ) array in %s" % script)
+    words = []
+    for line in match.group(1).splitlines():
+        words.extend(line.split("#", 1)[0].split())
+    return words
+
+
+def pinned_requirements(path=TEST_REQUIREMENTS):
+    """``{distribution: version}`` of every ``name==version`` line, following ``-r`` includes."""
+    pins = {}
+    with open(path, encoding="utf-8") as handle:
+        for raw in handle:
+            line = raw.split("#", 1)[0].strip()
+            if line.startswith("-r "):
+                pins.update(pinned_requirements(os.path.join(os.path.dirname(path), line[3:].strip())))
+            elif "==" in line:
+                name, version = line.split("==", 1)
+                pins[re.sub(r"\[.*\]", "", name).strip()] = version.strip()
+    return pins
+
+
+def missing_apt_packages(packages):
+    missing = []
+    for package in packages:
+        completed = subprocess.run(["dpkg-query", "-W", "-f=${db:Status-Status}", package], capture_output=True, text=True, check=False)
+        if completed.stdout.strip() != "installed":
+            missing.append(package)
+    return missing
+
+
+def wrong_distributions(pins):
+    """``name: what is installed instead`` for every pin this interpreter does not satisfy."""
+    problems = []
+    for name, version in sorted(pins.items()):
+        try:
+            installed = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            problems.append("%s: not installed (requirements pin %s)" % (name, version))
+            continue
+        if installed != version:
+            problems.append("%s: %s installed, requirements pin %s" % (name, installed, version))
+    return problems
+
+
+def tools_the_tests_need():
+    # Imported here: tests.support.lab pulls in the lab package, which only this check needs.
+    from tests.support.lab import LAB_TOOLS  # pylint: disable=import-outside-toplevel
+    from tests.support.netns import REQUIRED_TOOLS  # pylint: disable=import-outside-toplevel
+
+    return REQUIRED_TOOLS + LAB_TOOLS
+
+
+def missing_prerequisites():
+    """Every prerequisite of scripts/setup.sh this machine lacks, one line each (empty when ready)."""
+    problems = []
+    if os.geteuid() != 0:
+        problems.append("not root: the namespace and lab tests need root")
+    problems.extend("tool %s is not on PATH" % tool for tool in tools_the_tests_need() if shutil.which(tool) is None)
+    problems.extend("Debian package %s is not installed" % package for package in missing_apt_packages(setup_apt_packages()))
+    problems.extend("Python distribution %s" % problem for problem in wrong_distributions(pinned_requirements()))
+    return problems
+
+
+class SkipLedger:
+    """The skips of one session; under CI any skip not in ``allowed`` fails the run."""
+
+    def __init__(self, allowed):
+        self.allowed = dict(allowed)
+        self.skips = []
+
+    def record(self, report):
+        # An xfail is reported as skipped too; it is an expected failure, not a test that did not run.
+        if report.skipped and not hasattr(report, "wasxfail"):
+            self.skips.append((report.nodeid, skip_reason(report)))
+
+    def unexpected(self):
+        return [(nodeid, reason) for nodeid, reason in self.skips if not any(nodeid.startswith(prefix) for prefix in self.allowed)]
+
+
+def skip_reason(report):
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2])
+    return str(longrepr)
