@@ -27,8 +27,8 @@ from .errors import ValidationError
 from .routes import ACTION_CREATE
 from .routes import ACTION_DELETE
 from .routes import ACTION_REPLACE
-from .routes import VPN_APPLIANCE_TAG_KEY
-from .routes import VPN_APPLIANCE_TAG_VALUE
+from .tags import ROLE_KEY
+from .tags import ROLE_VPN_APPLIANCE
 from .routes import Conflict
 from .routes import Ownership
 from .routes import RouteTable
@@ -107,7 +107,7 @@ def read_appliance_eni_ids(client, vpc_id):
         "describe_network_interfaces",
         Filters=[
             {"Name": "vpc-id", "Values": [vpc_id]},
-            {"Name": "tag:%s" % VPN_APPLIANCE_TAG_KEY, "Values": [VPN_APPLIANCE_TAG_VALUE]},
+            {"Name": "tag:%s" % ROLE_KEY, "Values": [ROLE_VPN_APPLIANCE]},
         ],
     )
     return frozenset(item["NetworkInterfaceId"] for item in response.get("NetworkInterfaces", []))

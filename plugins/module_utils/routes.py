@@ -33,8 +33,6 @@ from dataclasses import field
 from dataclasses import replace
 
 from .errors import RouteConflictError
-from .tags import ROLE_KEY as VPN_APPLIANCE_TAG_KEY
-from .tags import ROLE_VPN_APPLIANCE as VPN_APPLIANCE_TAG_VALUE
 
 ORIGIN_STATIC = "CreateRoute"
 ORIGIN_LOCAL = "CreateRouteTable"
