@@ -32,9 +32,10 @@ def run_site(**variables):
     pytest.param({"lz_failover_vpn_psk": "short-key-19-chars!"}, ["The VPN pre-shared key (lz_failover_vpn_psk) is shorter than 20 characters."],
                  id="short-psk"),
     pytest.param({"lz_failover_connection": "telnet"}, ["lz_failover_connection must be ssh or ssm."], id="unknown-connection"),
-    pytest.param({"lz_failover_connection": "ssm", "lz_failover_vpn_psk": "tiny"},
+    pytest.param({"lz_failover_connection": "ssm", "lz_failover_vpn_psk": "tiny", "vpn_appliance_launch": True},
                  ["shorter than 20 characters", "needs lz_failover_ssm_bucket_name", "needs utility_instance_access.ssm true",
-                  "needs failover_iam_session_manager true"], id="ssm-without-its-prerequisites-and-a-short-key"),
+                  "needs failover_iam_session_manager true", "needs vpn_appliance_instance_profile"],
+                 id="ssm-without-its-prerequisites-and-a-short-key"),
 ])
 def test_a_bad_setting_is_named_before_any_change_and_the_key_never_shows(settings, problems):
     run = run_site(**settings)
