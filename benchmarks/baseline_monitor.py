@@ -16,7 +16,7 @@ The rule, for one target:
 * on the VPN, ``--failback-cycles`` good cycles in a row (default 10; good means
   at least one reply) fail back to DX.
 
-Probing and route changes use the collection's core (``lz_failover_monitor.core``:
+Probing and route changes use the collection's core (``ansible_collections.localzones.failover.plugins.module_utils``:
 ``probe.Prober``, ``ec2.load_snapshot``/``apply_plan``, ``routes.plan_routes``), so
 only the decision rule differs from the daemon. A route change that fails is
 retried after the next cycle. One JSON line per event on stdout (``ts`` in UTC
@@ -35,15 +35,15 @@ import time
 import boto3
 import botocore.config
 
-from lz_failover_monitor.core.ec2 import apply_plan
-from lz_failover_monitor.core.ec2 import load_snapshot
-from lz_failover_monitor.core.ec2 import retry_config
-from lz_failover_monitor.core.errors import FailoverError
-from lz_failover_monitor.core.probe import Prober
-from lz_failover_monitor.core.routes import PATH_DX
-from lz_failover_monitor.core.routes import PATH_VPN
-from lz_failover_monitor.core.routes import active_path
-from lz_failover_monitor.core.routes import plan_routes
+from ansible_collections.localzones.failover.plugins.module_utils.ec2 import apply_plan
+from ansible_collections.localzones.failover.plugins.module_utils.ec2 import load_snapshot
+from ansible_collections.localzones.failover.plugins.module_utils.ec2 import retry_config
+from ansible_collections.localzones.failover.plugins.module_utils.errors import FailoverError
+from ansible_collections.localzones.failover.plugins.module_utils.probe import Prober
+from ansible_collections.localzones.failover.plugins.module_utils.routes import PATH_DX
+from ansible_collections.localzones.failover.plugins.module_utils.routes import PATH_VPN
+from ansible_collections.localzones.failover.plugins.module_utils.routes import active_path
+from ansible_collections.localzones.failover.plugins.module_utils.routes import plan_routes
 
 ECHOES = 3
 ECHO_INTERVAL_S = 1.0

@@ -20,7 +20,7 @@ state file (its flap-dampening history) removed, the contender restarted. Scenar
 
 * ``cut``: DX cut with nftables, failover, 5 s on the VPN, restore, failback; the
   detection, route switch and failback times, the workload's two-way UDP flow outage
-  (lz-drill-flow, analysed by lz_failover_monitor.core.drill) and the on-premises VRRP move;
+  (lz-drill-flow, analysed by ansible_collections.localzones.failover.plugins.module_utils.drill) and the on-premises VRRP move;
 * ``loss5`` and ``loss20``: random loss on DX for a few minutes; transitions counted,
   CPU and RSS of the contender measured;
 * ``flap``: DX down 1.5 s / up 1.5 s for a minute; transitions until back on DX.
@@ -68,15 +68,15 @@ import topology as topo  # noqa: E402
 from lz_failover_monitor.config import POLICY_SCHEMA  # noqa: E402
 from lz_failover_monitor.config import PROBE_SCHEMA  # noqa: E402
 from lz_failover_monitor.config import validate_document  # noqa: E402
-from lz_failover_monitor.core import drill  # noqa: E402
-from lz_failover_monitor.core.ec2 import apply_plan  # noqa: E402
-from lz_failover_monitor.core.ec2 import load_snapshot  # noqa: E402
-from lz_failover_monitor.core.ec2 import read_route_tables  # noqa: E402
-from lz_failover_monitor.core.errors import FailoverError  # noqa: E402
-from lz_failover_monitor.core.routes import PATH_DX  # noqa: E402
-from lz_failover_monitor.core.routes import PATH_VPN  # noqa: E402
-from lz_failover_monitor.core.routes import active_path  # noqa: E402
-from lz_failover_monitor.core.routes import plan_routes  # noqa: E402
+from ansible_collections.localzones.failover.plugins.module_utils import drill  # noqa: E402
+from ansible_collections.localzones.failover.plugins.module_utils.ec2 import apply_plan  # noqa: E402
+from ansible_collections.localzones.failover.plugins.module_utils.ec2 import load_snapshot  # noqa: E402
+from ansible_collections.localzones.failover.plugins.module_utils.ec2 import read_route_tables  # noqa: E402
+from ansible_collections.localzones.failover.plugins.module_utils.errors import FailoverError  # noqa: E402
+from ansible_collections.localzones.failover.plugins.module_utils.routes import PATH_DX  # noqa: E402
+from ansible_collections.localzones.failover.plugins.module_utils.routes import PATH_VPN  # noqa: E402
+from ansible_collections.localzones.failover.plugins.module_utils.routes import active_path  # noqa: E402
+from ansible_collections.localzones.failover.plugins.module_utils.routes import plan_routes  # noqa: E402
 from monitor_failover import EXIT_INTERRUPTED  # noqa: E402
 from monitor_failover import EXIT_OK  # noqa: E402
 from monitor_failover import EXIT_SETUP  # noqa: E402
@@ -628,7 +628,7 @@ class FlowPair:
         self.processes = {}
 
     def analyse(self, origin):
-        """Each direction with lz_failover_monitor.core.drill: loss windows, longest outage, lost datagrams, TTL changes."""
+        """Each direction with ansible_collections.localzones.failover.plugins.module_utils.drill: loss windows, longest outage, lost datagrams, TTL changes."""
         lines = {host: drill.read_lines(path)[0] for host, path in self.logs.items()}
         workload, onprem = drill.parse_flow_log(lines["workload"]), drill.parse_flow_log(lines["onprem-host"])
         directions = {}

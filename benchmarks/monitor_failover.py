@@ -51,11 +51,11 @@ if REPO_ROOT not in sys.path:
 # pylint: disable=wrong-import-position
 from lz_failover_monitor.config import POLICY_SCHEMA
 from lz_failover_monitor.config import PROBE_SCHEMA
-from lz_failover_monitor.core.ec2 import read_route_tables
-from lz_failover_monitor.core.errors import FailoverError
-from lz_failover_monitor.core.routes import PATH_DX
-from lz_failover_monitor.core.routes import PATH_VPN
-from lz_failover_monitor.core.routes import active_path
+from ansible_collections.localzones.failover.plugins.module_utils.ec2 import read_route_tables
+from ansible_collections.localzones.failover.plugins.module_utils.errors import FailoverError
+from ansible_collections.localzones.failover.plugins.module_utils.routes import PATH_DX
+from ansible_collections.localzones.failover.plugins.module_utils.routes import PATH_VPN
+from ansible_collections.localzones.failover.plugins.module_utils.routes import active_path
 from tests.support.monitor import DX_TARGETS
 from tests.support.monitor import METRICS_PORT
 from tests.support.monitor import Daemon

@@ -5,7 +5,7 @@
 
 It probes on-premises targets over Direct Connect, decides the path with the
 collection's state machine and keeps the route tables on it; the logic lives in
-``lz_failover_monitor.core`` (the collection's plugins/module_utils), this package
+``ansible_collections.localzones.failover.plugins.module_utils`` (the collection's plugins/module_utils), this package
 wires it into a long-running process.
 """
 

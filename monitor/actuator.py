@@ -24,16 +24,16 @@ import threading
 import time
 
 from .aws import ec2_client
-from .core.ec2 import load_snapshot
-from .core.ec2 import apply_plan
-from .core.errors import AwsApiError
-from .core.errors import RouteConflictError
-from .core.errors import ValidationError
-from .core.routes import PATH_DX
-from .core.routes import PATH_MIXED
-from .core.routes import PATH_VPN
-from .core.routes import find_conflicts
-from .core.routes import plan_routes
+from ansible_collections.localzones.failover.plugins.module_utils.ec2 import load_snapshot
+from ansible_collections.localzones.failover.plugins.module_utils.ec2 import apply_plan
+from ansible_collections.localzones.failover.plugins.module_utils.errors import AwsApiError
+from ansible_collections.localzones.failover.plugins.module_utils.errors import RouteConflictError
+from ansible_collections.localzones.failover.plugins.module_utils.errors import ValidationError
+from ansible_collections.localzones.failover.plugins.module_utils.routes import PATH_DX
+from ansible_collections.localzones.failover.plugins.module_utils.routes import PATH_MIXED
+from ansible_collections.localzones.failover.plugins.module_utils.routes import PATH_VPN
+from ansible_collections.localzones.failover.plugins.module_utils.routes import find_conflicts
+from ansible_collections.localzones.failover.plugins.module_utils.routes import plan_routes
 
 BACKOFF_BASE_S = 0.2
 TRIGGER_DECISION = "decision"

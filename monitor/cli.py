@@ -15,7 +15,7 @@ import sys
 
 from . import __version__
 from .config import load_config
-from .core.errors import ValidationError
+from ansible_collections.localzones.failover.plugins.module_utils.errors import ValidationError
 from .daemon import EXIT_FAILED
 from .daemon import EXIT_OK
 from .daemon import run_daemon

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 
 import yaml
 
-from .core.errors import ValidationError
-from .core.failover_state import PolicySettings
-from .core.validation import cidr_problem
-from .core.validation import normalize_cidr
-from .core.validation import resource_id_problem
+from ansible_collections.localzones.failover.plugins.module_utils.errors import ValidationError
+from ansible_collections.localzones.failover.plugins.module_utils.failover_state import PolicySettings
+from ansible_collections.localzones.failover.plugins.module_utils.validation import cidr_problem
+from ansible_collections.localzones.failover.plugins.module_utils.validation import normalize_cidr
+from ansible_collections.localzones.failover.plugins.module_utils.validation import resource_id_problem
 
 MAX_PROBE_TARGETS = 16
 LOG_LEVELS = ("debug", "info", "warning", "error")

@@ -14,7 +14,7 @@ import queue
 import threading
 
 from .aws import reporting_client
-from .core.ec2 import error_code
+from ansible_collections.localzones.failover.plugins.module_utils.ec2 import error_code
 
 QUEUE_SIZE = 100
 SUBJECT_LIMIT = 100  # SNS refuses longer subjects

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 
-from .core.probe import Prober
+from ansible_collections.localzones.failover.plugins.module_utils.probe import Prober
 
 
 class VpnHealthTracker:

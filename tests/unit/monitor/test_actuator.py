@@ -17,10 +17,10 @@ from lz_failover_monitor.actuator import backoff_delay
 from lz_failover_monitor.actuator import learned_path
 from lz_failover_monitor.aws import ec2_client
 from lz_failover_monitor.config import validate_document
-from lz_failover_monitor.core.ec2 import Snapshot
-from lz_failover_monitor.core.routes import Ownership
-from lz_failover_monitor.core.routes import Route
-from lz_failover_monitor.core.routes import RouteTable
+from ansible_collections.localzones.failover.plugins.module_utils.ec2 import Snapshot
+from ansible_collections.localzones.failover.plugins.module_utils.routes import Ownership
+from ansible_collections.localzones.failover.plugins.module_utils.routes import Route
+from ansible_collections.localzones.failover.plugins.module_utils.routes import RouteTable
 from lz_failover_monitor.metrics import Metrics
 from tests.support.aws import put_fault
 from tests.support.monitor import route_changing_requests

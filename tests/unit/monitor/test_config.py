@@ -13,8 +13,8 @@ import pytest
 from lz_failover_monitor.config import load_config
 from lz_failover_monitor.config import parse_yaml
 from lz_failover_monitor.config import validate_document
-from lz_failover_monitor.core.errors import ValidationError
-from lz_failover_monitor.core.failover_state import PolicySettings
+from ansible_collections.localzones.failover.plugins.module_utils.errors import ValidationError
+from ansible_collections.localzones.failover.plugins.module_utils.failover_state import PolicySettings
 
 RTB = "rtb-0123456789abcdef0"
 PROBE_RTB = "rtb-0fedcba9876543210"

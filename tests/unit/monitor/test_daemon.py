@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from lz_failover_monitor.config import validate_document
-from lz_failover_monitor.core.failover_state import FailoverStateMachine
-from lz_failover_monitor.core.failover_state import PolicySettings
+from ansible_collections.localzones.failover.plugins.module_utils.failover_state import FailoverStateMachine
+from ansible_collections.localzones.failover.plugins.module_utils.failover_state import PolicySettings
 from lz_failover_monitor.daemon import Monitor
 from lz_failover_monitor.daemon import failback_hold_now
 from lz_failover_monitor.daemon import round_passes
