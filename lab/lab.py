@@ -6,7 +6,7 @@
 ``up`` builds the topology of lab/README.md: a network namespace per host, veth
 links, a bridge for the on-premises LAN, the hosts booted with lab/nspawn.py, BIRD
 on both ends of the DX link, a test service on onprem-host, the EC2 endpoint
-(tools/ec2_fidelity.py) on the host's end of the one host link, and the VPC
+(tools/endpoint/) on the host's end of the one host link, and the VPC
 router's two agents (lab/vgw_agent.py: BGP -> learned VGW prefixes;
 lab/router_agent.py: route tables -> kernel policy routing).  ``down`` removes
 all of it, ending processes by their recorded PID.  Everything runs as root.
@@ -308,8 +308,7 @@ def wait_for_log_line(process, name, prefix, timeout=30.0):
 
 
 def start_endpoint(state):
-    process = start_process(state, "endpoint", [VENV_PYTHON, os.path.join(REPO_ROOT, "tools", "ec2_fidelity.py"),
-                                                "--host", topo.HOST_LINK_HOST, "--port", str(topo.ENDPOINT_PORT)])
+    process = start_process(state, "endpoint", [VENV_PYTHON, "-m", "tools.endpoint", "--host", topo.HOST_LINK_HOST, "--port", str(topo.ENDPOINT_PORT)])
     wait_for_log_line(process, "endpoint", "http")
 
 

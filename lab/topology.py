@@ -3,9 +3,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The lab's address plan: hosts, links and addresses, in one place.
 
-Every other lab file (lab.py, the agents, the inventory script, the playbooks'
-group_vars) takes its addresses from here or from the table in lab/README.md,
-which describes the same plan.  Only 198.18.0.0/15 is used.
+Every other lab file (lab.py, the agents, the demo) takes its addresses from
+here; the playbooks' group_vars (inventories/lab/group_vars/all/lab.yml) and the
+table in lab/README.md describe the same plan.  Only 198.18.0.0/15 is used.
 """
 
 from __future__ import annotations
@@ -66,8 +66,6 @@ SUBNETS = (
     Subnet("privatesubnet1", "198.18.2.0/24", "sn-private1", "198.18.2.1", "workload", "198.18.2.10"),
     Subnet("privatesubnet2", "198.18.3.0/24", "sn-private2", "198.18.3.1", "utility", "198.18.3.10"),
 )
-# The network role also makes a third private subnet; nothing lives in it in the lab.
-UNUSED_SUBNETS = {"privatesubnet3": "198.18.4.0/24"}
 
 
 @dataclass(frozen=True)
@@ -94,27 +92,6 @@ def subnet_of(host):
     return next(subnet for subnet in SUBNETS if subnet.host == host)
 
 
-def lan_port_of(host):
-    return next(port for port in LAN_PORTS if port.host == host)
-
-
 def namespace(role):
     """The network namespace of a host (or of the LAN bridge)."""
     return NAMESPACE_PREFIX + role
-
-
-def address_plan():
-    """``{host: {device: "address/prefix"}}`` of every lab host, for the inventory and the docs."""
-    plan = {host: {} for host in HOSTS}
-    for subnet in SUBNETS:
-        prefix = subnet.cidr.split("/")[1]
-        plan["vpc-router"][subnet.router_device] = "%s/%s" % (subnet.router_address, prefix)
-        plan[subnet.host]["eth0"] = "%s/%s" % (subnet.host_address, prefix)
-    plan["vpc-router"][DX_DEVICE] = "%s/%d" % (DX_VGW_ADDRESS, LINK_PREFIX)
-    plan["vpc-router"]["api0"] = "%s/%d" % (HOST_LINK_ROUTER, HOST_LINK_PREFIX)
-    plan["onprem-dx"][DX_DEVICE] = "%s/%d" % (DX_ONPREM_ADDRESS, LINK_PREFIX)
-    plan["vpn-appliance"][INTERNET_DEVICE] = "%s/%d" % (INTERNET_APPLIANCE_ADDRESS, LINK_PREFIX)
-    plan["onprem-vpn"][INTERNET_DEVICE] = "%s/%d" % (INTERNET_ONPREM_ADDRESS, LINK_PREFIX)
-    for port in LAN_PORTS:
-        plan[port.host]["eth0"] = "%s/%s" % (port.address, ONPREM_CIDR.split("/")[1])
-    return plan

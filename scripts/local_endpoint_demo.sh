@@ -32,7 +32,7 @@ trap stop_endpoint EXIT
 step() { printf '\n[main] %s  %s\n' "$(date +%H:%M:%S.%3N)" "$*"; }
 
 step "starting the local EC2 endpoint on 127.0.0.1:$LZ_LOCAL_ENDPOINT_PORT"
-python tools/ec2_fidelity.py --host 127.0.0.1 --port "$LZ_LOCAL_ENDPOINT_PORT" >"$STATE_DIR/endpoint.log" 2>&1 &
+python -m tools.endpoint --host 127.0.0.1 --port "$LZ_LOCAL_ENDPOINT_PORT" >"$STATE_DIR/endpoint.log" 2>&1 &
 endpoint_pid=$!
 for _ in $(seq 1 100); do
   if grep -q '^http' "$STATE_DIR/endpoint.log" 2>/dev/null; then break; fi

@@ -2,7 +2,7 @@
 # Copyright: contributors to the localzones.failover collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """lz_dx_failover_test run by Ansible against the fidelity server's Direct Connect emulation
-(tools/dx_fidelity.py), and that emulation itself through boto3.
+(tools/endpoint/direct_connect.py), and that emulation itself through boto3.
 
 What the module did is read back from the server (DescribeVirtualInterfaces, the
 test history, the control API's per-Action request counts), never from the

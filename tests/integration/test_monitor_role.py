@@ -6,7 +6,7 @@
 Topology (tests/support/lab.py)::
 
     host namespace (this test)                    lab host (Debian 12, systemd)
-    tools/ec2_fidelity.py on the link  --/30--    lz-failover-monitor, probe target on lo
+    tools/endpoint on the link         --/30--    lz-failover-monitor, probe target on lo
     ansible-playbook (nsenter connection)
 
 The role runs in wheels mode: the controller builds the daemon from this checkout and
@@ -90,9 +90,9 @@ PLAYBOOK = """---
 
 
 def start_fidelity_server(address):
-    """tools/ec2_fidelity.py as a process on ``address``; returns (process, URL)."""
+    """The local EC2 endpoint (``python -m tools.endpoint``) as a process on ``address``; returns (process, URL)."""
     process = subprocess.Popen(  # pylint: disable=consider-using-with
-        [PYTHON, os.path.join(REPO_ROOT, "tools", "ec2_fidelity.py"), "--host", address, "--port", "0"],
+        [PYTHON, "-m", "tools.endpoint", "--host", address, "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO_ROOT,
     )
     readable = select.select([process.stdout], [], [], 60)[0]

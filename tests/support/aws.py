@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the localzones.failover collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""pytest fixtures for tests that call EC2: moto with the fidelity layer (tools/ec2_fidelity.py).
+"""pytest fixtures for tests that call EC2: the local EC2 endpoint (tools/endpoint/, moto with the emulated behaviours).
 
 Fixtures
 --------
@@ -40,7 +40,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import COLLECTIONS_ROOT
-from tools import ec2_fidelity
+from tools.endpoint.server import serve
 
 REGION = "us-east-1"
 LOCAL_ZONE = "us-east-1-bos-1a"
@@ -317,7 +317,7 @@ def ec2_endpoint():
         environment.setenv(name, value)
     for name in CLEARED_VARIABLES:
         environment.delenv(name, raising=False)
-    server = ec2_fidelity.serve("127.0.0.1", 0)
+    server = serve("127.0.0.1", 0)
     try:
         yield server.url
     finally:

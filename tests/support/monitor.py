@@ -9,7 +9,7 @@ Topology (every address from the lab ranges)::
     (the test)  --host link /30--  lz-failover-monitor, the EC2  --veth--  on-prem targets
                                    fidelity endpoint, metrics            on its loopback
 
-* The daemon and the fidelity endpoint (``tools/ec2_fidelity.py`` as a process) run in
+* The daemon and the fidelity endpoint (``python -m tools.endpoint`` as a process) run in
   the daemon namespace; the endpoint and the metrics listen on that namespace's end of
   the host link, which is how the test reaches them. The host link carries only its
   own /30 and the daemon namespace has no default route, so probes can only go to the
@@ -331,8 +331,8 @@ class MonitorLab:
         log_path = os.path.join(self.workdir, "fidelity.log")
         with open(log_path, "wb") as log_file:
             process = self.lab.spawn_in(
-                self.ns, [PYTHON, os.path.join(REPO_ROOT, "tools", "ec2_fidelity.py"), "--host", self.address, "--port", str(FIDELITY_PORT)],
-                env=daemon_environment(), stdout=log_file, stderr=subprocess.STDOUT,
+                self.ns, [PYTHON, "-m", "tools.endpoint", "--host", self.address, "--port", str(FIDELITY_PORT)],
+                env=daemon_environment(), stdout=log_file, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
             )
 
         def url_printed():

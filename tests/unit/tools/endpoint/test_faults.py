@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the localzones.failover collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""API fault injection of the EC2 fidelity server (PUT/GET/DELETE /_fidelity/faults).
+"""API fault injection of the endpoint (tools/endpoint/faults.py; PUT/GET/DELETE /_fidelity/faults).
 
 The EC2 calls go through boto3 with retries off, so every injected error is
 seen exactly as the server answered it (code, HTTP status, message).
@@ -28,7 +28,7 @@ from tests.support.aws import http_json
 from tests.support.aws import put_fault
 from tests.support.aws import reset_server
 from tests.support.waiting import wait_for
-from tools import ec2_fidelity
+from tools.endpoint import faults
 
 pytestmark = pytest.mark.moto
 
@@ -324,13 +324,13 @@ def test_control_defaults(ec2, ec2_endpoint):  # pylint: disable=unused-argument
 
 
 def test_in_process_api_shares_state_with_the_server(ec2_no_retries, ec2_endpoint):
-    rule = ec2_fidelity.add_fault("DescribeVpcs", "Unavailable", count=-1)
+    rule = faults.add_fault("DescribeVpcs", "Unavailable", count=-1)
     assert rule["status"] == 503
     assert served_error(ec2_no_retries.describe_vpcs)[:2] == ("Unavailable", 503)
-    stats = ec2_fidelity.fault_stats()
+    stats = faults.fault_stats()
     assert stats == get_fault_stats(ec2_endpoint)
     assert stats["faults"] == {"DescribeVpcs": 1}
-    ec2_fidelity.clear_faults()
+    faults.clear_faults()
     assert get_fault_stats(ec2_endpoint)["rules"] == []
     ec2_no_retries.describe_vpcs()
 
@@ -346,5 +346,5 @@ def test_in_process_api_shares_state_with_the_server(ec2_no_retries, ec2_endpoin
 )
 def test_in_process_api_rejects_bad_rules(ec2, kwargs):  # pylint: disable=unused-argument
     with pytest.raises(ValueError):
-        ec2_fidelity.add_fault(**kwargs)
-    assert ec2_fidelity.fault_stats()["rules"] == []
+        faults.add_fault(**kwargs)
+    assert faults.fault_stats()["rules"] == []

@@ -1,31 +1,29 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the localzones.failover collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Local Zones, their opt-in and instance type offerings, and the public Debian
-AMI parameters of the EC2 fidelity layer, tested through boto3 against the server.
+"""Local Zones (tools/endpoint/zones.py): listed, opted in to, and usable for subnets and instances.
 
-Every assertion reads what the server answers, so each test fails on plain moto.
+Every assertion reads what the server answers, so each test fails on plain moto wherever moto and EC2 differ.
 """
 
 from __future__ import annotations
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support.aws import DUMMY_CREDENTIALS
 from tests.support.aws import REGION
 from tests.support.aws import ec2_client
 from tests.support.aws import reset_server
-from tools import ec2_fidelity
+from tests.unit.tools.endpoint.ec2_calls import AL2023
+from tests.unit.tools.endpoint.ec2_calls import DEBIAN_12_AMD64
+from tests.unit.tools.endpoint.ec2_calls import ssm_client
+from tools.endpoint import zones as local_zones
 
 pytestmark = pytest.mark.moto
 
 BOSTON = "us-east-1-bos-1a"
 NEW_YORK = "us-east-1-nyc-1a"
 LOCAL_ZONE_TYPES = ["c5.2xlarge", "g4dn.2xlarge", "r5.2xlarge", "t3.medium", "t3.xlarge"]
-DEBIAN_12_AMD64 = "/aws/service/debian/release/12/latest/amd64"
-AL2023 = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 
 
 def zones(ec2, **kwargs):
@@ -41,16 +39,6 @@ def error_code(call, **kwargs):
 def offered(ec2, zone, location_type="availability-zone"):
     offerings = ec2.describe_instance_type_offerings(LocationType=location_type, Filters=[{"Name": "location", "Values": [zone]}])
     return sorted(offering["InstanceType"] for offering in offerings["InstanceTypeOfferings"])
-
-
-@pytest.fixture
-def vpc_id(ec2):
-    return ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-
-
-def ssm_client(endpoint_url, region=REGION):
-    return boto3.client("ssm", region_name=region, endpoint_url=endpoint_url, aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
 
 
 # --------------------------------------------------------------------------- DescribeAvailabilityZones
@@ -178,36 +166,10 @@ def test_run_instances_outside_local_zones_is_unchanged(ec2, vpc_id):
     assert instance["Placement"]["AvailabilityZone"] == "us-east-1a"
 
 
-# --------------------------------------------------------------------------- public AMI parameters
-
-
-@pytest.mark.parametrize("region", [REGION, "eu-west-1"])
-def test_debian_parameter_points_to_a_debian_image_of_the_region(ec2, ec2_endpoint, region):
-    parameter = ssm_client(ec2_endpoint, region).get_parameter(Name=DEBIAN_12_AMD64)["Parameter"]
-    assert parameter["Value"] == ec2_fidelity.debian_ami_id(region, "12", "amd64")
-    assert parameter["DataType"] == "aws:ec2:image"
-    image = ec2_client(ec2_endpoint, region=region).describe_images(ImageIds=[parameter["Value"]])["Images"][0]
-    assert (image["OwnerId"], image["Architecture"], image["Name"].startswith("debian-12-amd64-")) == ("136693071363", "x86_64", True)
-
-
-def test_debian_parameters_by_path_and_codename(ec2, ec2_endpoint):
-    ssm = ssm_client(ec2_endpoint)
-    names = sorted(item["Name"] for item in ssm.get_parameters_by_path(Path="/aws/service/debian/release/12/latest")["Parameters"])
-    assert names == ["/aws/service/debian/release/12/latest/amd64", "/aws/service/debian/release/12/latest/arm64"]
-    codename = ssm.get_parameter(Name="/aws/service/debian/release/bookworm/latest/arm64")["Parameter"]["Value"]
-    assert codename == ec2_fidelity.debian_ami_id(REGION, "12", "arm64")
-    assert ec2.describe_images(ImageIds=[codename])["Images"][0]["Architecture"] == "arm64"
-
-
-def test_amazon_linux_parameter_comes_from_moto(ec2, ec2_endpoint):
-    value = ssm_client(ec2_endpoint).get_parameter(Name=AL2023)["Parameter"]["Value"]
-    assert ec2.describe_images(ImageIds=[value])["Images"][0]["Name"].startswith("al2023-ami-")
-
-
 def test_local_zone_spec_lookup():
-    assert ec2_fidelity.local_zone_spec(REGION, zone_name=BOSTON).group_name == "us-east-1-bos-1"
-    assert ec2_fidelity.local_zone_spec(REGION, zone_id="use1-nyc1-az1").name == NEW_YORK
-    assert ec2_fidelity.local_zone_spec("eu-west-1", zone_name=BOSTON) is None
+    assert local_zones.local_zone_spec(REGION, zone_name=BOSTON).group_name == "us-east-1-bos-1"
+    assert local_zones.local_zone_spec(REGION, zone_id="use1-nyc1-az1").name == NEW_YORK
+    assert local_zones.local_zone_spec("eu-west-1", zone_name=BOSTON) is None
 
 
 def test_run_instances_on_an_existing_interface_is_placed_and_checked_in_its_local_zone(ec2, vpc_id):
@@ -219,28 +181,3 @@ def test_run_instances_on_an_existing_interface_is_placed_and_checked_in_its_loc
     instance = ec2.run_instances(ImageId=image_id, MinCount=1, MaxCount=1, InstanceType="t3.medium", NetworkInterfaces=nic)["Instances"][0]
     assert (instance["Placement"]["AvailabilityZone"], instance["PrivateIpAddress"]) == (BOSTON, eni["PrivateIpAddress"])
     assert {volume["AvailabilityZone"] for volume in ec2.describe_volumes()["Volumes"]} == {BOSTON}
-
-
-def test_a_security_group_rule_for_esp_has_no_ports(ec2, vpc_id):
-    group_id = ec2.create_security_group(GroupName="ipsec", Description="ipsec", VpcId=vpc_id)["GroupId"]
-    ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=[{"IpProtocol": "50", "IpRanges": [{"CidrIp": "192.0.32.10/32"}]}])
-    rules = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]["IpPermissions"]
-    assert [(rule["IpProtocol"], rule.get("FromPort"), rule["IpRanges"]) for rule in rules] == [("50", None, [{"CidrIp": "192.0.32.10/32"}])]
-
-
-def test_elastic_ip_tags_have_the_resource_type_elastic_ip(ec2):
-    allocation_id = ec2.allocate_address(Domain="vpc", TagSpecifications=[
-        {"ResourceType": "elastic-ip", "Tags": [{"Key": "Name", "Value": "x"}]}])["AllocationId"]
-    tags = ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [allocation_id]}, {"Name": "resource-type", "Values": ["elastic-ip"]}])["Tags"]
-    assert [(tag["Key"], tag["ResourceType"]) for tag in tags] == [("Name", "elastic-ip")]
-
-
-def test_terminating_an_instance_detaches_the_existing_interface_it_was_launched_on(ec2, vpc_id):
-    subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.0.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
-    eni_id = ec2.create_network_interface(SubnetId=subnet_id)["NetworkInterface"]["NetworkInterfaceId"]
-    instance_id = ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, InstanceType="t3.medium",
-                                    NetworkInterfaces=[{"DeviceIndex": 0, "NetworkInterfaceId": eni_id}])["Instances"][0]["InstanceId"]
-    ec2.terminate_instances(InstanceIds=[instance_id])
-    eni = ec2.describe_network_interfaces(NetworkInterfaceIds=[eni_id])["NetworkInterfaces"][0]
-    assert (eni["Status"], "Attachment" in eni) == ("available", False)
-    assert ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]["State"]["Name"] == "terminated"

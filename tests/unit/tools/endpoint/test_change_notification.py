@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the localzones.failover collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The fidelity layer's route-table change notification, which the lab's VPC router waits on."""
+"""The route-table change notification (tools/endpoint/change_notification.py), which the lab's VPC router waits on."""
 
 from __future__ import annotations
 

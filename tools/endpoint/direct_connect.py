@@ -1,10 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the localzones.failover collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Direct Connect failover tests for the local endpoint (served by tools/ec2_fidelity.py).
+"""Direct Connect failover tests, answered on the endpoint's server (server.py).
 
 moto's Direct Connect backend knows connections and LAGs but no virtual
-interfaces and no failover test.  This module answers, on the fidelity server,
+interfaces and no failover test.  This module answers, on the endpoint's server,
 the four Direct Connect calls a failover drill makes, in Direct Connect's JSON
 protocol (``POST /`` with ``X-Amz-Target: OvertureService.<Action>`` and
 ``Content-Type: application/x-amz-json-1.1``); every other Direct Connect call
@@ -55,7 +55,7 @@ What differs from AWS (not verified against it, or left out)
 * BGP goes down at once (or after ``bgp_transition_seconds``); on AWS it takes
   a moment, and the peers come back on their own schedule.
 * Nothing here touches EC2: a held-down peer does not withdraw the learned
-  prefixes of a VGW (``tools/ec2_fidelity.py``); a lab that wants that reads
+  prefixes of a VGW (propagation.py); a lab that wants that reads
   ``GET /_fidelity/directconnect/tests`` and acts on it.
 * No permissions, no hosted or other-account interfaces, no CBOR protocol, no
   other Direct Connect call.
@@ -89,7 +89,7 @@ Control API (on the same server, under ``/_fidelity/directconnect/``)
   this module answered since the last reset.
 
 moto's ``POST /moto-api/reset`` drops the interfaces, the tests, the counters and
-the settings, like the rest of the fidelity state.  In-process: ``put_virtual_interfaces``,
+the settings, like the rest of the endpoint's state (reset.py).  In-process: ``put_virtual_interfaces``,
 ``virtual_interfaces``, ``failover_tests``, ``put_settings``, ``settings``,
 ``request_counts``, ``reset``.
 """
@@ -110,7 +110,11 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from werkzeug.wrappers import Request
 from werkzeug.wrappers import Response
 
-DEFAULT_REGION = "us-east-1"
+from .protocol import DEFAULT_REGION
+from .protocol import credential_scope
+from .protocol import json_error
+from .protocol import json_response
+
 TARGET_PREFIX = "OvertureService."
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
 CLIENT_EXCEPTION = "DirectConnectClientException"
@@ -131,7 +135,6 @@ DEFAULT_SETTINGS = {"seconds_per_minute": 60.0, "bgp_transition_seconds": 0.0}
 
 _VIF_ID = re.compile(r"^dxvif-[a-z0-9]{8,17}$")
 _PEER_ID = re.compile(r"^dxpeer-[a-z0-9]{8,17}$")
-_SIGV4_SCOPE = re.compile(r"Credential=[^/,\s]+/[^/,\s]+/([^/,\s]+)/([^/,\s]+)/aws4_request")
 
 # The VirtualInterface and BGPPeer fields a seed may set, with their defaults (None: derived, or left out).
 _VIF_DEFAULTS = {
@@ -150,18 +153,16 @@ _PEER_DEFAULTS = {
 _SETTING_LIMITS = {"seconds_per_minute": (0.001, 3600.0), "bgp_transition_seconds": (0.0, 3600.0)}
 
 _LOCK = threading.RLock()
-# The clock every status is computed from; tests of this module may replace it.
+# The one clock every status is computed from.
 _clock = time.time
 
 
 class DirectConnectError(Exception):
-    """A Direct Connect error answer: exception name, message, HTTP status."""
+    """A Direct Connect client error answer (DirectConnectClientException, HTTP 400)."""
 
-    def __init__(self, message, code=CLIENT_EXCEPTION, status=400):
+    def __init__(self, message):
         super().__init__(message)
-        self.code = code
         self.message = message
-        self.status = status
 
 
 class SeedError(ValueError):
@@ -498,8 +499,8 @@ def _json_api_response(status, body):
 
 
 def _region_of(environ):
-    scope = _SIGV4_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
-    return scope.group(1) if scope is not None else DEFAULT_REGION
+    scope = credential_scope(environ)
+    return scope[0] if scope is not None else DEFAULT_REGION
 
 
 def _handled_action(environ):
@@ -527,18 +528,10 @@ def api_response(environ):
         try:
             return _json_api_response(200, _ACTIONS[action](_region_of(environ), params))
         except DirectConnectError as exc:
-            return _json_api_response(exc.status, {"__type": exc.code, "message": exc.message})
+            return _json_api_response(400, {"__type": CLIENT_EXCEPTION, "message": exc.message})
 
 
 # --------------------------------------------------------------------------- control API
-
-
-def _json_response(status, body):
-    return Response(json.dumps(body), status=status, mimetype="application/json")
-
-
-def _error(status, code, message):
-    return _json_response(status, {"error": {"code": code, "message": message}})
 
 
 def _json_body(request):
@@ -551,35 +544,35 @@ def _json_body(request):
 def _virtual_interfaces_response(request):
     if request.method == "GET":
         region = request.args.get("region") or DEFAULT_REGION
-        return _json_response(200, {"region": region, "virtual_interfaces": virtual_interfaces(region)})
+        return json_response(200, {"region": region, "virtual_interfaces": virtual_interfaces(region)})
     if request.method != "PUT":
-        return _error(405, "MethodNotAllowed", "use GET or PUT")
+        return json_error(405, "MethodNotAllowed", "use GET or PUT")
     body = _json_body(request)
     if not isinstance(body, dict) or "virtual_interfaces" not in body:
         raise SeedError('the body must be an object with a list "virtual_interfaces"')
     region = body.get("region") or DEFAULT_REGION
-    return _json_response(200, {"region": region, "virtual_interfaces": put_virtual_interfaces(body["virtual_interfaces"], region)})
+    return json_response(200, {"region": region, "virtual_interfaces": put_virtual_interfaces(body["virtual_interfaces"], region)})
 
 
 def _tests_response(request):
     if request.method != "GET":
-        return _error(405, "MethodNotAllowed", "use GET")
+        return json_error(405, "MethodNotAllowed", "use GET")
     region = request.args.get("region") or DEFAULT_REGION
-    return _json_response(200, {"region": region, "tests": failover_tests(region, request.args.get("status"))})
+    return json_response(200, {"region": region, "tests": failover_tests(region, request.args.get("status"))})
 
 
 def _settings_response(request):
     if request.method == "PUT":
-        return _json_response(200, put_settings(_json_body(request)))
+        return json_response(200, put_settings(_json_body(request)))
     if request.method != "GET":
-        return _error(405, "MethodNotAllowed", "use GET or PUT")
-    return _json_response(200, settings())
+        return json_error(405, "MethodNotAllowed", "use GET or PUT")
+    return json_response(200, settings())
 
 
 def _requests_response(request):
     if request.method != "GET":
-        return _error(405, "MethodNotAllowed", "use GET")
-    return _json_response(200, {"requests": request_counts()})
+        return json_error(405, "MethodNotAllowed", "use GET")
+    return json_response(200, {"requests": request_counts()})
 
 
 _CONTROL = {
@@ -594,8 +587,8 @@ def control_response(request, parts):
     """Answer a control request for ``/_fidelity/directconnect/<parts>``."""
     handler = _CONTROL.get("/".join(parts))
     if handler is None:
-        return _error(404, "NotFound", f"no control resource at {request.path}")
+        return json_error(404, "NotFound", f"no control resource at {request.path}")
     try:
         return handler(request)
     except SeedError as exc:
-        return _error(400, "InvalidParameterValue", str(exc))
+        return json_error(400, "InvalidParameterValue", str(exc))

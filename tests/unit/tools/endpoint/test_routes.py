@@ -1,0 +1,189 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the localzones.failover collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Static routes (tools/endpoint/routes.py): CreateRoute duplicates, ReplaceRoute and DeleteRoute, same-network targets, blackholes.
+
+Every assertion reads what the server answers, so each test fails on plain moto wherever moto and EC2 differ.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.unit.tools.endpoint.ec2_calls import ONPREM_V4
+from tests.unit.tools.endpoint.ec2_calls import ONPREM_V6
+from tests.unit.tools.endpoint.ec2_calls import PROPAGATED
+from tests.unit.tools.endpoint.ec2_calls import STATIC
+from tests.unit.tools.endpoint.ec2_calls import api_error
+from tests.unit.tools.endpoint.ec2_calls import destination_kwargs
+from tests.unit.tools.endpoint.ec2_calls import origins_to
+from tests.unit.tools.endpoint.ec2_calls import route_via_eni
+from tests.unit.tools.endpoint.ec2_calls import routes_to
+from tests.unit.tools.endpoint.ec2_calls import rtb_ids_matching
+from tests.unit.tools.endpoint.ec2_calls import second_appliance_eni
+from tests.unit.tools.endpoint.ec2_calls import static_route
+
+pytestmark = pytest.mark.moto
+
+
+# --------------------------------------------------------------------------- CreateRoute duplicates
+
+
+@pytest.mark.parametrize("destination", [ONPREM_V4, ONPREM_V6])
+def test_duplicate_eni_route_is_rejected_and_keeps_the_first_target(ec2, lz_world, destination):
+    route_via_eni(ec2, lz_world.prod_rtb_id, destination, lz_world.vpn_eni_id)
+    other_eni = second_appliance_eni(ec2, lz_world)
+
+    error = api_error(
+        ec2.create_route, RouteTableId=lz_world.prod_rtb_id, NetworkInterfaceId=other_eni, **destination_kwargs(destination))
+
+    assert (error.code, error.status) == ("RouteAlreadyExists", 400)
+    assert destination in error.message
+    assert static_route(ec2, lz_world.prod_rtb_id, destination)["NetworkInterfaceId"] == lz_world.vpn_eni_id
+
+
+@pytest.mark.parametrize("destination", ["198.19.7.0/24", "2001:db8:700::/56"])
+def test_duplicate_gateway_route_is_rejected(ec2, lz_world, destination):
+    ec2.create_route(RouteTableId=lz_world.prod_rtb_id, GatewayId=lz_world.vgw_id, **destination_kwargs(destination))
+
+    error = api_error(ec2.create_route, RouteTableId=lz_world.prod_rtb_id, GatewayId=lz_world.vgw_id, **destination_kwargs(destination))
+
+    assert (error.code, error.status) == ("RouteAlreadyExists", 400)
+    assert len(routes_to(ec2, lz_world.prod_rtb_id, destination)) == 1
+
+
+def test_duplicate_across_target_kinds_is_rejected(ec2, lz_world):
+    ec2.create_route(RouteTableId=lz_world.prod_rtb_id, DestinationCidrBlock="198.19.7.0/24", GatewayId=lz_world.vgw_id)
+
+    error = api_error(ec2.create_route, RouteTableId=lz_world.prod_rtb_id, DestinationCidrBlock="198.19.7.0/24", NetworkInterfaceId=lz_world.vpn_eni_id)
+
+    assert error.code == "RouteAlreadyExists"
+    assert static_route(ec2, lz_world.prod_rtb_id, "198.19.7.0/24")["GatewayId"] == lz_world.vgw_id
+
+
+def test_ipv6_duplicate_is_found_whatever_the_spelling(ec2, lz_world):
+    route_via_eni(ec2, lz_world.prod_rtb_id, ONPREM_V6, lz_world.vpn_eni_id)
+
+    error = api_error(
+        ec2.create_route, RouteTableId=lz_world.prod_rtb_id, DestinationIpv6CidrBlock="2001:DB8:100:0::/56", NetworkInterfaceId=lz_world.vpn_eni_id)
+
+    assert error.code == "RouteAlreadyExists"
+
+
+@pytest.mark.parametrize("which", ["ipv4", "ipv6"])
+def test_route_for_the_local_destination_is_rejected(ec2, lz_world, which):
+    destination = lz_world.vpc_cidr if which == "ipv4" else lz_world.vpc_ipv6_cidr
+
+    error = api_error(ec2.create_route, RouteTableId=lz_world.prod_rtb_id, NetworkInterfaceId=lz_world.vpn_eni_id, **destination_kwargs(destination))
+
+    assert error.code == "RouteAlreadyExists"
+    assert [(route["GatewayId"], route["Origin"]) for route in routes_to(ec2, lz_world.prod_rtb_id, destination)] == [("local", "CreateRouteTable")]
+
+
+def test_invalid_ipv4_destination_is_rejected_for_an_eni_target(ec2, lz_world):
+    error = api_error(ec2.create_route, RouteTableId=lz_world.prod_rtb_id, DestinationCidrBlock="198.19.0.0/33", NetworkInterfaceId=lz_world.vpn_eni_id)
+
+    assert (error.code, error.status) == ("InvalidParameterValue", 400)
+
+
+# --------------------------------------------------------------------------- DeleteRoute / ReplaceRoute
+
+
+@pytest.mark.parametrize("destination", [ONPREM_V4, ONPREM_V6])
+def test_delete_of_a_propagated_only_destination_is_not_found(ec2, lz_world, destination):
+    error = api_error(ec2.delete_route, RouteTableId=lz_world.prod_rtb_id, **destination_kwargs(destination))
+
+    assert (error.code, error.status) == ("InvalidRoute.NotFound", 400)
+    assert origins_to(ec2, lz_world.prod_rtb_id, destination) == [PROPAGATED]
+
+
+@pytest.mark.parametrize("destination", [ONPREM_V4, ONPREM_V6])
+def test_replace_of_a_propagated_only_destination_is_refused(ec2, lz_world, destination):
+    error = api_error(
+        ec2.replace_route, RouteTableId=lz_world.prod_rtb_id, NetworkInterfaceId=lz_world.vpn_eni_id, **destination_kwargs(destination))
+
+    assert (error.code, error.status) == ("InvalidParameterValue", 400)
+    (route,) = routes_to(ec2, lz_world.prod_rtb_id, destination)
+    assert (route["Origin"], route["GatewayId"]) == (PROPAGATED, lz_world.vgw_id)
+
+
+@pytest.mark.parametrize("destination", [ONPREM_V4, ONPREM_V6])
+def test_delete_removes_only_the_static_route(ec2, lz_world, destination):
+    route_via_eni(ec2, lz_world.prod_rtb_id, destination, lz_world.vpn_eni_id)
+
+    ec2.delete_route(RouteTableId=lz_world.prod_rtb_id, **destination_kwargs(destination))
+
+    assert origins_to(ec2, lz_world.prod_rtb_id, destination) == [PROPAGATED]
+
+
+def test_replace_changes_only_the_static_route(ec2, lz_world):
+    route_via_eni(ec2, lz_world.prod_rtb_id, ONPREM_V4, lz_world.vpn_eni_id)
+    other_eni = second_appliance_eni(ec2, lz_world)
+
+    ec2.replace_route(RouteTableId=lz_world.prod_rtb_id, DestinationCidrBlock=ONPREM_V4, NetworkInterfaceId=other_eni)
+
+    assert static_route(ec2, lz_world.prod_rtb_id, ONPREM_V4)["NetworkInterfaceId"] == other_eni
+    (propagated,) = [route for route in routes_to(ec2, lz_world.prod_rtb_id, ONPREM_V4) if route["Origin"] == PROPAGATED]
+    assert propagated["GatewayId"] == lz_world.vgw_id
+
+
+def test_local_route_cannot_be_deleted(ec2, lz_world):
+    error = api_error(ec2.delete_route, RouteTableId=lz_world.prod_rtb_id, DestinationCidrBlock=lz_world.vpc_cidr)
+
+    assert (error.code, error.status) == ("InvalidParameterValue", 400)
+    assert origins_to(ec2, lz_world.prod_rtb_id, lz_world.vpc_cidr) == ["CreateRouteTable"]
+
+
+# --------------------------------------------------------------------------- other EC2 checks on the failover path
+
+
+def test_static_route_origin_is_create_route(ec2, lz_world):
+    route_via_eni(ec2, lz_world.prod_rtb_id, ONPREM_V4, lz_world.vpn_eni_id)
+
+    route = static_route(ec2, lz_world.prod_rtb_id, ONPREM_V4)
+    assert (route["Origin"], route["State"]) == (STATIC, "active")
+    assert [route["Origin"] for route in routes_to(ec2, lz_world.prod_rtb_id, lz_world.vpc_cidr)] == ["CreateRouteTable"]
+
+
+def test_create_route_to_an_eni_of_another_vpc_is_refused(ec2, lz_world):
+    error = api_error(ec2.create_route, RouteTableId=lz_world.prod_rtb_id, DestinationCidrBlock="198.19.9.0/24", NetworkInterfaceId=lz_world.other_eni_id)
+
+    assert (error.code, error.status) == ("InvalidParameterValue", 400)
+    assert "belong to different networks" in error.message
+    assert routes_to(ec2, lz_world.prod_rtb_id, "198.19.9.0/24") == []
+
+
+def test_replace_route_to_an_eni_of_another_vpc_is_refused(ec2, lz_world):
+    route_via_eni(ec2, lz_world.prod_rtb_id, ONPREM_V4, lz_world.vpn_eni_id)
+
+    error = api_error(ec2.replace_route, RouteTableId=lz_world.prod_rtb_id, DestinationCidrBlock=ONPREM_V4, NetworkInterfaceId=lz_world.other_eni_id)
+
+    assert error.code == "InvalidParameterValue"
+    assert "belong to different networks" in error.message
+    assert static_route(ec2, lz_world.prod_rtb_id, ONPREM_V4)["NetworkInterfaceId"] == lz_world.vpn_eni_id
+
+
+def test_create_route_to_a_vgw_of_another_vpc_is_refused(ec2, lz_world):
+    error = api_error(ec2.create_route, RouteTableId=lz_world.other_rtb_id, DestinationCidrBlock="198.19.9.0/24", GatewayId=lz_world.vgw_id)
+
+    assert error.code == "InvalidParameterValue"
+    assert "belong to different networks" in error.message
+
+
+def test_route_to_a_deleted_eni_is_a_blackhole(ec2, lz_world):
+    doomed_eni = second_appliance_eni(ec2, lz_world)
+    route_via_eni(ec2, lz_world.prod_rtb_id, ONPREM_V4, doomed_eni)
+
+    ec2.delete_network_interface(NetworkInterfaceId=doomed_eni)
+
+    route = static_route(ec2, lz_world.prod_rtb_id, ONPREM_V4)
+    assert (route["State"], route["NetworkInterfaceId"]) == ("blackhole", doomed_eni)
+    assert rtb_ids_matching(ec2, {"Name": "route.state", "Values": ["blackhole"]}) == [lz_world.prod_rtb_id]
+
+
+def test_static_route_to_a_detached_vgw_is_a_blackhole(ec2, lz_world):
+    ec2.create_route(RouteTableId=lz_world.prod_rtb_id, DestinationCidrBlock="198.19.7.0/24", GatewayId=lz_world.vgw_id)
+
+    ec2.detach_vpn_gateway(VpcId=lz_world.vpc_id, VpnGatewayId=lz_world.vgw_id)
+
+    assert static_route(ec2, lz_world.prod_rtb_id, "198.19.7.0/24")["State"] == "blackhole"

@@ -1,0 +1,279 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the localzones.failover collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Fault injection: EC2 requests answered with errors, or slowly, the way EC2 does when it throttles, fails, or rejects credentials.
+
+A fault rule names an ``action`` (``CreateRoute``, or ``*`` for any) and is
+served to the next ``count`` EC2 requests with that Action (``-1``: until
+cleared).  Each of those requests waits ``delay_ms``, then gets EC2's
+query-protocol error body
+(``<Response><Errors><Error><Code/><Message/></Error></Errors><RequestID/></Response>``)
+with ``code``, ``message`` and HTTP ``status``; with ``code: null`` (and a
+``delay_ms``) it is answered normally after the delay, a slow API.
+
+Control API
+-----------
+* ``PUT /_fidelity/faults`` with ``{"action": "CreateRoute", "code":
+  "RequestLimitExceeded", "status": 503, "count": 3, "delay_ms": 0,
+  "message": "..."}`` appends a rule and answers ``200 {"rule": {...}}``.
+  Only ``action`` and one of ``code`` / ``delay_ms`` are needed: ``count``
+  defaults to 1, ``delay_ms`` to 0, ``status`` and ``message`` to EC2's for the
+  code (``RequestLimitExceeded`` 503, ``InternalError`` 500, ``Unavailable``
+  503, ``AuthFailure`` 401, ``RequestExpired`` and ``ExpiredToken`` 400; 400 for
+  other codes).  A bad body (not JSON, unknown field, ``count`` not ``-1`` or
+  >= 1, ``status`` outside 400-599, ``delay_ms`` outside 0-300000, neither
+  code nor delay) answers 400 and adds nothing.
+* ``GET /_fidelity/faults`` answers ``200 {"rules": [{"id", "action", "code",
+  "status", "count", "remaining", "delay_ms", "message"}, ...], "requests":
+  {Action: n}, "faults": {Action: n}, "delayed": {Action: n}}``: the active
+  rules in order (``remaining`` -1 = unlimited; exhausted rules are dropped),
+  and per Action the EC2 requests seen, the error responses served and the
+  requests delayed since the last reset (a CreateRoute retried through three
+  throttles shows ``requests`` 4 and ``faults`` 3).
+* ``DELETE /_fidelity/faults`` drops the rules and zeroes the counters, as does
+  moto's ``POST /moto-api/reset`` (reset.py); it answers like GET.
+
+The rules are checked in the order they were added and the first one that
+matches serves the request.  A request is EC2's when its SigV4 credential scope
+names ``ec2`` (or, unsigned, it carries EC2's ``Version=2016-11-15``); its
+Action is read from the query string or the form-encoded body, which is put
+back for moto.  Rules apply to every region and account, and only to requests
+that come over HTTP (not to moto's in-process ``mock_aws``).  In-process:
+``add_fault(action, code, status=, count=, delay_ms=, message=)`` (ValueError
+for a bad rule), ``clear_faults()``, ``fault_stats()``; thread-safe.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from dataclasses import replace
+from urllib.parse import parse_qs
+from xml.sax.saxutils import escape as xml_escape
+
+from werkzeug.wrappers import Response
+
+from .protocol import credential_scope
+from .protocol import json_error
+from .protocol import json_response
+
+
+EC2_API_VERSION = "2016-11-15"
+MAX_FAULT_DELAY_MS = 300_000
+# EC2's HTTP status and message for the error codes the failover has to live through.
+_FAULT_DEFAULTS = {
+    "RequestLimitExceeded": (503, "Request limit exceeded."),
+    "InternalError": (500, "An internal error has occurred."),
+    "InternalFailure": (500, "The request processing has failed because of an unknown error."),
+    "Unavailable": (503, "The server is overloaded and can't handle the request."),
+    "ServiceUnavailable": (503, "The request has failed due to a temporary failure of the server."),
+    "AuthFailure": (401, "AWS was not able to validate the provided access credentials"),
+    "UnauthorizedOperation": (403, "You are not authorized to perform this operation."),
+    "RequestExpired": (400, "Request has expired."),
+    "ExpiredToken": (400, "The security token included in the request is expired"),
+}
+_FAULT_FIELDS = frozenset(("action", "code", "status", "count", "delay_ms", "message"))
+_ACTION_PATTERN = re.compile(r"^(\*|[A-Za-z0-9]+)$")
+_CODE_PATTERN = re.compile(r"^[A-Za-z0-9.]+$")
+# Where fault_response leaves the EC2 Action it found, for the server to read after moto answered.
+ACTION_KEY = "fidelity.ec2_action"
+
+
+@dataclass
+class FaultRule:  # pylint: disable=too-many-instance-attributes
+    """One fault rule; ``remaining`` -1 means until cleared."""
+
+    rule_id: int
+    action: str
+    code: str | None
+    status: int | None
+    count: int
+    delay_ms: int
+    message: str | None
+    remaining: int
+
+    def as_dict(self):
+        """The rule as the control API shows it."""
+        return {"id": self.rule_id, "action": self.action, "code": self.code, "status": self.status, "count": self.count,
+                "remaining": self.remaining, "delay_ms": self.delay_ms, "message": self.message}
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _checked_fault(spec):
+    """Validate a rule given as a dict of the control API fields; return its canonical fields or raise ValueError."""
+    unknown = sorted(set(spec) - _FAULT_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown field(s): {', '.join(unknown)}")
+    action, code = spec.get("action", "*"), spec.get("code")
+    count, delay_ms = spec.get("count", 1), spec.get("delay_ms", 0)
+    if not isinstance(action, str) or not _ACTION_PATTERN.match(action):
+        raise ValueError('"action" must be an EC2 Action name or "*"')
+    if code is not None and (not isinstance(code, str) or not _CODE_PATTERN.match(code)):
+        raise ValueError('"code" must be an EC2 error code or null')
+    if not _is_int(count) or (count < 1 and count != -1):
+        raise ValueError('"count" must be -1 (until cleared) or an integer >= 1')
+    if not _is_int(delay_ms) or not 0 <= delay_ms <= MAX_FAULT_DELAY_MS:
+        raise ValueError(f'"delay_ms" must be an integer from 0 to {MAX_FAULT_DELAY_MS}')
+    if code is None:
+        if delay_ms == 0:
+            raise ValueError('a rule needs a "code" (error) or a "delay_ms" (slow answer)')
+        if spec.get("status") is not None or spec.get("message") is not None:
+            raise ValueError('"status" and "message" need a "code"')
+        return {"action": action, "code": None, "status": None, "count": count, "delay_ms": delay_ms, "message": None}
+    default_status, default_message = _FAULT_DEFAULTS.get(code, (400, f"Injected fault {code}."))
+    status, message = spec.get("status", default_status), spec.get("message", default_message)
+    if not _is_int(status) or not 400 <= status <= 599:
+        raise ValueError('"status" must be an HTTP error status from 400 to 599')
+    if not isinstance(message, str):
+        raise ValueError('"message" must be a string')
+    return {"action": action, "code": code, "status": status, "count": count, "delay_ms": delay_ms, "message": message}
+
+
+class _FaultInjector:
+    """The fault rules and per-Action counters, shared by the server's threads."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._rules = []
+        self._next_id = 1
+        self._requests = Counter()
+        self._faults = Counter()
+        self._delayed = Counter()
+
+    def add(self, spec):
+        """Append a rule from a dict of control API fields; return it (ValueError for a bad one)."""
+        fields = _checked_fault(spec)
+        with self._lock:
+            rule = FaultRule(rule_id=self._next_id, remaining=fields["count"], **fields)
+            self._next_id += 1
+            self._rules.append(rule)
+            return rule.as_dict()
+
+    def clear(self):
+        """Drop every rule and zero the counters."""
+        with self._lock:
+            self._rules.clear()
+            self._next_id = 1
+            self._requests.clear()
+            self._faults.clear()
+            self._delayed.clear()
+
+    def stats(self):
+        """Active rules and per-Action counters (see the module docstring)."""
+        with self._lock:
+            return {"rules": [rule.as_dict() for rule in self._rules], "requests": dict(self._requests),
+                    "faults": dict(self._faults), "delayed": dict(self._delayed)}
+
+    def take(self, action):
+        """Count an EC2 request; return a copy of the rule that serves it (one use of it spent), or None."""
+        with self._lock:
+            self._requests[action] += 1
+            rule = next((rule for rule in self._rules if rule.action in ("*", action)), None)
+            if rule is None:
+                return None
+            if rule.remaining > 0:
+                rule.remaining -= 1
+                if rule.remaining == 0:
+                    self._rules.remove(rule)
+            (self._faults if rule.code else self._delayed)[action] += 1
+            return replace(rule)
+
+
+_FAULTS = _FaultInjector()
+
+
+def add_fault(action="*", code=None, *, status=None, count=1, delay_ms=0, message=None):  # pylint: disable=too-many-arguments
+    """Append a fault rule (see the module docstring); return it as a dict.  ValueError for a bad rule."""
+    spec = {"action": action, "code": code, "count": count, "delay_ms": delay_ms}
+    spec.update({name: value for name, value in (("status", status), ("message", message)) if value is not None})
+    return _FAULTS.add(spec)
+
+
+def clear_faults():
+    """Drop every fault rule and zero the request and fault counters."""
+    _FAULTS.clear()
+
+
+def fault_stats():
+    """``{"rules": [...], "requests": {Action: n}, "faults": {Action: n}, "delayed": {Action: n}}``."""
+    return _FAULTS.stats()
+
+
+def _peek_form_body(environ):
+    """The form-encoded body of the request, put back into ``wsgi.input`` for moto to read."""
+    if not environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        return ""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return ""
+    if length <= 0:
+        return ""
+    body = environ["wsgi.input"].read(length)
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body.decode("utf-8", "replace")
+
+
+def _ec2_action(environ):
+    """The Action of an EC2 query-protocol request, or None for anything else."""
+    params = parse_qs(environ.get("QUERY_STRING", ""))
+    params.update(parse_qs(_peek_form_body(environ)))
+    action = (params.get("Action") or [None])[0]
+    if not action:
+        return None
+    scope = credential_scope(environ)
+    if scope is not None:
+        return action if scope[1] == "ec2" else None
+    return action if (params.get("Version") or [None])[0] == EC2_API_VERSION else None
+
+
+def _ec2_error_response(code, message, status):
+    request_id = str(uuid.uuid4())
+    body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>{xml_escape(code)}</Code>'
+            f"<Message>{xml_escape(message)}</Message></Error></Errors><RequestID>{request_id}</RequestID></Response>")
+    return Response(body, status=status, content_type="text/xml;charset=UTF-8", headers={"x-amzn-RequestId": request_id})
+
+
+def fault_response(environ):
+    """Apply the fault rule that matches the request: sleep, then an error Response, or None to let moto answer."""
+    action = _ec2_action(environ)
+    environ[ACTION_KEY] = action
+    rule = _FAULTS.take(action) if action else None
+    if rule is None:
+        return None
+    if rule.delay_ms:
+        time.sleep(rule.delay_ms / 1000.0)
+    return _ec2_error_response(rule.code, rule.message, rule.status) if rule.code else None
+
+
+def faults_response(request):
+    """Answer a control request for ``/_fidelity/faults``."""
+    if request.method == "PUT":
+        return _put_fault(request)
+    if request.method == "DELETE":
+        clear_faults()
+    elif request.method != "GET":
+        return json_error(405, "MethodNotAllowed", "use GET, PUT or DELETE")
+    return json_response(200, fault_stats())
+
+
+def _put_fault(request):
+    try:
+        body = json.loads(request.get_data(as_text=True) or "null")
+    except ValueError:
+        return json_error(400, "InvalidJson", "the body is not JSON")
+    if not isinstance(body, dict):
+        return json_error(400, "InvalidParameterValue", "the body must be a JSON object")
+    try:
+        return json_response(200, {"rule": _FAULTS.add(body)})
+    except ValueError as exc:
+        return json_error(400, "InvalidParameterValue", str(exc))

@@ -1,0 +1,30 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the localzones.failover collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""moto's reset (``POST /moto-api/reset``) also forgets the state the endpoint keeps outside moto's models.
+
+Most of the endpoint's state lives on moto's model objects and goes with them;
+the fault rules and counters (faults.py) and the Direct Connect emulation
+(direct_connect.py) do not, so the reset clears them here.
+"""
+
+from __future__ import annotations
+
+from moto.moto_api._internal.models import MotoAPIBackend
+
+from . import direct_connect
+from . import faults
+from .patching import original
+from .patching import patch
+
+
+def _reset_moto_and_endpoint_state(self):
+    """MotoAPIBackend.reset that also clears the fault rules and the Direct Connect state."""
+    original(MotoAPIBackend, "reset")(self)
+    faults.clear_faults()
+    direct_connect.reset()
+
+
+def install():
+    """Patch moto's reset (called once, by behaviours.install())."""
+    patch(MotoAPIBackend, "reset", _reset_moto_and_endpoint_state)
