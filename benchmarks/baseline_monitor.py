@@ -35,9 +35,9 @@ import time
 import boto3
 import botocore.config
 
-from ansible_collections.localzones.failover.plugins.module_utils.ec2 import apply_plan
-from ansible_collections.localzones.failover.plugins.module_utils.ec2 import load_snapshot
-from ansible_collections.localzones.failover.plugins.module_utils.ec2 import retry_config
+from ansible_collections.localzones.failover.plugins.module_utils.aws.calls import retry_config
+from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import apply_plan
+from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import load_snapshot
 from ansible_collections.localzones.failover.plugins.module_utils.errors import FailoverError
 from ansible_collections.localzones.failover.plugins.module_utils.probe import Prober
 from ansible_collections.localzones.failover.plugins.module_utils.routes import PATH_DX

@@ -69,9 +69,9 @@ from lz_failover_monitor.config import POLICY_SCHEMA  # noqa: E402
 from lz_failover_monitor.config import PROBE_SCHEMA  # noqa: E402
 from lz_failover_monitor.config import validate_document  # noqa: E402
 from ansible_collections.localzones.failover.plugins.module_utils import drill  # noqa: E402
-from ansible_collections.localzones.failover.plugins.module_utils.ec2 import apply_plan  # noqa: E402
-from ansible_collections.localzones.failover.plugins.module_utils.ec2 import load_snapshot  # noqa: E402
-from ansible_collections.localzones.failover.plugins.module_utils.ec2 import read_route_tables  # noqa: E402
+from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import apply_plan  # noqa: E402
+from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import load_snapshot  # noqa: E402
+from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import read_route_tables  # noqa: E402
 from ansible_collections.localzones.failover.plugins.module_utils.errors import FailoverError  # noqa: E402
 from ansible_collections.localzones.failover.plugins.module_utils.routes import PATH_DX  # noqa: E402
 from ansible_collections.localzones.failover.plugins.module_utils.routes import PATH_VPN  # noqa: E402

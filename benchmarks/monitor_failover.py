@@ -51,7 +51,7 @@ if REPO_ROOT not in sys.path:
 # pylint: disable=wrong-import-position
 from lz_failover_monitor.config import POLICY_SCHEMA
 from lz_failover_monitor.config import PROBE_SCHEMA
-from ansible_collections.localzones.failover.plugins.module_utils.ec2 import read_route_tables
+from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import read_route_tables
 from ansible_collections.localzones.failover.plugins.module_utils.errors import FailoverError
 from ansible_collections.localzones.failover.plugins.module_utils.routes import PATH_DX
 from ansible_collections.localzones.failover.plugins.module_utils.routes import PATH_VPN

@@ -24,8 +24,8 @@ import threading
 import time
 
 from .aws import ec2_client
-from ansible_collections.localzones.failover.plugins.module_utils.ec2 import load_snapshot
-from ansible_collections.localzones.failover.plugins.module_utils.ec2 import apply_plan
+from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import load_snapshot
+from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import apply_plan
 from ansible_collections.localzones.failover.plugins.module_utils.errors import AwsApiError
 from ansible_collections.localzones.failover.plugins.module_utils.errors import RouteConflictError
 from ansible_collections.localzones.failover.plugins.module_utils.errors import ValidationError

@@ -10,7 +10,7 @@ keys. Every HTTP attempt, retries included, is counted by operation and result c
 
 from __future__ import annotations
 
-from ansible_collections.localzones.failover.plugins.module_utils.ec2 import retry_config
+from ansible_collections.localzones.failover.plugins.module_utils.aws.calls import retry_config
 
 
 def session(region):

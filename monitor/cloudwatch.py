@@ -42,7 +42,7 @@ from datetime import datetime
 from datetime import timezone
 
 from .aws import reporting_client
-from ansible_collections.localzones.failover.plugins.module_utils.ec2 import call
+from ansible_collections.localzones.failover.plugins.module_utils.aws.calls import call
 from ansible_collections.localzones.failover.plugins.module_utils.errors import AwsApiError
 from ansible_collections.localzones.failover.plugins.module_utils.failover_state import PATH_VPN
 

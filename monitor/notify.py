@@ -14,7 +14,8 @@ import queue
 import threading
 
 from .aws import reporting_client
-from ansible_collections.localzones.failover.plugins.module_utils.ec2 import error_code
+from ansible_collections.localzones.failover.plugins.module_utils.aws.calls import call
+from ansible_collections.localzones.failover.plugins.module_utils.errors import AwsApiError
 
 QUEUE_SIZE = 100
 SUBJECT_LIMIT = 100  # SNS refuses longer subjects
@@ -61,13 +62,18 @@ class Notifier:
             subject, message = item
             try:
                 client = client or self._client_factory()
-                client.publish(TopicArn=self.topic_arn, Subject=subject[:SUBJECT_LIMIT], Message=json.dumps(message, default=str, sort_keys=True))
+                call(client, "publish", TopicArn=self.topic_arn, Subject=subject[:SUBJECT_LIMIT], Message=json.dumps(message, default=str, sort_keys=True))
+            except AwsApiError as exc:
+                self._lost(subject, exc.code, exc.message)
             except Exception as exc:  # pylint: disable=broad-except
-                # botocore errors, a missing region, a bad endpoint: all mean this message is lost.
-                self._failed.inc()
-                self._log.warning("notification_failed", topic_arn=self.topic_arn, subject=subject, code=error_code(exc), error=str(exc))
+                # A missing region, a bad endpoint URL: the message is lost just the same.
+                self._lost(subject, type(exc).__name__, str(exc))
             else:
                 self._sent.inc()
+
+    def _lost(self, subject, code, error):
+        self._failed.inc()
+        self._log.warning("notification_failed", topic_arn=self.topic_arn, subject=subject, code=code, error=error)
 
     def stop(self, timeout=2.0):
         """Send what is queued (within ``timeout``), then end the thread."""

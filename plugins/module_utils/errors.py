@@ -47,16 +47,24 @@ class RouteConflictError(FailoverError):
 
 
 class AwsApiError(FailoverError):
-    """An EC2 API call failed after the configured retries."""
+    """An AWS API call failed after the client's retries.
 
-    def __init__(self, operation, code, message, latency_ms=None):
+    ``service`` and ``operation`` are AWS's names ("EC2", "CreateRoute"), ``code``
+    the error code AWS answered, or the exception's class name when no answer
+    came (a timeout, a refused connection).
+    """
+
+    def __init__(self, service, operation, code, message, latency_ms=None, request_id=None):
+        self.service = service
         self.operation = operation
         self.code = code
         self.latency_ms = latency_ms
         super().__init__(
-            "%s failed: %s: %s" % (operation, code, message),
+            "%s %s failed: %s: %s" % (service, operation, code, message),
+            service=service,
             operation=operation,
             code=code,
+            request_id=request_id,
         )
 
 

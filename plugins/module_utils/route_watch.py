@@ -38,9 +38,9 @@ import os
 import time
 from dataclasses import dataclass
 
-from .ec2 import load_snapshot
-from .ec2 import read_route_tables
-from .ec2 import retry_config
+from .aws.calls import retry_config
+from .aws.ec2 import load_snapshot
+from .aws.ec2 import read_route_tables
 from .errors import AwsApiError
 from .errors import ValidationError
 from .routes import PATH_DX

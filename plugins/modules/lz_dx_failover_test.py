@@ -255,9 +255,9 @@ from ansible.module_utils.common.dict_transformations import camel_dict_to_snake
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.localzones.failover.plugins.module_utils import directconnect as dx
-from ansible_collections.localzones.failover.plugins.module_utils.ec2 import retry_config
-from ansible_collections.localzones.failover.plugins.module_utils.errors import AwsApiError
+from ansible_collections.localzones.failover.plugins.module_utils.aws import directconnect as dx
+from ansible_collections.localzones.failover.plugins.module_utils.aws.calls import retry_config
+from ansible_collections.localzones.failover.plugins.module_utils.aws.modules import fail_json_aws_error
 from ansible_collections.localzones.failover.plugins.module_utils.errors import FailoverError
 from ansible_collections.localzones.failover.plugins.module_utils.errors import ValidationError
 
@@ -385,10 +385,8 @@ def main():
     result = dict(changed=False, change=dx.CHANGE_NONE, test=None, bgp_peers=[])
     try:
         run(module, result)
-    except AwsApiError as exc:
-        module.fail_json(msg=failure_message("Direct Connect %s" % exc.message, result), **dict(result, **exc.details))
     except FailoverError as exc:
-        module.fail_json(msg=failure_message(exc.message, result), **dict(result, **exc.details))
+        fail_json_aws_error(module, exc, msg=failure_message(exc.message, result), **result)
 
 
 if __name__ == "__main__":

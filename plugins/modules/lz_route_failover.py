@@ -197,10 +197,10 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.localzones.failover.plugins.module_utils.ec2 import apply_plan
-from ansible_collections.localzones.failover.plugins.module_utils.ec2 import load_snapshot
-from ansible_collections.localzones.failover.plugins.module_utils.ec2 import retry_config
-from ansible_collections.localzones.failover.plugins.module_utils.errors import AwsApiError
+from ansible_collections.localzones.failover.plugins.module_utils.aws.calls import retry_config
+from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import apply_plan
+from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import load_snapshot
+from ansible_collections.localzones.failover.plugins.module_utils.aws.modules import fail_json_aws_error
 from ansible_collections.localzones.failover.plugins.module_utils.errors import FailoverError
 from ansible_collections.localzones.failover.plugins.module_utils.routes import apply_to_snapshot
 from ansible_collections.localzones.failover.plugins.module_utils.routes import active_path
@@ -258,9 +258,7 @@ def main():
     except FailoverError as exc:
         # A plan stopped half-way has still changed the route tables: say which calls ran.
         completed = [outcome.as_dict() for outcome in exc.completed]
-        if isinstance(exc, AwsApiError):
-            module.fail_json_aws(exc.__cause__ or exc, msg=exc.message, changed=bool(completed), actions=completed)
-        module.fail_json(msg=exc.message, changed=bool(completed), actions=completed, **exc.details)
+        fail_json_aws_error(module, exc, changed=bool(completed), actions=completed)
 
 
 if __name__ == "__main__":

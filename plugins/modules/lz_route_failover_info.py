@@ -103,9 +103,9 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.localzones.failover.plugins.module_utils.ec2 import load_snapshot
-from ansible_collections.localzones.failover.plugins.module_utils.ec2 import retry_config
-from ansible_collections.localzones.failover.plugins.module_utils.errors import AwsApiError
+from ansible_collections.localzones.failover.plugins.module_utils.aws.calls import retry_config
+from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import load_snapshot
+from ansible_collections.localzones.failover.plugins.module_utils.aws.modules import fail_json_aws_error
 from ansible_collections.localzones.failover.plugins.module_utils.errors import FailoverError
 from ansible_collections.localzones.failover.plugins.module_utils.errors import RouteConflictError
 from ansible_collections.localzones.failover.plugins.module_utils.routes import describe_table
@@ -142,10 +142,8 @@ def main():
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     try:
         run(module)
-    except AwsApiError as exc:
-        module.fail_json_aws(exc.__cause__ or exc, msg=exc.message)
     except FailoverError as exc:
-        module.fail_json(msg=exc.message, **exc.details)
+        fail_json_aws_error(module, exc)
 
 
 if __name__ == "__main__":

@@ -206,7 +206,7 @@ last_error:
   description: The message of the last failed read, null when none failed.
   returned: always
   type: str
-  sample: "describe_route_tables failed: RequestLimitExceeded: Request limit exceeded."
+  sample: "EC2 DescribeRouteTables failed: RequestLimitExceeded: Request limit exceeded."
 ended_by:
   description: What ended the watch, C(duration), C(stop_file) or C(until_path).
   returned: always
@@ -233,7 +233,7 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.localzones.failover.plugins.module_utils.errors import AwsApiError
+from ansible_collections.localzones.failover.plugins.module_utils.aws.modules import fail_json_aws_error
 from ansible_collections.localzones.failover.plugins.module_utils.errors import FailoverError
 from ansible_collections.localzones.failover.plugins.module_utils.route_watch import validate_watch_settings
 from ansible_collections.localzones.failover.plugins.module_utils.route_watch import watch_retry_config
@@ -275,10 +275,8 @@ def main():
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     try:
         run(module)
-    except AwsApiError as exc:
-        module.fail_json_aws(exc.__cause__ or exc, msg=exc.message)
     except FailoverError as exc:
-        module.fail_json(msg=exc.message, **exc.details)
+        fail_json_aws_error(module, exc)
 
 
 if __name__ == "__main__":

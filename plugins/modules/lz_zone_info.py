@@ -125,14 +125,13 @@ missing_zone_names:
   sample: []
 """
 
-try:
-    from botocore.exceptions import BotoCoreError
-    from botocore.exceptions import ClientError
-except ImportError:
-    pass  # Handled by AnsibleAWSModule
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+from ansible_collections.localzones.failover.plugins.module_utils.aws.calls import call
+from ansible_collections.localzones.failover.plugins.module_utils.aws.calls import paginate
+from ansible_collections.localzones.failover.plugins.module_utils.aws.modules import fail_json_aws_error
+from ansible_collections.localzones.failover.plugins.module_utils.errors import FailoverError
 
 # The API's keys and the names this module returns them under.
 _ZONE_KEYS = (
@@ -152,8 +151,9 @@ _ZONE_KEYS = (
 def describe_zones(client, zone_names):
     """The API's description of each named zone the region has, opted in to or not."""
     # ZoneNames would fail the whole call on the first unknown name; a filter reports all of them.
-    response = client.describe_availability_zones(
-        AllAvailabilityZones=True, Filters=[{"Name": "zone-name", "Values": list(zone_names)}], aws_retry=True
+    # aws_retry=True: the client's AWSRetry backoff (see main) applies to this call.
+    response = call(
+        client, "describe_availability_zones", AllAvailabilityZones=True, Filters=[{"Name": "zone-name", "Values": list(zone_names)}], aws_retry=True
     )
     return {zone["ZoneName"]: zone for zone in response.get("AvailabilityZones", [])}
 
@@ -161,9 +161,11 @@ def describe_zones(client, zone_names):
 def offered_instance_types(client, zone_names):
     """``{zone_name: sorted instance types}`` from DescribeInstanceTypeOfferings."""
     offered = {name: set() for name in zone_names}
-    paginator = client.get_paginator("describe_instance_type_offerings")
-    result = paginator.paginate(LocationType="availability-zone", Filters=[{"Name": "location", "Values": list(zone_names)}]).build_full_result()
-    for offering in result.get("InstanceTypeOfferings", []):
+    offerings = paginate(
+        client, "describe_instance_type_offerings", "InstanceTypeOfferings",
+        LocationType="availability-zone", Filters=[{"Name": "location", "Values": list(zone_names)}],
+    )
+    for offering in offerings:
         offered.setdefault(offering["Location"], set()).add(offering["InstanceType"])
     return {name: sorted(types) for name, types in offered.items()}
 
@@ -188,8 +190,8 @@ def main():
     client = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff())
     try:
         run(module, client)
-    except (BotoCoreError, ClientError) as exc:
-        module.fail_json_aws(exc, msg="Could not describe the zones %s" % ", ".join(module.params["zone_names"]))
+    except FailoverError as exc:
+        fail_json_aws_error(module, exc, msg="Could not describe the zones %s: %s" % (", ".join(module.params["zone_names"]), exc.message))
 
 
 if __name__ == "__main__":

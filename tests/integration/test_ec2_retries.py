@@ -5,7 +5,7 @@
 
 The client is built the way the modules and the monitor build theirs,
 ``botocore.config.Config(**retry_config())`` (adaptive mode), and CreateRoute
-goes through ``module_utils.ec2.call``.  The server's per-Action counters show
+goes through ``module_utils.aws.calls.timed_call``.  The server's per-Action counters show
 how many requests each call really sent.
 """
 
@@ -16,8 +16,8 @@ import time
 import botocore.config
 import pytest
 
-from ansible_collections.localzones.failover.plugins.module_utils.ec2 import call
-from ansible_collections.localzones.failover.plugins.module_utils.ec2 import retry_config
+from ansible_collections.localzones.failover.plugins.module_utils.aws.calls import retry_config
+from ansible_collections.localzones.failover.plugins.module_utils.aws.calls import timed_call
 from ansible_collections.localzones.failover.plugins.module_utils.errors import AwsApiError
 from tests.support.aws import ec2_client
 from tests.support.aws import get_fault_stats
@@ -34,7 +34,7 @@ def project_client(endpoint_url, **settings):
 
 
 def create_onprem_route(client, world):
-    return call(client, "create_route", RouteTableId=world.prod_rtb_id, DestinationCidrBlock=ONPREM, NetworkInterfaceId=world.vpn_eni_id)
+    return timed_call(client, "create_route", RouteTableId=world.prod_rtb_id, DestinationCidrBlock=ONPREM, NetworkInterfaceId=world.vpn_eni_id)
 
 
 def static_targets(ec2, world):
@@ -89,7 +89,7 @@ def test_credential_errors_fail_at_once(ec2, ec2_endpoint, lz_world, code, statu
     with pytest.raises(AwsApiError) as excinfo:
         create_onprem_route(client, lz_world)
 
-    assert (excinfo.value.operation, excinfo.value.code) == ("create_route", code)
+    assert (excinfo.value.operation, excinfo.value.code) == ("CreateRoute", code)
     assert create_route_counts(ec2_endpoint) == (1, 1), "not retried"
     assert static_targets(ec2, lz_world) == []
 

@@ -6,10 +6,10 @@ import boto3
 import botocore.config
 import pytest
 
-from ansible_collections.localzones.failover.plugins.module_utils.ec2 import apply_plan
-from ansible_collections.localzones.failover.plugins.module_utils.ec2 import load_snapshot
-from ansible_collections.localzones.failover.plugins.module_utils.ec2 import read_route_tables
-from ansible_collections.localzones.failover.plugins.module_utils.ec2 import retry_config
+from ansible_collections.localzones.failover.plugins.module_utils.aws.calls import retry_config
+from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import apply_plan
+from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import load_snapshot
+from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import read_route_tables
 from ansible_collections.localzones.failover.plugins.module_utils.errors import AwsApiError
 from ansible_collections.localzones.failover.plugins.module_utils.errors import RouteConflictError
 from ansible_collections.localzones.failover.plugins.module_utils.errors import ValidationError

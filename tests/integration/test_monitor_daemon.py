@@ -307,7 +307,7 @@ def test_api_faults_during_failover_are_retried_until_applied(mlab, world):
     codes = {event["code"] for event in daemon.events("api_error")}
     assert {"ReadTimeoutError", "ExpiredToken", "RequestLimitExceeded", "InternalError"} <= codes, codes
     assert counter(metrics, "lz_failover_api_requests_total", operation="CreateRoute", code="RequestLimitExceeded") == 6
-    assert counter(metrics, "lz_failover_api_errors_total", operation="create_route", code="InternalError") >= 1
+    assert counter(metrics, "lz_failover_api_errors_total", operation="CreateRoute", code="InternalError") >= 1
     assert metrics.value("lz_failover_routes_converged") == 1
     failed = [action for action in daemon.events("route_action") if action["outcome"] == "failed"]
     assert failed and all(action["action"] == "create" for action in failed)

@@ -17,7 +17,7 @@ from lz_failover_monitor.actuator import backoff_delay
 from lz_failover_monitor.actuator import learned_path
 from lz_failover_monitor.aws import ec2_client
 from lz_failover_monitor.config import validate_document
-from ansible_collections.localzones.failover.plugins.module_utils.ec2 import Snapshot
+from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import Snapshot
 from ansible_collections.localzones.failover.plugins.module_utils.routes import Ownership
 from ansible_collections.localzones.failover.plugins.module_utils.routes import Route
 from ansible_collections.localzones.failover.plugins.module_utils.routes import RouteTable
@@ -198,7 +198,7 @@ def test_api_errors_back_off_and_count_until_a_pass_succeeds(setup, ec2, lz_worl
     delays = [actuator.attempt(config, "vpn") for _attempt in range(3)]
     assert delays[:2] == [0.2, 0.4] and delays[2] == 30, "backoff while failing, the reconcile interval once applied"
     assert [fields["code"] for fields in log.named("api_error")] == ["InternalError"] * 2
-    assert sample(metrics, "lz_failover_api_errors_total", operation="create_route", code="InternalError") == 2
+    assert sample(metrics, "lz_failover_api_errors_total", operation="CreateRoute", code="InternalError") == 2
     assert sample(metrics, "lz_failover_api_requests_total", operation="CreateRoute", code="InternalError") == 2
     assert sample(metrics, "lz_failover_api_requests_total", operation="CreateRoute", code="OK") == 2
     assert actuator.failures == 0 and actuator.last_error is None

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the localzones.failover collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""module_utils.directconnect on hand-built API answers: validation, test state, waiting, error handling.
+"""module_utils.aws.directconnect on hand-built API answers: validation, test state, waiting, error handling.
 
 The stand-in client below answers like Direct Connect from a list of tests; the
 assertions are about what the logic does with the answers, not about the stand-in.
@@ -17,7 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.exceptions import EndpointConnectionError
 
-from ansible_collections.localzones.failover.plugins.module_utils import directconnect as dx
+from ansible_collections.localzones.failover.plugins.module_utils.aws import directconnect as dx
 from ansible_collections.localzones.failover.plugins.module_utils.errors import AwsApiError
 from ansible_collections.localzones.failover.plugins.module_utils.errors import ValidationError
 
@@ -183,16 +183,15 @@ def test_summaries_keep_known_fields_in_utc_and_never_the_auth_key():
 # --------------------------------------------------------------------------- API calls
 
 
-def test_call_turns_a_client_error_into_one_clear_error():
-    class Failing:
-        def describe_virtual_interfaces(self, **_params):
-            raise client_error("DescribeVirtualInterfaces")
-
+def test_call_turns_a_client_error_into_one_clear_error(stubbed_client):
+    client, stubber = stubbed_client("directconnect")
+    stubber.add_client_error("describe_virtual_interfaces", "DirectConnectClientException", "Virtual interface dxvif-ffabc123 does not exist.")
     with pytest.raises(AwsApiError) as excinfo:
-        dx.describe_virtual_interface(Failing(), VIF)
+        dx.describe_virtual_interface(client, VIF)
     error = excinfo.value
     assert (error.operation, error.code) == ("DescribeVirtualInterfaces", "DirectConnectClientException")
-    assert error.message == "DescribeVirtualInterfaces failed: DirectConnectClientException: Virtual interface dxvif-ffabc123 does not exist."
+    assert error.message == ("Direct Connect DescribeVirtualInterfaces failed: DirectConnectClientException: "
+                             "Virtual interface dxvif-ffabc123 does not exist.")
 
 
 def test_call_names_a_connection_failure_by_its_class():

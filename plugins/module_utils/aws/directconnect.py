@@ -5,9 +5,10 @@
 
 A failover drill takes Direct Connect down on purpose with the Direct Connect
 failover test (StartBgpFailoverTest): AWS holds the virtual interface's BGP
-sessions down until the test is stopped or its duration runs out.  Callers pass
-a boto3 ``directconnect`` client built with ``ec2.retry_config()``, so
-credentials, endpoints and retries stay the caller's business.
+sessions down until the test is stopped or its duration runs out.  Every call
+goes through ``calls`` (one error type); callers pass a boto3 ``directconnect``
+client built with ``calls.retry_config()``, so credentials, endpoints and
+retries stay the caller's business.
 
 The API's test ``status`` is a free string.  The Direct Connect user guide names
 the values In progress, Completed (ran for its duration), Cancelled (stopped
@@ -24,31 +25,23 @@ import time
 from datetime import datetime
 from datetime import timezone
 
-try:
-    from botocore.exceptions import BotoCoreError
-    from botocore.exceptions import ClientError
-except ImportError:  # the callers report the missing library
-    BotoCoreError = ClientError = None
-
-from .errors import AwsApiError
-from .errors import FailoverError
-from .errors import ValidationError
+from ..errors import AwsApiError
+from ..errors import FailoverError
+from ..errors import ValidationError
+from .calls import call
 
 # Direct Connect IDs: a prefix and 8 lowercase letters or digits (longer forms accepted, as EC2 lengthened its IDs).
 _VIRTUAL_INTERFACE_ID = re.compile(r"^dxvif-[a-z0-9]{8,17}$")
 _BGP_PEER_ID = re.compile(r"^dxpeer-[a-z0-9]{8,17}$")
 
-# testDurationInMinutes as the API accepts it, and its default when left out.
+# testDurationInMinutes as the API accepts it.
 MIN_TEST_DURATION_MINUTES = 1
 MAX_TEST_DURATION_MINUTES = 4320
-AWS_DEFAULT_TEST_DURATION_MINUTES = 180
 # A drill leaves Direct Connect down for at most this long if nothing stops the test.
 DRILL_DEFAULT_TEST_DURATION_MINUTES = 5
 
+# The one status that matters here: the test holds BGP down (the others all mean it ended).
 STATUS_IN_PROGRESS = "in-progress"
-STATUS_COMPLETED = "completed"
-STATUS_CANCELLED = "cancelled"
-STATUS_FAILED = "failed"
 
 BGP_UP = "up"
 BGP_DOWN = "down"
@@ -240,30 +233,9 @@ def summarize_peers(peers):
 # --------------------------------------------------------------------------- API calls
 
 
-def _error_code(exc):
-    if ClientError is not None and isinstance(exc, ClientError):
-        return exc.response.get("Error", {}).get("Code", "Unknown")
-    return type(exc).__name__
-
-
-def _error_message(exc):
-    if ClientError is not None and isinstance(exc, ClientError):
-        return exc.response.get("Error", {}).get("Message") or str(exc)
-    return str(exc)
-
-
-def call(client, operation, **params):
-    """Run one Direct Connect call by its API name (``StartBgpFailoverTest``); raise AwsApiError on failure."""
-    method = getattr(client, re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower())
-    try:
-        return method(**params)
-    except (ClientError, BotoCoreError) as exc:
-        raise AwsApiError(operation, _error_code(exc), _error_message(exc)) from exc
-
-
 def describe_virtual_interface(client, virtual_interface_id):
     """The DescribeVirtualInterfaces entry of the interface, or None when the answer does not list it."""
-    response = call(client, "DescribeVirtualInterfaces", virtualInterfaceId=virtual_interface_id)
+    response = call(client, "describe_virtual_interfaces", virtualInterfaceId=virtual_interface_id)
     return next((vif for vif in response.get("virtualInterfaces", []) if vif.get("virtualInterfaceId") == virtual_interface_id), None)
 
 
@@ -272,7 +244,7 @@ def list_tests(client, virtual_interface_id):
     tests = []
     params = {"virtualInterfaceId": virtual_interface_id, "maxResults": _HISTORY_PAGE_SIZE}
     while True:
-        response = call(client, "ListVirtualInterfaceTestHistory", **params)
+        response = call(client, "list_virtual_interface_test_history", **params)
         tests.extend(response.get("virtualInterfaceTestHistory", []))
         token = response.get("nextToken")
         if not token:
@@ -285,12 +257,12 @@ def start_test(client, virtual_interface_id, peer_ids, test_duration_minutes):
     params = {"virtualInterfaceId": virtual_interface_id, "testDurationInMinutes": test_duration_minutes}
     if peer_ids:
         params["bgpPeers"] = list(peer_ids)
-    return call(client, "StartBgpFailoverTest", **params)["virtualInterfaceTest"]
+    return call(client, "start_bgp_failover_test", **params)["virtualInterfaceTest"]
 
 
 def stop_test(client, virtual_interface_id):
     """StopBgpFailoverTest; returns the stopped test."""
-    return call(client, "StopBgpFailoverTest", virtualInterfaceId=virtual_interface_id)["virtualInterfaceTest"]
+    return call(client, "stop_bgp_failover_test", virtualInterfaceId=virtual_interface_id)["virtualInterfaceTest"]
 
 
 def start_or_confirm(client, virtual_interface_id, peer_ids, test_duration_minutes):

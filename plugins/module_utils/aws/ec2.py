@@ -3,81 +3,34 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The EC2 side of route failover: read and validate route tables, execute plans.
 
-Callers pass in a boto3 EC2 client built with ``retry_config()`` (the modules get
-theirs from AnsibleAWSModule, the monitor from its own session), so credentials
+Every call goes through ``calls`` (one error type, latency measured); callers
+pass in a boto3 EC2 client built with ``calls.retry_config()``, so credentials
 and endpoints stay the caller's business and this file only speaks EC2.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import time
 from dataclasses import dataclass
 
-try:
-    from botocore.exceptions import BotoCoreError
-    from botocore.exceptions import ClientError
-except ImportError:  # the callers report the missing library
-    BotoCoreError = ClientError = None
-
-from .errors import AwsApiError
-from .errors import FailoverError
-from .errors import RouteConflictError
-from .errors import ValidationError
-from .routes import ACTION_CREATE
-from .routes import ACTION_DELETE
-from .routes import ACTION_REPLACE
-from .tags import ROLE_KEY
-from .tags import ROLE_VPN_APPLIANCE
-from .routes import Conflict
-from .routes import Ownership
-from .routes import RouteTable
+from ..errors import AwsApiError
+from ..errors import FailoverError
+from ..errors import RouteConflictError
+from ..errors import ValidationError
+from ..routes import ACTION_CREATE
+from ..routes import ACTION_DELETE
+from ..routes import ACTION_REPLACE
+from ..routes import Conflict
+from ..routes import Ownership
+from ..routes import RouteTable
+from ..tags import ROLE_KEY
+from ..tags import ROLE_VPN_APPLIANCE
+from .calls import call
+from .calls import paginate
+from .calls import timed_call
 
 OUTCOME_DONE = "done"
 OUTCOME_ALREADY_DONE = "already-done"
-
-
-def retry_config(max_attempts=5, connect_timeout=3, read_timeout=10):
-    """botocore client settings for route calls; ``max_attempts`` counts the first try too.
-
-    Adaptive mode retries throttling (RequestLimitExceeded), 5xx and transient
-    connection errors with backoff, and rate-limits the client itself once EC2
-    starts throttling, so a burst of failover calls does not make it worse.
-    Under constant throttling that costs seconds per attempt, so the budget is
-    small: a long-running caller retries whole actions itself instead.
-    Short timeouts keep a hung connection from stalling a failover.
-    """
-    return {
-        "retries": {"mode": "adaptive", "total_max_attempts": max_attempts},
-        "connect_timeout": connect_timeout,
-        "read_timeout": read_timeout,
-    }
-
-
-def error_code(exc):
-    """The EC2 error code of a botocore exception, or its class name."""
-    if ClientError is not None and isinstance(exc, ClientError):
-        return exc.response.get("Error", {}).get("Code", "Unknown")
-    return type(exc).__name__
-
-
-def call(client, operation, **params):
-    """Run one EC2 call; return ``(response, latency_ms)`` or raise AwsApiError."""
-    method = getattr(client, operation)
-    started = time.monotonic()
-    try:
-        response = method(**params)
-    except (ClientError, BotoCoreError) as exc:
-        latency_ms = (time.monotonic() - started) * 1000.0
-        raise AwsApiError(operation, error_code(exc), str(exc), latency_ms=latency_ms) from exc
-    return response, (time.monotonic() - started) * 1000.0
-
-
-def _paginate(client, operation, result_key, **params):
-    items = []
-    for page in client.get_paginator(operation).paginate(**params):
-        items.extend(page.get(result_key, []))
-    return items
 
 
 def read_route_tables(client, route_table_ids):
@@ -86,23 +39,20 @@ def read_route_tables(client, route_table_ids):
     A filter instead of RouteTableIds, so one call reports every missing table
     instead of failing on the first.
     """
-    try:
-        raw_tables = _paginate(client, "describe_route_tables", "RouteTables", Filters=[{"Name": "route-table-id", "Values": list(route_table_ids)}])
-    except (ClientError, BotoCoreError) as exc:
-        raise AwsApiError("describe_route_tables", error_code(exc), str(exc)) from exc
+    raw_tables = paginate(client, "describe_route_tables", "RouteTables", Filters=[{"Name": "route-table-id", "Values": list(route_table_ids)}])
     return {raw["RouteTableId"]: RouteTable.from_api(raw) for raw in raw_tables}
 
 
 def read_network_interface(client, eni_id):
     """The DescribeNetworkInterfaces entry of ``eni_id``, or None when it does not exist."""
-    response, _latency = call(client, "describe_network_interfaces", Filters=[{"Name": "network-interface-id", "Values": [eni_id]}])
+    response = call(client, "describe_network_interfaces", Filters=[{"Name": "network-interface-id", "Values": [eni_id]}])
     interfaces = response.get("NetworkInterfaces", [])
     return interfaces[0] if interfaces else None
 
 
 def read_appliance_eni_ids(client, vpc_id):
     """IDs of the interfaces in ``vpc_id`` tagged as a VPN appliance of this failover."""
-    response, _latency = call(
+    response = call(
         client,
         "describe_network_interfaces",
         Filters=[
@@ -237,7 +187,7 @@ def execute_action(client, action):
     if action.action != ACTION_DELETE:
         params["NetworkInterfaceId"] = action.target
     try:
-        _response, latency_ms = call(client, operation, **params)
+        _response, latency_ms = timed_call(client, operation, **params)
     except AwsApiError as exc:
         if action.action == ACTION_CREATE and exc.code == "RouteAlreadyExists":
             _confirm_existing_route(client, action)

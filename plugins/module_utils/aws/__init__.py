@@ -1,0 +1,13 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the localzones.failover collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The AWS layer of the core: every AWS API call the modules and the monitor make.
+
+* ``calls``: the one call / pagination / error wrapper, for every service (EC2,
+  Direct Connect, CloudWatch, SNS), and the retry settings of the route clients;
+  a failure is one ``errors.AwsApiError`` naming the service and the operation.
+* ``ec2``: route tables read and validated into a snapshot, plans applied.
+* ``directconnect``: the Direct Connect BGP failover test, its state and waiting for BGP.
+* ``modules``: how the collection's AWS modules report a failure (given the module
+  object, so this package stays free of Ansible imports).
+"""
