@@ -235,9 +235,9 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 
 from ansible_collections.localzones.failover.plugins.module_utils.errors import AwsApiError
 from ansible_collections.localzones.failover.plugins.module_utils.errors import FailoverError
-from ansible_collections.localzones.failover.plugins.module_utils.route_watch import validate_watch_settings
-from ansible_collections.localzones.failover.plugins.module_utils.route_watch import watch_retry_config
-from ansible_collections.localzones.failover.plugins.module_utils.route_watch import watch_routes
+from ansible_collections.localzones.failover.plugins.module_utils.routes.watch import validate_watch_settings
+from ansible_collections.localzones.failover.plugins.module_utils.routes.watch import watch_retry_config
+from ansible_collections.localzones.failover.plugins.module_utils.routes.watch import watch_routes
 
 
 def run(module):

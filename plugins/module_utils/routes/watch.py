@@ -38,16 +38,16 @@ import os
 import time
 from dataclasses import dataclass
 
-from .ec2 import load_snapshot
-from .ec2 import read_route_tables
-from .ec2 import retry_config
-from .errors import AwsApiError
-from .errors import ValidationError
-from .routes import PATH_DX
-from .routes import PATH_VPN
-from .routes import describe_table
-from .routes import find_conflicts
-from .validation import validate_route_inputs
+from ..ec2 import load_snapshot
+from ..ec2 import read_route_tables
+from ..ec2 import retry_config
+from ..errors import AwsApiError
+from ..errors import ValidationError
+from ..validation import validate_route_inputs
+from .model import find_conflicts
+from .paths import PATH_DX
+from .paths import PATH_VPN
+from .paths import describe_table
 
 MIN_INTERVAL = 0.1
 MAX_DURATION = 3600.0
