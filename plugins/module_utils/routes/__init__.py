@@ -5,8 +5,8 @@
 
 * ``model``: routes and route tables as EC2 shows them, and ``Ownership``: which
   static routes are this failover's (the only ones it ever changes);
-* ``paths``: which path (``dx``, ``vpn`` or ``mixed``) a destination or a table is
-  on, and the per-table views the modules return;
+* ``paths``: ``path_of``, the one definition of which path (``dx``, ``vpn`` or
+  ``mixed``) a destination or a table is on, used by the monitor and every module;
 * ``plan``: the route calls that put the tables on a path (pure; ``aws`` runs them);
 * ``watch``: a timestamped record of each table's path, read at a fixed cadence
   (lz_route_watch). It reads EC2 itself, so it is not imported here: import it
@@ -26,10 +26,9 @@ from .model import find_conflicts
 from .paths import PATH_DX
 from .paths import PATH_MIXED
 from .paths import PATH_VPN
-from .paths import active_path
 from .paths import describe_table
-from .paths import destination_path
 from .paths import diff_view
+from .paths import path_of
 from .plan import ACTION_CREATE
 from .plan import ACTION_DELETE
 from .plan import ACTION_REPLACE
@@ -52,13 +51,12 @@ __all__ = [
     "Route",
     "RouteAction",
     "RouteTable",
-    "active_path",
     "apply_to_snapshot",
     "canonical_cidr",
     "describe_table",
-    "destination_path",
     "diff_view",
     "find_conflicts",
+    "path_of",
     "plan_routes",
     "routing_notes",
 ]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.localzones.failover.plugins.module_utils.errors import RouteConflictError
-from ansible_collections.localzones.failover.plugins.module_utils.routes import active_path
 from ansible_collections.localzones.failover.plugins.module_utils.routes import apply_to_snapshot
+from ansible_collections.localzones.failover.plugins.module_utils.routes import path_of
 from ansible_collections.localzones.failover.plugins.module_utils.routes import plan_routes
 from tests.unit.plugins.module_utils.routes.tables import ENI
 from tests.unit.plugins.module_utils.routes.tables import FOREIGN_ENI
@@ -100,7 +100,7 @@ class TestApplyToSnapshot:
         before = table(propagated(ONPREM))
         plan = plan_routes([before], [ONPREM], "vpn", OWNERSHIP)
         after = apply_to_snapshot(before, plan.actions)
-        assert active_path(after, [ONPREM], ENI) == "vpn"
+        assert path_of([after], [ONPREM], OWNERSHIP) == "vpn"
         back = apply_to_snapshot(after, plan_routes([after], [ONPREM], "dx", OWNERSHIP).actions)
-        assert active_path(back, [ONPREM], ENI) == "dx"
+        assert path_of([back], [ONPREM], OWNERSHIP) == "dx"
         assert back.propagated_routes(ONPREM), "propagated route must survive a failback"
