@@ -42,7 +42,7 @@ from ansible_collections.localzones.failover.plugins.module_utils.errors import 
 from ansible_collections.localzones.failover.plugins.module_utils.probe import Prober
 from ansible_collections.localzones.failover.plugins.module_utils.routes import PATH_DX
 from ansible_collections.localzones.failover.plugins.module_utils.routes import PATH_VPN
-from ansible_collections.localzones.failover.plugins.module_utils.routes import active_path
+from ansible_collections.localzones.failover.plugins.module_utils.routes import path_of
 from ansible_collections.localzones.failover.plugins.module_utils.routes import plan_routes
 
 ECHOES = 3
@@ -74,7 +74,7 @@ class Baseline:
     def read_path(self):
         """What the tables show; anything but all-DX counts as the VPN path."""
         snapshot = self.snapshot()
-        paths = {active_path(table, snapshot.destinations, self.args.vpn_eni_id) for table in snapshot.tables}
+        paths = {path_of([table], snapshot.destinations, snapshot.ownership) for table in snapshot.tables}
         return PATH_DX if paths == {PATH_DX} else PATH_VPN
 
     def apply(self):

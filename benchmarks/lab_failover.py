@@ -75,7 +75,8 @@ from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import
 from ansible_collections.localzones.failover.plugins.module_utils.errors import FailoverError  # noqa: E402
 from ansible_collections.localzones.failover.plugins.module_utils.routes import PATH_DX  # noqa: E402
 from ansible_collections.localzones.failover.plugins.module_utils.routes import PATH_VPN  # noqa: E402
-from ansible_collections.localzones.failover.plugins.module_utils.routes import active_path  # noqa: E402
+from ansible_collections.localzones.failover.plugins.module_utils.routes import Ownership  # noqa: E402
+from ansible_collections.localzones.failover.plugins.module_utils.routes import path_of  # noqa: E402
 from ansible_collections.localzones.failover.plugins.module_utils.routes import plan_routes  # noqa: E402
 from monitor_failover import EXIT_INTERRUPTED  # noqa: E402
 from monitor_failover import EXIT_OK  # noqa: E402
@@ -231,7 +232,7 @@ class Lab:
 
     def production_path(self, client=None):
         table = read_route_tables(client or self.ec2, [self.route_table_id])[self.route_table_id]
-        return active_path(table, self.settings["destination_cidrs"], self.settings["vpn_eni_id"])
+        return path_of([table], self.settings["destination_cidrs"], Ownership(self.settings["vpn_eni_id"]))
 
     def dx_learned(self):
         """Whether BGP's routes are back: the probe subnet's table has a propagated route for every destination."""

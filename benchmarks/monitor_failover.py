@@ -55,7 +55,8 @@ from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import
 from ansible_collections.localzones.failover.plugins.module_utils.errors import FailoverError
 from ansible_collections.localzones.failover.plugins.module_utils.routes import PATH_DX
 from ansible_collections.localzones.failover.plugins.module_utils.routes import PATH_VPN
-from ansible_collections.localzones.failover.plugins.module_utils.routes import active_path
+from ansible_collections.localzones.failover.plugins.module_utils.routes import Ownership
+from ansible_collections.localzones.failover.plugins.module_utils.routes import path_of
 from tests.support.monitor import DX_TARGETS
 from tests.support.monitor import METRICS_PORT
 from tests.support.monitor import Daemon
@@ -327,7 +328,7 @@ class Bench:
                 current = {}
             now = time.monotonic()
             for label, rtb_id in pending.items():
-                if rtb_id in current and active_path(current[rtb_id], world.onprem_cidrs, world.vpn_eni_id) == path:
+                if rtb_id in current and path_of([current[rtb_id]], world.onprem_cidrs, Ownership(world.vpn_eni_id)) == path:
                     seen[label] = now
             if all(value is not None for value in seen.values()) or now >= deadline:
                 return seen

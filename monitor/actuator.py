@@ -29,34 +29,13 @@ from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import
 from ansible_collections.localzones.failover.plugins.module_utils.errors import AwsApiError
 from ansible_collections.localzones.failover.plugins.module_utils.errors import RouteConflictError
 from ansible_collections.localzones.failover.plugins.module_utils.errors import ValidationError
-from ansible_collections.localzones.failover.plugins.module_utils.routes import PATH_DX
-from ansible_collections.localzones.failover.plugins.module_utils.routes import PATH_MIXED
-from ansible_collections.localzones.failover.plugins.module_utils.routes import PATH_VPN
 from ansible_collections.localzones.failover.plugins.module_utils.routes import find_conflicts
+from ansible_collections.localzones.failover.plugins.module_utils.routes import path_of
 from ansible_collections.localzones.failover.plugins.module_utils.routes import plan_routes
 
 BACKOFF_BASE_S = 0.2
 TRIGGER_DECISION = "decision"
 TRIGGER_DRIFT = "drift"
-
-
-def learned_path(snapshot):
-    """The path the tables show: ``dx``, ``vpn`` or ``mixed``.
-
-    Per managed (table, destination): a static route we own means VPN, no static route
-    means DX; a foreign static route says nothing about our path and is left out.
-    """
-    paths = set()
-    for table in snapshot.tables:
-        for destination in snapshot.destinations:
-            route = table.static_route(destination)
-            if route is None:
-                paths.add(PATH_DX)
-            elif snapshot.ownership.owns(route):
-                paths.add(PATH_VPN)
-    if len(paths) > 1:
-        return PATH_MIXED
-    return paths.pop() if paths else PATH_DX
 
 
 def backoff_delay(failures, cap, rng=random.random):
@@ -245,7 +224,7 @@ class Actuator:  # pylint: disable=too-many-instance-attributes
             self._metrics.convergence_latency.observe(latency)
 
     def _observe(self, snapshot):
-        path = learned_path(snapshot)
+        path = path_of(snapshot.tables, snapshot.destinations, snapshot.ownership)
         with self._condition:
             self.book.observe(path)
         self.foreign_routes = tuple(conflict.as_dict() for conflict in find_conflicts(snapshot.tables, snapshot.destinations, snapshot.ownership))

@@ -14,7 +14,7 @@ from __future__ import annotations
 # deletes by it, and the inventory finds the instances by it.
 MANAGED_BY_KEY = "localzones.failover/managed-by"
 # What a resource is to the failover. An interface tagged ROLE_KEY = ROLE_VPN_APPLIANCE is an
-# appliance whose routes the route logic may move (plugins/module_utils/routes.py).
+# appliance whose routes the route logic may move (plugins/module_utils/routes/model.py).
 ROLE_KEY = "localzones.failover/role"
 ROLE_VPN_APPLIANCE = "vpn-appliance"
 ROLE_UTILITY = "utility"

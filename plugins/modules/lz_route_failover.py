@@ -203,9 +203,9 @@ from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import
 from ansible_collections.localzones.failover.plugins.module_utils.aws.modules import fail_json_aws_error
 from ansible_collections.localzones.failover.plugins.module_utils.errors import FailoverError
 from ansible_collections.localzones.failover.plugins.module_utils.routes import apply_to_snapshot
-from ansible_collections.localzones.failover.plugins.module_utils.routes import active_path
 from ansible_collections.localzones.failover.plugins.module_utils.routes import describe_table
 from ansible_collections.localzones.failover.plugins.module_utils.routes import diff_view
+from ansible_collections.localzones.failover.plugins.module_utils.routes import path_of
 from ansible_collections.localzones.failover.plugins.module_utils.routes import plan_routes
 from ansible_collections.localzones.failover.plugins.module_utils.validation import validate_route_inputs
 
@@ -234,8 +234,8 @@ def run(module):
 
     route_tables = []
     for before, after in zip(snapshot.tables, planned_tables):
-        summary = describe_table(after, snapshot.destinations, params["vpn_eni_id"])
-        summary["previous_path"] = active_path(before, snapshot.destinations, params["vpn_eni_id"])
+        summary = describe_table(after, snapshot.destinations, snapshot.ownership)
+        summary["previous_path"] = path_of([before], snapshot.destinations, snapshot.ownership)
         route_tables.append(summary)
 
     result = {"changed": plan.changed, "actions": actions, "route_tables": route_tables}

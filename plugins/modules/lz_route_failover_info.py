@@ -14,6 +14,9 @@ description:
   - Reads the managed route tables and reports, for each one and each managed destination, whether
     traffic follows the route propagated from Direct Connect (C(dx)), the static route to the VPN
     appliance (C(vpn)), or something else.
+  - A static route owned by this collection, as M(localzones.failover.lz_route_failover) defines it,
+    is C(vpn), also when it targets the interface of a replaced appliance. The failover monitor reads
+    the paths the same way.
   - Runs the same validation as M(localzones.failover.lz_route_failover), so it is also a safe way
     to check a failover's settings before the first switch.
   - Reports, as a failure, static routes for managed destinations that this collection does not
@@ -124,7 +127,7 @@ def run(module):
     conflicts = find_conflicts(snapshot.tables, snapshot.destinations, snapshot.ownership)
     if conflicts:
         raise RouteConflictError(conflicts)
-    summaries = [describe_table(table, snapshot.destinations, params["vpn_eni_id"]) for table in snapshot.tables]
+    summaries = [describe_table(table, snapshot.destinations, snapshot.ownership) for table in snapshot.tables]
     # Notes about missing DX routes only matter while DX carries the traffic.
     notes_path = "dx" if all(summary["active_path"] == "dx" for summary in summaries) else "vpn"
     for warning in snapshot.warnings + tuple(routing_notes(snapshot.tables, snapshot.destinations, notes_path)):

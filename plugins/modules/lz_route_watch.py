@@ -22,9 +22,14 @@ description:
   - The first read validates the inputs and gives the initial paths. A read that fails later, for
     example under throttling or a 5xx answer after botocore's retries, does not end the watch; it
     is counted in RV(read_errors) and the watch carries on.
+  - A destination is on C(vpn) when its static route is owned by this collection, as
+    M(localzones.failover.lz_route_failover) defines it, also when that route targets the interface
+    of a replaced appliance (tagged as a VPN appliance in the same VPC at the first read); it is on
+    C(dx) when it has no static route. The failover monitor reads the paths the same way.
   - Static routes for managed destinations that this collection does not own are reported as
-    warnings, not refused; such a destination's path is the route's target, so its table is
-    C(mixed).
+    warnings, not refused; such a destination's path is the route's target, and it is left out of
+    its table's path, which says where this collection's routes put the table (C(dx) when there
+    are none).
   - Every read is one C(DescribeRouteTables) call, so the IAM policy needs nothing beyond what
     M(localzones.failover.lz_route_failover_info) needs.
 author:
@@ -235,9 +240,9 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 
 from ansible_collections.localzones.failover.plugins.module_utils.aws.modules import fail_json_aws_error
 from ansible_collections.localzones.failover.plugins.module_utils.errors import FailoverError
-from ansible_collections.localzones.failover.plugins.module_utils.route_watch import validate_watch_settings
-from ansible_collections.localzones.failover.plugins.module_utils.route_watch import watch_retry_config
-from ansible_collections.localzones.failover.plugins.module_utils.route_watch import watch_routes
+from ansible_collections.localzones.failover.plugins.module_utils.routes.watch import validate_watch_settings
+from ansible_collections.localzones.failover.plugins.module_utils.routes.watch import watch_retry_config
+from ansible_collections.localzones.failover.plugins.module_utils.routes.watch import watch_routes
 
 
 def run(module):

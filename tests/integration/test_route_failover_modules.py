@@ -116,6 +116,7 @@ def test_check_mode_plans_replaces_without_calling_them(ec2, lz_world):
     assert [(a["action"], a["destination_cidr"], a["target"]) for a in checked["actions"]] == [
         ("replace", ONPREM, lz_world.vpn_eni_id), ("replace", ONPREM6, lz_world.vpn_eni_id),
     ]
+    assert (checked["route_tables"][0]["previous_path"], checked["route_tables"][0]["active_path"]) == ("vpn", "vpn"), "the old appliance's routes are ours"
     diff = checked["diff"]
     assert diff["before"][lz_world.prod_rtb_id][ONPREM] == "%s (static)" % old_eni
     assert diff["after"][lz_world.prod_rtb_id][ONPREM] == "%s (static)" % lz_world.vpn_eni_id

@@ -9,25 +9,21 @@ controls exactly which read-plan-apply passes happen.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from lz_failover_monitor.actuator import Actuator
 from lz_failover_monitor.actuator import Convergence
 from lz_failover_monitor.actuator import backoff_delay
-from lz_failover_monitor.actuator import learned_path
 from lz_failover_monitor.aws import ec2_client
 from lz_failover_monitor.config import validate_document
-from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import Snapshot
-from ansible_collections.localzones.failover.plugins.module_utils.routes import Ownership
-from ansible_collections.localzones.failover.plugins.module_utils.routes import Route
-from ansible_collections.localzones.failover.plugins.module_utils.routes import RouteTable
+from ansible_collections.localzones.failover.plugins.modules import lz_route_failover_info
 from lz_failover_monitor.metrics import Metrics
+from tests.support.aws import VPN_APPLIANCE_TAG
 from tests.support.aws import put_fault
 from tests.support.monitor import route_changing_requests
 from tests.support.monitor import static_routes
-
-ENI = "eni-0123456789abcdef0"
-V4, V6 = "198.19.0.0/24", "2001:db8:100::/56"
 
 
 class FakeClock:
@@ -97,42 +93,6 @@ def test_backoff_doubles_up_to_the_cap_with_jitter():
     assert [backoff_delay(failures, cap=10, rng=lambda: 1.0) for failures in range(1, 9)] == [0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 10, 10]
     assert backoff_delay(3, cap=10, rng=lambda: 0.0) == pytest.approx(0.4), "jitter keeps at least half the delay"
     assert backoff_delay(50, cap=1, rng=lambda: 0.5) == pytest.approx(0.75)
-
-
-def table(*routes):
-    return RouteTable("rtb-0123456789abcdef0", "vpc-1", routes=tuple(routes))
-
-
-def snapshot_of(*tables):
-    return Snapshot(tables=tables, destinations=(V4, V6), ownership=Ownership(vpn_eni_id=ENI, appliance_eni_ids=frozenset({"eni-0aaaaaaaaaaaaaaaa"})))
-
-
-def static(destination, target):
-    return Route(destination, "CreateRoute", target)
-
-
-def propagated(destination):
-    return Route(destination, "EnableVgwRoutePropagation", "vgw-1")
-
-
-@pytest.mark.parametrize(
-    "routes, expected",
-    [
-        ((propagated(V4), propagated(V6)), "dx"),
-        ((static(V4, ENI), static(V6, ENI)), "vpn"),
-        ((static(V4, "eni-0aaaaaaaaaaaaaaaa"), static(V6, ENI)), "vpn"),  # a tagged appliance's route is ours too
-        ((static(V4, ENI), propagated(V6)), "mixed"),
-        ((static(V4, "tgw-1"), static(V6, ENI)), "vpn"),  # a foreign route says nothing about our path
-        ((static(V4, "tgw-1"),), "dx"),
-        ((static(V4, "tgw-1"), static(V6, "tgw-1")), "dx"),
-    ],
-)
-def test_learned_path_reads_only_routes_we_own(routes, expected):
-    assert learned_path(snapshot_of(table(*routes))) == expected
-
-
-def test_learned_path_over_several_tables():
-    assert learned_path(snapshot_of(table(static(V4, ENI), static(V6, ENI)), table())) == "mixed"
 
 
 # --------------------------------------------------------------------------- attempts against the endpoint
@@ -243,3 +203,43 @@ def test_an_unexpected_error_is_logged_and_retried_never_raised(setup):
     actuator._client_factory = broken_factory  # pylint: disable=protected-access
     assert actuator.attempt(config, None) == pytest.approx(0.2)
     assert log.named("actuator_error") and actuator.failures == 1
+
+
+class InfoModule:
+    """What lz_route_failover_info's ``run`` uses of AnsibleAWSModule, answering with the test's EC2 client."""
+
+    def __init__(self, params, ec2):
+        self.params = params
+        self._ec2 = ec2
+        self.warnings = []
+        self.result = None
+
+    def client(self, _service, config=None):  # pylint: disable=unused-argument
+        return self._ec2
+
+    def warn(self, message):
+        self.warnings.append(message)
+
+    def exit_json(self, **result):
+        self.result = result
+
+
+@pytest.mark.moto
+def test_a_route_to_a_replaced_appliance_is_vpn_to_the_monitor_and_to_lz_route_failover_info(setup, ec2, lz_world):
+    """Both read the tables through path_of: the old appliance's interface is still tagged, so its routes are ours."""
+    actuator, config, _clock, _log, _metrics = setup
+    actuator.attempt(config, None)
+    actuator.set_desired("vpn")
+    actuator.attempt(config, "vpn")
+    new_eni = ec2.create_network_interface(
+        SubnetId=lz_world.public_subnet_id, TagSpecifications=[{"ResourceType": "network-interface", "Tags": [VPN_APPLIANCE_TAG]}],
+    )["NetworkInterface"]["NetworkInterfaceId"]
+    replaced = dataclasses.replace(config, vpn_eni_id=new_eni)
+    monitor = Actuator(replaced, RecordingLog(), Metrics(), client_factory=ec2_client, clock=FakeClock())
+    monitor.attempt(replaced, None)
+    params = {"route_table_ids": [lz_world.prod_rtb_id], "destination_cidrs": list(lz_world.onprem_cidrs), "vpn_eni_id": new_eni}
+    info = InfoModule(dict(params, probe_route_table_id=lz_world.probe_rtb_id), ec2)
+    lz_route_failover_info.run(info)
+    assert static_routes(ec2, lz_world.prod_rtb_id) == {cidr: lz_world.vpn_eni_id for cidr in lz_world.onprem_cidrs}, "still the old appliance's routes"
+    assert [table["active_path"] for table in info.result["route_tables"]] == [monitor.initial_path] == ["vpn"]
+    assert [entry["path"] for entry in info.result["route_tables"][0]["destinations"]] == ["vpn", "vpn"]

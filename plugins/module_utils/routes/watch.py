@@ -5,7 +5,8 @@
 
 A failover drill runs the watch beside its own actions, so it has a record of
 when each production route table moved between Direct Connect and the VPN that
-does not depend on the code being tested.
+does not depend on the code being tested. A table's path is ``paths.path_of``,
+the answer the monitor and the other modules give for the same tables.
 
 Timing
 ------
@@ -38,16 +39,16 @@ import os
 import time
 from dataclasses import dataclass
 
-from .aws.calls import retry_config
-from .aws.ec2 import load_snapshot
-from .aws.ec2 import read_route_tables
-from .errors import AwsApiError
-from .errors import ValidationError
-from .routes import PATH_DX
-from .routes import PATH_VPN
-from .routes import describe_table
-from .routes import find_conflicts
-from .validation import validate_route_inputs
+from ..aws.ec2 import load_snapshot
+from ..aws.ec2 import read_route_tables
+from ..aws.calls import retry_config
+from ..errors import AwsApiError
+from ..errors import ValidationError
+from ..validation import validate_route_inputs
+from .model import find_conflicts
+from .paths import PATH_DX
+from .paths import PATH_VPN
+from .paths import describe_table
 
 MIN_INTERVAL = 0.1
 MAX_DURATION = 3600.0
@@ -152,8 +153,8 @@ class TableView:
     destinations: tuple
 
     @classmethod
-    def of(cls, table, settings):
-        summary = describe_table(table, settings.destinations, settings.vpn_eni_id)
+    def of(cls, table, destinations, ownership):
+        summary = describe_table(table, destinations, ownership)
         return cls(table.route_table_id, summary["active_path"], tuple(summary["destinations"]))
 
     @property
@@ -172,7 +173,9 @@ class RouteWatch:
     """Reads the managed tables on a fixed cadence and records every path change.
 
     ``start()`` makes the first read, which also validates the inputs against EC2
-    (``load_snapshot``), so a bad input fails before anything is watched.
+    (``load_snapshot``), so a bad input fails before anything is watched, and learns
+    which routes are ours (``Ownership``) for every later read: a later read is
+    one DescribeRouteTables call and nothing else.
     ``run()`` then reads until a stop condition and returns the record.
     """
 
@@ -180,6 +183,7 @@ class RouteWatch:
         self.client = client
         self.settings = settings
         self.clock = clock or SystemClock()
+        self.ownership = None  # which routes are ours, read once by start()
         self.views = {}
         self.initial = {}
         self.changes = []
@@ -199,7 +203,8 @@ class RouteWatch:
         snapshot = load_snapshot(self.client, settings.route_table_ids, settings.destinations, settings.vpn_eni_id, settings.probe_route_table_id)
         self.reads = 1
         self._last_read_started = self.started
-        self.views = {table.route_table_id: TableView.of(table, settings) for table in snapshot.tables}
+        self.ownership = snapshot.ownership
+        self.views = {table.route_table_id: TableView.of(table, settings.destinations, self.ownership) for table in snapshot.tables}
         self.initial = self.paths()
         self.warnings = _startup_warnings(snapshot)
         return self
@@ -222,7 +227,7 @@ class RouteWatch:
             self._count_error("route table(s) %s no longer found" % ", ".join(missing))
             return
         for rtb in self.settings.route_table_ids:
-            self._compare(TableView.of(tables[rtb], self.settings), read_ended)
+            self._compare(TableView.of(tables[rtb], self.settings.destinations, self.ownership), read_ended)
         self._last_read_started = read_started
 
     def _count_error(self, message):

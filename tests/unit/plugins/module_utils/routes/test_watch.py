@@ -8,15 +8,16 @@ import pytest
 from botocore.exceptions import ClientError
 
 from ansible_collections.localzones.failover.plugins.module_utils.errors import ValidationError
-from ansible_collections.localzones.failover.plugins.module_utils.route_watch import RouteWatch
-from ansible_collections.localzones.failover.plugins.module_utils.route_watch import validate_watch_settings
-from ansible_collections.localzones.failover.plugins.module_utils.route_watch import watch_routes
+from ansible_collections.localzones.failover.plugins.module_utils.routes.watch import RouteWatch
+from ansible_collections.localzones.failover.plugins.module_utils.routes.watch import validate_watch_settings
+from ansible_collections.localzones.failover.plugins.module_utils.routes.watch import watch_routes
 
 RTB = "rtb-0123456789abcdef0"
 RTB2 = "rtb-0fedcba9876543210"
 PROBE_RTB = "rtb-0aaaaaaaaaaaaaaaa"
 ENI = "eni-0123456789abcdef0"
 FOREIGN_ENI = "eni-0bbbbbbbbbbbbbbbb"
+OLD_ENI = "eni-0aaaaaaaaaaaaaaaa"  # the interface of a replaced appliance, still tagged as one
 VGW = "vgw-0123456789abcdef0"
 VPC = "vpc-0123456789abcdef0"
 ONPREM = "198.19.0.0/24"
@@ -238,8 +239,25 @@ class TestChanges:
         fake.add_static(RTB, ONPREM, eni=FOREIGN_ENI)
         fake.appliance_tagged = [ENI]
         record, warnings = watch_routes(fake, settings(duration=0.5), clock)
-        assert record["initial"] == {RTB: "mixed"}
+        assert record["initial"] == {RTB: "dx"}, "a route that is not ours is left out of the table's path"
         assert any("%s has a static route %s -> %s" % (RTB, ONPREM, FOREIGN_ENI) in warning for warning in warnings)
+
+    def test_foreign_route_next_to_ours_leaves_the_table_on_our_path(self, clock):
+        fake = FakeEc2(clock)
+        fake.add_static(RTB, ONPREM, eni=FOREIGN_ENI)
+        fake.add_static(RTB, ONPREM6)
+        started = RouteWatch(fake, settings(destinations=(ONPREM, ONPREM6), duration=0.5), clock).start()
+        assert [entry["path"] for entry in started.views[RTB].destinations] == [FOREIGN_ENI, "vpn"]
+        assert started.initial == {RTB: "vpn"}
+
+    def test_route_to_a_replaced_appliance_is_on_the_vpn(self, clock):
+        fake = FakeEc2(clock)
+        fake.add_static(RTB, ONPREM, eni=OLD_ENI)
+        fake.appliance_tagged = [ENI, OLD_ENI]
+        fake.after_read = {2: to_dx()}
+        record, warnings = watch_routes(fake, settings(duration=1.0), clock)
+        assert record["initial"] == {RTB: "vpn"} and warnings == []
+        assert [(c["from_path"], c["to_path"]) for c in record["changes"]] == [("vpn", "dx")]
 
 
 class TestReadErrors:

@@ -5,38 +5,19 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.localzones.failover.plugins.module_utils.errors import RouteConflictError
-from ansible_collections.localzones.failover.plugins.module_utils.errors import ValidationError
-from ansible_collections.localzones.failover.plugins.module_utils.routes import Ownership
-from ansible_collections.localzones.failover.plugins.module_utils.routes import Route
-from ansible_collections.localzones.failover.plugins.module_utils.routes import RouteTable
-from ansible_collections.localzones.failover.plugins.module_utils.routes import active_path
 from ansible_collections.localzones.failover.plugins.module_utils.routes import apply_to_snapshot
-from ansible_collections.localzones.failover.plugins.module_utils.routes import describe_table
+from ansible_collections.localzones.failover.plugins.module_utils.routes import path_of
 from ansible_collections.localzones.failover.plugins.module_utils.routes import plan_routes
-from ansible_collections.localzones.failover.plugins.module_utils.validation import validate_route_inputs
-
-ENI = "eni-0123456789abcdef0"
-OLD_ENI = "eni-0aaaaaaaaaaaaaaaa"
-FOREIGN_ENI = "eni-0bbbbbbbbbbbbbbbb"
-VGW = "vgw-0123456789abcdef0"
-ONPREM = "198.19.0.0/24"
-ONPREM6 = "2001:db8:100::/56"
-
-
-def table(*routes, rtb="rtb-0123456789abcdef0", vgws=(VGW,)):
-    local = Route("198.18.0.0/16", "CreateRouteTable", "local")
-    return RouteTable(route_table_id=rtb, vpc_id="vpc-01", routes=(local,) + routes, propagating_vgws=vgws)
-
-
-def static(destination, target, state="active"):
-    return Route(destination, "CreateRoute", target, state)
-
-
-def propagated(destination):
-    return Route(destination, "EnableVgwRoutePropagation", VGW)
-
-
-OWNERSHIP = Ownership(vpn_eni_id=ENI, appliance_eni_ids=frozenset({ENI, OLD_ENI}))
+from tests.unit.plugins.module_utils.routes.tables import ENI
+from tests.unit.plugins.module_utils.routes.tables import FOREIGN_ENI
+from tests.unit.plugins.module_utils.routes.tables import OLD_ENI
+from tests.unit.plugins.module_utils.routes.tables import ONPREM
+from tests.unit.plugins.module_utils.routes.tables import ONPREM6
+from tests.unit.plugins.module_utils.routes.tables import OWNERSHIP
+from tests.unit.plugins.module_utils.routes.tables import VGW
+from tests.unit.plugins.module_utils.routes.tables import propagated
+from tests.unit.plugins.module_utils.routes.tables import static
+from tests.unit.plugins.module_utils.routes.tables import table
 
 
 def actions_of(plan):
@@ -114,57 +95,12 @@ class TestPlanDx:
         assert any("no virtual private gateway route propagation" in note for note in plan.notes)
 
 
-class TestPaths:
-    def test_active_path_per_table(self):
-        assert active_path(table(propagated(ONPREM)), [ONPREM], ENI) == "dx"
-        assert active_path(table(static(ONPREM, ENI)), [ONPREM], ENI) == "vpn"
-        assert active_path(table(static(ONPREM, ENI)), [ONPREM, ONPREM6], ENI) == "mixed"
-
+class TestApplyToSnapshot:
     def test_snapshot_after_plan_shows_the_new_path(self):
         before = table(propagated(ONPREM))
         plan = plan_routes([before], [ONPREM], "vpn", OWNERSHIP)
         after = apply_to_snapshot(before, plan.actions)
-        assert active_path(after, [ONPREM], ENI) == "vpn"
+        assert path_of([after], [ONPREM], OWNERSHIP) == "vpn"
         back = apply_to_snapshot(after, plan_routes([after], [ONPREM], "dx", OWNERSHIP).actions)
-        assert active_path(back, [ONPREM], ENI) == "dx"
+        assert path_of([back], [ONPREM], OWNERSHIP) == "dx"
         assert back.propagated_routes(ONPREM), "propagated route must survive a failback"
-
-    def test_describe_table_reports_targets(self):
-        summary = describe_table(table(propagated(ONPREM), static(ONPREM6, ENI)), [ONPREM, ONPREM6], ENI)
-        assert summary["active_path"] == "mixed"
-        assert summary["destinations"] == [
-            {"destination_cidr": ONPREM, "path": "dx", "target": VGW, "propagated_dx_route": True},
-            {"destination_cidr": ONPREM6, "path": "vpn", "target": ENI, "propagated_dx_route": False},
-        ]
-
-
-class TestRouteFromApi:
-    def test_instance_route_is_owned_by_its_interface(self):
-        route = Route.from_api({"DestinationCidrBlock": ONPREM, "InstanceId": "i-0123", "NetworkInterfaceId": ENI, "Origin": "CreateRoute"})
-        assert route.target == ENI
-
-    def test_ipv6_destination_is_canonical(self):
-        route = Route.from_api({"DestinationIpv6CidrBlock": "2001:DB8:100:0::/56", "GatewayId": VGW, "Origin": "EnableVgwRoutePropagation"})
-        assert route.destination == ONPREM6
-        assert route.is_propagated
-
-    def test_prefix_list_routes_are_ignored(self):
-        assert Route.from_api({"DestinationPrefixListId": "pl-0123", "GatewayId": "vpce-0123"}) is None
-
-
-class TestValidateInputs:
-    def test_collects_every_problem(self):
-        with pytest.raises(ValidationError) as caught:
-            validate_route_inputs(["rtb-xyz", "rtb-12345678"], ["198.19.0.1/24", "nonsense"], "eni-1", "rtb-12345678")
-        problems = caught.value.problems
-        assert any("rtb-xyz" in p for p in problems)
-        assert any("host bits set; did you mean 198.19.0.0/24" in p for p in problems)
-        assert any("'nonsense' is not a CIDR" in p for p in problems)
-        assert any("vpn_eni_id" in p for p in problems)
-        assert any("probe subnet's route table" in p for p in problems)
-        assert len(problems) == 5
-
-    def test_normalizes_and_deduplicates(self):
-        tables, cidrs = validate_route_inputs(["rtb-12345678", "rtb-12345678"], [ONPREM, "2001:DB8:100::/56", ONPREM], ENI)
-        assert tables == ["rtb-12345678"]
-        assert cidrs == [ONPREM, ONPREM6]

@@ -1,0 +1,158 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the localzones.failover collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The route model: routes and route tables as EC2 shows them, and which routes are ours.
+
+Everything here is pure: ``aws``'s EC2 reads build these objects, planning and
+``path_of`` read them.
+
+Ownership
+---------
+This project only ever creates one kind of route: a *static* route (``Origin``
+``CreateRoute``) for a managed destination CIDR whose target is a VPN
+appliance's network interface. A route is **owned** by this failover when
+
+* its ``Origin`` is ``CreateRoute``, and
+* its target is the configured ``vpn_eni_id``, or another network interface
+  tagged ``localzones.failover/role=vpn-appliance`` in the same VPC (the mark the
+  ``vpn_appliance`` role puts on an appliance's ENI; it is how the route of a
+  replaced appliance is recognised).
+
+Only owned routes are ever replaced or deleted. Propagated routes (``Origin``
+``EnableVgwRoutePropagation``, the DX path) are never touched. A static route for
+a managed CIDR that points anywhere else (transit gateway, NAT gateway, another
+interface, a gateway, a blackholed interface whose tags can no longer be read)
+is a conflict: the whole plan is refused before any call is made.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from dataclasses import field
+
+ORIGIN_STATIC = "CreateRoute"
+ORIGIN_LOCAL = "CreateRouteTable"
+ORIGIN_PROPAGATED = "EnableVgwRoutePropagation"
+
+# Where a route sends traffic, in the order EC2 fills these keys. A route to an
+# instance carries both InstanceId and NetworkInterfaceId; the interface wins
+# because ownership is decided by interface.
+_TARGET_KEYS = (
+    "NetworkInterfaceId",
+    "TransitGatewayId",
+    "NatGatewayId",
+    "VpcPeeringConnectionId",
+    "EgressOnlyInternetGatewayId",
+    "CarrierGatewayId",
+    "LocalGatewayId",
+    "CoreNetworkArn",
+    "InstanceId",
+    "GatewayId",
+)
+
+
+def canonical_cidr(value):
+    """Return the canonical text of a CIDR so routes and inputs compare equal."""
+    return str(ipaddress.ip_network(value, strict=False))
+
+
+@dataclass(frozen=True)
+class Route:
+    """One route of a route table, reduced to what planning needs."""
+
+    destination: str
+    origin: str
+    target: str
+    state: str = "active"
+
+    @property
+    def is_static(self):
+        return self.origin == ORIGIN_STATIC
+
+    @property
+    def is_propagated(self):
+        return self.origin == ORIGIN_PROPAGATED
+
+    @property
+    def is_local(self):
+        return self.origin == ORIGIN_LOCAL or self.target == "local"
+
+    @classmethod
+    def from_api(cls, raw):
+        """Build a Route from a DescribeRouteTables entry; None for prefix-list routes."""
+        destination = raw.get("DestinationCidrBlock") or raw.get("DestinationIpv6CidrBlock")
+        if not destination:
+            return None
+        target = next((raw[key] for key in _TARGET_KEYS if raw.get(key)), "unknown")
+        return cls(
+            destination=canonical_cidr(destination),
+            origin=raw.get("Origin", ORIGIN_STATIC),
+            target=target,
+            state=raw.get("State", "active"),
+        )
+
+
+@dataclass(frozen=True)
+class RouteTable:
+    """A route table as read from DescribeRouteTables."""
+
+    route_table_id: str
+    vpc_id: str
+    routes: tuple = ()
+    propagating_vgws: tuple = ()
+
+    @classmethod
+    def from_api(cls, raw):
+        routes = tuple(route for route in (Route.from_api(item) for item in raw.get("Routes", [])) if route)
+        vgws = tuple(item["GatewayId"] for item in raw.get("PropagatingVgws", []) if item.get("GatewayId"))
+        return cls(route_table_id=raw["RouteTableId"], vpc_id=raw.get("VpcId", ""), routes=routes, propagating_vgws=vgws)
+
+    def static_route(self, destination):
+        """The static route for ``destination`` (EC2 allows at most one), or None."""
+        return next((route for route in self.routes if route.destination == destination and route.is_static), None)
+
+    def propagated_routes(self, destination):
+        return [route for route in self.routes if route.destination == destination and route.is_propagated]
+
+    def local_networks(self):
+        return [ipaddress.ip_network(route.destination) for route in self.routes if route.is_local]
+
+
+@dataclass(frozen=True)
+class Ownership:
+    """Which static routes this failover may replace or delete (see module docstring)."""
+
+    vpn_eni_id: str
+    appliance_eni_ids: frozenset = field(default_factory=frozenset)
+
+    def owns(self, route):
+        return route.is_static and (route.target == self.vpn_eni_id or route.target in self.appliance_eni_ids)
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A static route for a managed destination that this failover does not own."""
+
+    route_table_id: str
+    destination_cidr: str
+    target: str
+    state: str
+
+    def describe(self):
+        blackhole = " (blackhole: its target no longer exists, so its owner cannot be verified)" if self.state == "blackhole" else ""
+        return "%s has a static route %s -> %s%s" % (self.route_table_id, self.destination_cidr, self.target, blackhole)
+
+    def as_dict(self):
+        return {"route_table_id": self.route_table_id, "destination_cidr": self.destination_cidr, "target": self.target, "state": self.state}
+
+
+def find_conflicts(tables, destinations, ownership):
+    """Static routes for managed destinations that this failover does not own."""
+    conflicts = []
+    for table in tables:
+        for destination in destinations:
+            current = table.static_route(destination)
+            if current is not None and not ownership.owns(current):
+                conflicts.append(Conflict(table.route_table_id, destination, current.target, current.state))
+    return conflicts

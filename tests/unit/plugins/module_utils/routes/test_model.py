@@ -1,0 +1,46 @@
+"""The route model: routes as EC2 describes them, and which static routes are ours."""
+
+from __future__ import annotations
+
+from ansible_collections.localzones.failover.plugins.module_utils.routes import Route
+from ansible_collections.localzones.failover.plugins.module_utils.routes import find_conflicts
+from tests.unit.plugins.module_utils.routes.tables import ENI
+from tests.unit.plugins.module_utils.routes.tables import FOREIGN_ENI
+from tests.unit.plugins.module_utils.routes.tables import OLD_ENI
+from tests.unit.plugins.module_utils.routes.tables import ONPREM
+from tests.unit.plugins.module_utils.routes.tables import ONPREM6
+from tests.unit.plugins.module_utils.routes.tables import OWNERSHIP
+from tests.unit.plugins.module_utils.routes.tables import VGW
+from tests.unit.plugins.module_utils.routes.tables import propagated
+from tests.unit.plugins.module_utils.routes.tables import static
+from tests.unit.plugins.module_utils.routes.tables import table
+
+
+class TestRouteFromApi:
+    def test_instance_route_is_owned_by_its_interface(self):
+        route = Route.from_api({"DestinationCidrBlock": ONPREM, "InstanceId": "i-0123", "NetworkInterfaceId": ENI, "Origin": "CreateRoute"})
+        assert route.target == ENI
+
+    def test_ipv6_destination_is_canonical(self):
+        route = Route.from_api({"DestinationIpv6CidrBlock": "2001:DB8:100:0::/56", "GatewayId": VGW, "Origin": "EnableVgwRoutePropagation"})
+        assert route.destination == ONPREM6
+        assert route.is_propagated
+
+    def test_prefix_list_routes_are_ignored(self):
+        assert Route.from_api({"DestinationPrefixListId": "pl-0123", "GatewayId": "vpce-0123"}) is None
+
+
+class TestOwnership:
+    def test_static_routes_to_our_interfaces_are_ours(self):
+        assert OWNERSHIP.owns(static(ONPREM, ENI))
+        assert OWNERSHIP.owns(static(ONPREM, OLD_ENI)), "a replaced appliance's interface is tagged, so still ours"
+
+    def test_foreign_and_propagated_routes_are_not(self):
+        assert not OWNERSHIP.owns(static(ONPREM, FOREIGN_ENI))
+        assert not OWNERSHIP.owns(propagated(ONPREM))
+
+    def test_conflicts_are_the_static_routes_that_are_not_ours(self):
+        tables = [table(static(ONPREM, OLD_ENI), static(ONPREM6, FOREIGN_ENI, state="blackhole"))]
+        assert [conflict.as_dict() for conflict in find_conflicts(tables, [ONPREM, ONPREM6], OWNERSHIP)] == [
+            {"route_table_id": tables[0].route_table_id, "destination_cidr": ONPREM6, "target": FOREIGN_ENI, "state": "blackhole"}
+        ]
