@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 
 from .errors import ValidationError
@@ -43,6 +44,24 @@ def cidr_problem(value):
 def normalize_cidr(value):
     """Return the canonical text of a valid CIDR (compressed IPv6, lowercase)."""
     return str(ipaddress.ip_network(value, strict=True))
+
+
+def is_int(value):
+    """True for an integer that is not a boolean (YAML and JSON give true/false as bool, a subclass of int)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value):
+    """True for a finite int or float that is not a boolean."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def validated(settings):
+    """Return ``settings`` when its ``problems()`` list is empty, else raise one ValidationError naming them all."""
+    problems = settings.problems()
+    if problems:
+        raise ValidationError(problems)
+    return settings
 
 
 def unique(values):
