@@ -33,7 +33,7 @@ import traceback
 from dataclasses import dataclass
 
 from ..errors import ProbeError, ValidationError
-from ..validation import validated
+from ..validation import SelfChecking
 from .base import DEFAULT_COUNT
 from .base import DEFAULT_INTERVAL
 from .base import DEFAULT_MAX_LOSS_PCT
@@ -86,7 +86,7 @@ _READ_BOUND_S = 0.01
 
 
 @dataclass(frozen=True)
-class ProbeSettings:
+class ProbeSettings(SelfChecking):
     """What to probe and how to judge it; ``validate()`` reports every problem at once."""
 
     targets: tuple
@@ -109,10 +109,6 @@ class ProbeSettings:
         problems.extend(quorum_problems(self.min_healthy_targets, self.targets))
         problems.extend(source_problems(self.source, self.targets))
         return problems
-
-    def validate(self):
-        """Raise ValidationError listing every problem; return self when valid."""
-        return validated(self)
 
 
 def _without_scope(text):
