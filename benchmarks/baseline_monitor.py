@@ -17,7 +17,7 @@ The rule, for one target:
   at least one reply) fail back to DX.
 
 Probing and route changes use the collection's core (``ansible_collections.localzones.failover.plugins.module_utils``:
-``probe.Prober``, ``ec2.load_snapshot``/``apply_plan``, ``routes.plan_routes``), so
+``probing.icmp.IcmpProber``, ``ec2.load_snapshot``/``apply_plan``, ``routes.plan_routes``), so
 only the decision rule differs from the daemon. A route change that fails is
 retried after the next cycle. One JSON line per event on stdout (``ts`` in UTC
 with milliseconds, like the daemon): ``started``, ``transition``,
@@ -39,7 +39,7 @@ from ansible_collections.localzones.failover.plugins.module_utils.aws.calls impo
 from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import apply_plan
 from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import load_snapshot
 from ansible_collections.localzones.failover.plugins.module_utils.errors import FailoverError
-from ansible_collections.localzones.failover.plugins.module_utils.probe import Prober
+from ansible_collections.localzones.failover.plugins.module_utils.probing.icmp import IcmpProber
 from ansible_collections.localzones.failover.plugins.module_utils.routes import PATH_DX
 from ansible_collections.localzones.failover.plugins.module_utils.routes import PATH_VPN
 from ansible_collections.localzones.failover.plugins.module_utils.routes import path_of
@@ -103,7 +103,7 @@ class Baseline:
         self.good_cycles = 0
 
     def run(self):
-        with Prober([self.args.target], privileged=True, timeout=ECHO_TIMEOUT_S) as prober:
+        with IcmpProber([self.args.target], privileged=True, timeout=ECHO_TIMEOUT_S) as prober:
             self.path = self.applied = self.read_path()
             log("started", path=self.path, target=self.args.target, failback_cycles=self.args.failback_cycles, pause_s=self.args.pause)
             while True:

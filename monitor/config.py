@@ -23,6 +23,7 @@ import yaml
 
 from ansible_collections.localzones.failover.plugins.module_utils.errors import ValidationError
 from ansible_collections.localzones.failover.plugins.module_utils.failover_state import PolicySettings
+from ansible_collections.localzones.failover.plugins.module_utils import probing
 from ansible_collections.localzones.failover.plugins.module_utils.validation import cidr_problem
 from ansible_collections.localzones.failover.plugins.module_utils.validation import normalize_cidr
 from ansible_collections.localzones.failover.plugins.module_utils.validation import resource_id_problem
@@ -51,6 +52,7 @@ class ProbeConfig:
     privileged: bool
     min_healthy_targets: int
     max_rtt_ms: float
+    kind: str
 
 
 @dataclass(frozen=True)
@@ -258,6 +260,15 @@ def core_checked(kind):
     return check
 
 
+def probe_kind(value, path, problems):
+    """A kind of prober the core knows (asked when checked, so every registered kind counts)."""
+    problem = probing.kind_problem(value)
+    if problem:
+        problems.append("%s: %s" % (path, problem))
+        return None
+    return value
+
+
 def cidr(value, path, problems):
     problem = cidr_problem(value)
     if problem:
@@ -301,6 +312,7 @@ PROBE_SCHEMA = {
     "privileged": (True, boolean),
     "min_healthy_targets": (1, integer()),
     "max_rtt_ms": (None, optional(number())),
+    "kind": (probing.DEFAULT_KIND, probe_kind),
 }
 
 # PolicySettings fields except the two that live under probe; PolicySettings checks the ranges.

@@ -31,7 +31,7 @@ from ansible_collections.localzones.failover.plugins.module_utils.errors import 
 from ansible_collections.localzones.failover.plugins.module_utils.errors import ValidationError
 from ansible_collections.localzones.failover.plugins.module_utils.failover_state import PATH_VPN
 from ansible_collections.localzones.failover.plugins.module_utils.failover_state import FailoverStateMachine
-from ansible_collections.localzones.failover.plugins.module_utils.probe import Prober
+from ansible_collections.localzones.failover.plugins.module_utils.probing import prober_for
 from ansible_collections.localzones.failover.plugins.module_utils.routes import PATH_MIXED
 from .metrics import NAN
 from .metrics import Metrics
@@ -173,7 +173,7 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
     @staticmethod
     def _new_prober(config):
         probe = config.probe
-        return Prober(probe.targets, source=probe.source, privileged=probe.privileged, timeout=probe.timeout)
+        return prober_for(probe.kind, probe.targets, source=probe.source, privileged=probe.privileged, timeout=probe.timeout)
 
     def bind_targets(self, config):
         targets = config.probe.targets
@@ -184,7 +184,7 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
     def _new_vpn_checker(self, config):
         if not config.vpn_check.enabled:
             return None
-        return VpnChecker(config.vpn_check, config.probe.privileged, self.log, self.metrics)
+        return VpnChecker(config.vpn_check, config.probe.kind, config.probe.privileged, self.log, self.metrics)
 
     def _new_notifier(self, config):
         settings = config.notifications
@@ -434,8 +434,9 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
         old = self.config
         changed = sorted(name for name in new.__dataclass_fields__ if getattr(new, name) != getattr(old, name))
         prober = self._new_prober(new) if new.probe != old.probe else None
+        vpn_prober_changed = (new.probe.kind, new.probe.privileged) != (old.probe.kind, old.probe.privileged)
         try:
-            vpn_checker = self._new_vpn_checker(new) if (new.vpn_check != old.vpn_check or new.probe.privileged != old.probe.privileged) else self.vpn_checker
+            vpn_checker = self._new_vpn_checker(new) if (new.vpn_check != old.vpn_check or vpn_prober_changed) else self.vpn_checker
         except (ProbeError, OSError):
             if prober is not None:
                 prober.close()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 
-from ansible_collections.localzones.failover.plugins.module_utils.probe import Prober
+from ansible_collections.localzones.failover.plugins.module_utils.probing import prober_for
 
 
 class VpnHealthTracker:
@@ -49,13 +49,13 @@ def round_passes(rtts_ms, min_healthy_targets):
 class VpnChecker:
     """Probes ``vpn_check.targets`` on its own thread and cadence; ``healthy`` is read lock-free."""
 
-    def __init__(self, settings, privileged, log, metrics):
+    def __init__(self, settings, kind, privileged, log, metrics):
         self.settings = settings
         self._log = log
         self._metrics = metrics
         self._tracker = VpnHealthTracker(settings.unhealthy_after_rounds, settings.healthy_after_rounds)
         # Opened here, on the caller's thread, so a socket problem is reported at start or reload.
-        self._prober = Prober(settings.targets, source=settings.source, privileged=privileged, timeout=settings.timeout)
+        self._prober = prober_for(kind, settings.targets, source=settings.source, privileged=privileged, timeout=settings.timeout)
         self._stop = threading.Event()
         self._passed = metrics.vpn_probe_rounds.labels("passed")
         self._failed = metrics.vpn_probe_rounds.labels("failed")

@@ -225,13 +225,15 @@ targets:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.localzones.failover.plugins.module_utils.errors import FailoverError
-from ansible_collections.localzones.failover.plugins.module_utils.probe import (
+from ansible_collections.localzones.failover.plugins.module_utils.probing.base import (
     DEFAULT_COUNT,
     DEFAULT_INTERVAL,
     DEFAULT_MAX_LOSS_PCT,
     DEFAULT_MIN_HEALTHY_TARGETS,
-    DEFAULT_PRIVILEGED,
     DEFAULT_TIMEOUT,
+)
+from ansible_collections.localzones.failover.plugins.module_utils.probing.icmp import (
+    DEFAULT_PRIVILEGED,
     HAS_ICMPLIB,
     ICMPLIB_IMPORT_TRACEBACK,
     ProbeSettings,

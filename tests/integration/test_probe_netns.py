@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the localzones.failover collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Real ICMP between network namespaces: module_utils/probe.py and the icmp_probe module.
+"""Real ICMP between network namespaces: module_utils/probing (kind icmp) and the icmp_probe module.
 
 The prober always runs inside the prober namespace of a ``netns_pair`` (a child Python
 started with ``ip netns exec``); targets live on the target namespace's loopback. Loss,
@@ -29,7 +29,7 @@ UNPRIVILEGED = (0, 65534)
 # It prints one JSON document: the report / the rounds, or the error the probe raised.
 DRIVER = r"""
 import json, os, sys, time
-from ansible_collections.localzones.failover.plugins.module_utils import probe
+from ansible_collections.localzones.failover.plugins.module_utils.probing import icmp, prober_for
 from ansible_collections.localzones.failover.plugins.module_utils.errors import FailoverError
 
 request = json.loads(sys.argv[1])
@@ -40,7 +40,7 @@ def open_fds():
 
 
 def rounds():
-    with probe.Prober(request["targets"], source=request.get("source"), privileged=request.get("privileged", True), timeout=request["timeout"]) as prober:
+    with prober_for("icmp", request["targets"], source=request.get("source"), privileged=request.get("privileged", True), timeout=request["timeout"]) as prober:
         fds_before = open_fds()
         done = []
         for _ in range(request["rounds"]):
@@ -55,7 +55,7 @@ try:
     if request["mode"] == "run":
         settings = request["settings"]
         settings["targets"] = tuple(settings["targets"])
-        result = probe.run_probe(probe.ProbeSettings(**settings)).as_dict()
+        result = icmp.run_probe(icmp.ProbeSettings(**settings)).as_dict()
     else:
         result = rounds()
 except FailoverError as exc:

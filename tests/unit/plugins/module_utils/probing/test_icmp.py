@@ -1,13 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the localzones.failover collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Pure logic of module_utils/probe.py: statistics, verdicts, settings, resolution, reply matching.
+"""The ICMP kind (probing/icmp.py): settings, socket set-up, reply matching, the one-shot probe.
 
-No packet leaves the process: name lookups are replaced by a fake getaddrinfo and the
-reply-matching tests use a fake ICMP socket backed by a local socketpair. Those tests
-run on a simulated clock (``ProbeClock``): a wait for replies that do not come advances
-it instead of sleeping, so timeouts and intervals are checked exactly and a slow machine
-cannot make them pass or fail.
+No packet leaves the process: the reply-matching tests use a fake ICMP socket backed by
+a local socketpair. Those tests run on a simulated clock (``ProbeClock``): a wait for
+replies that do not come advances it instead of sleeping, so timeouts and intervals are
+checked exactly and a slow machine cannot make them pass or fail.
 """
 
 from __future__ import annotations
@@ -23,123 +22,28 @@ import types
 
 import pytest
 
-from ansible_collections.localzones.failover.plugins.module_utils import probe
 from ansible_collections.localzones.failover.plugins.module_utils.errors import ProbeError, ValidationError
+from ansible_collections.localzones.failover.plugins.module_utils import probing
+from ansible_collections.localzones.failover.plugins.module_utils.probing import icmp
+from ansible_collections.localzones.failover.plugins.module_utils.probing.base import ResolvedTarget
 
 from tests.conftest import COLLECTIONS_ROOT
 
 icmplib = pytest.importorskip("icmplib")
 
 
-# --------------------------------------------------------------------------- statistics
-
-
-def test_jitter_is_mean_absolute_difference_of_consecutive_rtts():
-    assert probe.jitter([10.0, 12.0, 9.0, 9.0]) == pytest.approx((2.0 + 3.0 + 0.0) / 3)
-
-
-@pytest.mark.parametrize("rtts", [[], [4.2]])
-def test_jitter_is_undefined_below_two_replies(rtts):
-    assert probe.jitter(rtts) is None
-
-
-def test_jitter_depends_on_order_not_only_on_values():
-    assert probe.jitter([1.0, 2.0, 3.0]) == pytest.approx(1.0)
-    assert probe.jitter([1.0, 3.0, 2.0]) == pytest.approx(1.5)
-
-
-@pytest.mark.parametrize(("sent", "received", "expected"), [(4, 4, 0.0), (4, 3, 25.0), (3, 0, 100.0), (0, 0, 100.0)])
-def test_loss_percentage(sent, received, expected):
-    assert probe.loss_percentage(sent, received) == pytest.approx(expected)
-
-
-def test_statistics_of_a_fully_answered_target():
-    stats = probe.target_statistics("dx", "198.18.1.1", 4, [1.0, 2.0, 4.0, 1.0], max_loss_pct=0)
-    assert (stats.sent, stats.received, stats.loss_pct) == (4, 4, 0.0)
-    assert (stats.rtt_min_ms, stats.rtt_avg_ms, stats.rtt_max_ms) == (1.0, 2.0, 4.0)
-    assert stats.jitter_ms == pytest.approx((1 + 2 + 3) / 3, abs=1e-3)
-    assert stats.healthy is True
-    assert stats.last_error is None
-
-
-def test_statistics_of_a_silent_target_have_no_rtts_and_are_unhealthy():
-    stats = probe.target_statistics("dx", "198.18.1.1", 3, [], max_loss_pct=100, last_error="timeout")
-    assert (stats.received, stats.loss_pct) == (0, 100.0)
-    assert stats.rtt_min_ms is stats.rtt_avg_ms is stats.rtt_max_ms is stats.jitter_ms is None
-    # Even a 100% loss budget needs at least one reply.
-    assert stats.healthy is False
-    assert stats.as_dict()["last_error"] == "timeout"
-
-
-def test_loss_at_the_limit_is_healthy_and_above_it_is_not():
-    assert probe.target_statistics("t", "198.18.1.1", 4, [1.0, 1.0], max_loss_pct=50).healthy is True
-    assert probe.target_statistics("t", "198.18.1.1", 4, [1.0], max_loss_pct=50).healthy is False
-
-
-def test_rounding_for_display_does_not_change_the_verdict():
-    stats = probe.target_statistics("t", "198.18.1.1", 3, [1.0, 1.0], max_loss_pct=33.33)
-    assert stats.loss_pct == 33.33
-    assert stats.healthy is False  # the real loss is 33.333...%
-
-
-def test_average_rtt_limit():
-    assert probe.target_statistics("t", "198.18.1.1", 2, [10.0, 20.0], max_loss_pct=0, max_rtt_ms=15.0).healthy is True
-    assert probe.target_statistics("t", "198.18.1.1", 2, [10.0, 20.1], max_loss_pct=0, max_rtt_ms=15.0).healthy is False
-
-
-def test_summary_orders_echoes_by_sending_time_and_keeps_the_latest_error():
-    target = probe.ResolvedTarget("dx", "198.18.1.1", 4)
-    echoes = [
-        probe.EchoResult("dx", "198.18.1.1", 3, sent_at=3.0, rtt_ms=5.0),
-        probe.EchoResult("dx", "198.18.1.1", 1, sent_at=1.0, rtt_ms=1.0),
-        probe.EchoResult("dx", "198.18.1.1", 4, sent_at=4.0, error="timeout"),
-        probe.EchoResult("dx", "198.18.1.1", 2, sent_at=2.0, error="not sent: no route"),
-    ]
-    stats = probe.summarize_echoes(target, echoes, max_loss_pct=50)
-    assert (stats.sent, stats.received, stats.loss_pct) == (4, 2, 50.0)
-    assert stats.jitter_ms == 4.0
-    assert stats.last_error == "timeout"
-    assert stats.healthy is True
-
-
-def _stats(healthy):
-    return probe.target_statistics("t", "198.18.1.1", 1, [1.0] if healthy else [], max_loss_pct=0)
-
-
-@pytest.mark.parametrize(
-    ("states", "quorum", "expected"),
-    [
-        ([True, True, False], 2, (True, 2)),
-        ([True, True, False], 3, (False, 2)),
-        ([False, False, False], 1, (False, 0)),
-        ([True], 1, (True, 1)),
-    ],
-)
-def test_quorum_verdict(states, quorum, expected):
-    assert probe.quorum_verdict([_stats(state) for state in states], quorum) == expected
-
-
-def test_report_dict_has_every_documented_key():
-    report = probe.ProbeReport(True, 1, 1, (_stats(True),), 12.5)
-    data = report.as_dict()
-    assert set(data) == {"healthy", "healthy_targets", "min_healthy_targets", "targets", "duration_ms"}
-    assert set(data["targets"][0]) == {
-        "target", "address", "sent", "received", "loss_pct", "rtt_min_ms", "rtt_avg_ms", "rtt_max_ms", "jitter_ms", "healthy", "last_error",
-    }
-
-
 # --------------------------------------------------------------------------- settings
 
 
 def test_defaults_are_valid():
-    settings = probe.ProbeSettings(targets=("198.18.1.1",))
+    settings = icmp.ProbeSettings(targets=("198.18.1.1",))
     assert settings.validate() is settings
     assert (settings.count, settings.interval, settings.timeout, settings.privileged) == (3, 0.2, 1.0, True)
     assert (settings.min_healthy_targets, settings.max_loss_pct, settings.max_rtt_ms) == (1, 50.0, None)
 
 
 def test_every_problem_is_reported_at_once():
-    settings = probe.ProbeSettings(
+    settings = icmp.ProbeSettings(
         targets=("198.18.1.1", "198.18.1.1"),
         count=0,
         interval=-1,
@@ -160,11 +64,11 @@ def test_every_problem_is_reported_at_once():
 @pytest.mark.parametrize("targets", [(), [], "198.18.1.1", None])
 def test_targets_must_be_a_non_empty_list(targets):
     with pytest.raises(ValidationError, match="targets"):
-        probe.ProbeSettings(targets=targets).validate()
+        icmp.ProbeSettings(targets=targets).validate()
 
 
 def test_duplicate_detection_normalizes_addresses_and_names():
-    problems = probe.ProbeSettings(targets=("2001:DB8::1", "2001:db8:0::1", "Router.Lab", "router.lab.")).problems()
+    problems = icmp.ProbeSettings(targets=("2001:DB8::1", "2001:db8:0::1", "Router.Lab", "router.lab.")).problems()
     assert problems == ["targets: 2001:db8:0::1 is listed more than once", "targets: router.lab. is listed more than once"]
 
 
@@ -173,114 +77,34 @@ def test_duplicate_detection_normalizes_addresses_and_names():
     [("count", True), ("count", 2.5), ("timeout", math.nan), ("interval", "0.2"), ("max_loss_pct", -0.1), ("min_healthy_targets", 0), ("privileged", "yes")],
 )
 def test_wrong_types_and_ranges_are_rejected(field, value):
-    settings = probe.ProbeSettings(targets=("198.18.1.1",), **{field: value})
+    settings = icmp.ProbeSettings(targets=("198.18.1.1",), **{field: value})
     problems = settings.problems()
     assert len(problems) == 1 and field in problems[0]
 
 
 def test_zero_interval_and_full_loss_budget_are_allowed():
-    probe.ProbeSettings(targets=("198.18.1.1",), interval=0, max_loss_pct=100).validate()
+    icmp.ProbeSettings(targets=("198.18.1.1",), interval=0, max_loss_pct=100).validate()
 
 
 def test_quorum_cannot_exceed_the_number_of_targets():
     with pytest.raises(ValidationError, match="only 2 targets"):
-        probe.ProbeSettings(targets=("198.18.1.1", "198.18.1.2"), min_healthy_targets=3).validate()
+        icmp.ProbeSettings(targets=("198.18.1.1", "198.18.1.2"), min_healthy_targets=3).validate()
 
 
 def test_source_must_match_the_family_of_literal_targets():
     with pytest.raises(ValidationError) as caught:
-        probe.ProbeSettings(targets=("198.18.1.1", "2001:db8:1::1", "router.lab"), source="198.18.0.1").validate()
+        icmp.ProbeSettings(targets=("198.18.1.1", "2001:db8:1::1", "router.lab"), source="198.18.0.1").validate()
     assert caught.value.problems == ["source 198.18.0.1 is IPv4 but these targets are not: 2001:db8:1::1; probe each address family separately"]
-    probe.ProbeSettings(targets=("2001:db8:1::1", "router.lab"), source="2001:db8::1").validate()
-
-
-# --------------------------------------------------------------------------- resolution
-
-
-@pytest.fixture
-def fake_dns(monkeypatch):
-    """Replace getaddrinfo with a table; record the families asked for."""
-    records = {
-        "router.lab": [(socket.AF_INET6, "2001:db8:1::7"), (socket.AF_INET, "198.18.1.7")],
-        "v4only.lab": [(socket.AF_INET, "198.18.1.8")],
-        "alias.lab": [(socket.AF_INET, "198.18.1.1")],
-    }
-    calls = []
-
-    def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):  # pylint: disable=redefined-builtin,unused-argument
-        calls.append((host, family))
-        answers = [(fam, socket.SOCK_DGRAM, 17, "", (addr, 0) if fam == socket.AF_INET else (addr, 0, 0, 0))
-                   for fam, addr in records.get(host, []) if family in (socket.AF_UNSPEC, fam)]
-        if not answers:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return answers
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    return calls
-
-
-def test_ip_literals_are_used_as_given_without_lookup(fake_dns):
-    assert probe.resolve_target("198.18.1.1") == probe.ResolvedTarget("198.18.1.1", "198.18.1.1", 4)
-    assert probe.resolve_target("2001:DB8:1:0::1") == probe.ResolvedTarget("2001:DB8:1:0::1", "2001:db8:1::1", 6)
-    assert not fake_dns
-
-
-def test_a_name_is_resolved_once_to_the_first_answer(fake_dns):
-    assert probe.resolve_target("router.lab") == probe.ResolvedTarget("router.lab", "2001:db8:1::7", 6)
-    assert fake_dns == [("router.lab", socket.AF_UNSPEC)]
-
-
-def test_a_required_family_restricts_the_lookup(fake_dns):
-    assert probe.resolve_target("router.lab", version=4).address == "198.18.1.7"
-    assert fake_dns == [("router.lab", socket.AF_INET)]
-    with pytest.raises(ProbeError, match=r"'v4only.lab' does not resolve to an IPv6 address: Name or service not known"):
-        probe.resolve_target("v4only.lab", version=6)
-
-
-def test_a_literal_of_the_wrong_family_is_refused():
-    with pytest.raises(ProbeError, match="2001:db8:1::1 is IPv6 but IPv4 is required"):
-        probe.resolve_target("2001:db8:1::1", version=4)
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("198.18.1.300", "'198.18.1.300' is not a valid IP address"),
-        ("2001:db8::1::2", "'2001:db8::1::2' is not a valid IP address"),
-        ("198.18.1", "'198.18.1' is not a valid IP address"),
-        ("router lab", "'router lab' is neither an IP address nor a valid host name"),
-        ("-router.lab", "'-router.lab' is neither an IP address nor a valid host name"),
-    ],
-)
-def test_malformed_targets_are_named_in_the_error(fake_dns, text, message):
-    with pytest.raises(ProbeError) as caught:
-        probe.resolve_target(text)
-    assert message in caught.value.message
-    assert not fake_dns
-
-
-def test_unresolvable_names_are_all_named_in_one_error(fake_dns):  # pylint: disable=unused-argument
-    with pytest.raises(ProbeError) as caught:
-        probe.resolve_targets(["198.18.1.1", "missing.lab", "198.18.1.999", "also-missing.lab"])
-    assert caught.value.details["problems"] == [
-        "target 'missing.lab' does not resolve: Name or service not known",
-        "target '198.18.1.999' is not a valid IP address",
-        "target 'also-missing.lab' does not resolve: Name or service not known",
-    ]
-
-
-def test_targets_that_resolve_to_the_same_host_are_refused(fake_dns):  # pylint: disable=unused-argument
-    with pytest.raises(ProbeError, match="198.18.1.1 and alias.lab resolve to the same address 198.18.1.1"):
-        probe.resolve_targets(["198.18.1.1", "alias.lab"])
+    icmp.ProbeSettings(targets=("2001:db8:1::1", "router.lab"), source="2001:db8::1").validate()
 
 
 def test_invalid_settings_fail_before_any_socket_is_opened(monkeypatch):
     def refuse(*_args, **_kwargs):
         raise AssertionError("no socket may be opened for invalid settings")
 
-    monkeypatch.setattr(probe, "open_icmp_socket", refuse)
+    monkeypatch.setattr(icmp, "open_icmp_socket", refuse)
     with pytest.raises(ValidationError):
-        probe.run_probe(probe.ProbeSettings(targets=("198.18.1.1",), count=0))
+        icmp.run_probe(icmp.ProbeSettings(targets=("198.18.1.1",), count=0))
 
 
 # --------------------------------------------------------------------------- socket errors
@@ -301,7 +125,7 @@ def test_socket_setup_failures_become_actionable_probe_errors(monkeypatch, error
 
     monkeypatch.setattr(icmplib, "ICMPv4Socket", failing_socket)
     with pytest.raises(ProbeError) as caught:
-        probe.open_icmp_socket(4, "198.18.0.99", privileged)
+        icmp.open_icmp_socket(4, "198.18.0.99", privileged)
     for fragment in fragments:
         assert fragment in caught.value.message
 
@@ -310,11 +134,11 @@ def test_module_utils_import_without_icmplib():
     """ansible-test imports module_utils without third-party packages: it must load and explain."""
     code = (
         "import sys; sys.modules['icmplib'] = None\n"
-        "from ansible_collections.localzones.failover.plugins.module_utils import probe\n"
-        "assert probe.HAS_ICMPLIB is False and probe.ICMPLIB_IMPORT_TRACEBACK\n"
+        "from ansible_collections.localzones.failover.plugins.module_utils.probing import icmp\n"
+        "assert icmp.HAS_ICMPLIB is False and icmp.ICMPLIB_IMPORT_TRACEBACK\n"
         "try:\n"
-        "    probe.Prober(['198.18.1.1'])\n"
-        "except probe.ProbeError as exc:\n"
+        "    icmp.IcmpProber(['198.18.1.1'])\n"
+        "except icmp.ProbeError as exc:\n"
         "    print(exc.message)\n"
     )
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": COLLECTIONS_ROOT}, check=True, timeout=60)
@@ -361,7 +185,7 @@ def _reply(request, source, identifier, icmp_type=0, code=0, family=4):
 
 
 class ProbeClock:
-    """Simulated ``time.monotonic``/``time.sleep`` for probe.py; ``selector()`` makes selectors that use it.
+    """Simulated ``time.monotonic``/``time.sleep`` for icmp.py; ``selector()`` makes selectors that use it.
 
     Fake sockets deliver replies synchronously on send, so a select that finds nothing
     ready would only ever time out: it advances the clock by its timeout at once.
@@ -407,8 +231,8 @@ class ClockedSelector:
 def fake_sockets(monkeypatch):
     """Make Prober use FakeIcmpSocket on a ProbeClock; tests set ``behaviour(fake, request, identifier)``."""
     clock = ProbeClock()
-    monkeypatch.setattr(probe, "time", types.SimpleNamespace(monotonic=clock.monotonic, sleep=clock.sleep))
-    monkeypatch.setattr(probe, "selectors", types.SimpleNamespace(DefaultSelector=clock.selector, EVENT_READ=selectors.EVENT_READ))
+    monkeypatch.setattr(icmp, "time", types.SimpleNamespace(monotonic=clock.monotonic, sleep=clock.sleep))
+    monkeypatch.setattr(icmp, "selectors", types.SimpleNamespace(DefaultSelector=clock.selector, EVENT_READ=selectors.EVENT_READ))
     state = {"behaviour": lambda fake, request, identifier: [], "sockets": [], "identifier": None, "clock": clock}
 
     def responder(fake, request):
@@ -419,8 +243,8 @@ def fake_sockets(monkeypatch):
         state["sockets"].append(fake)
         return fake
 
-    monkeypatch.setattr(probe, "open_icmp_socket", open_fake)
-    monkeypatch.setattr(probe.random, "randrange", lambda *_args: 4242)
+    monkeypatch.setattr(icmp, "open_icmp_socket", open_fake)
+    monkeypatch.setattr(icmp.random, "randrange", lambda *_args: 4242)
     state["identifier"] = 4242
     yield state
     for fake in state["sockets"]:
@@ -438,7 +262,7 @@ def test_round_matches_replies_by_identifier_sequence_and_source(fake_sockets):
         return []
 
     fake_sockets["behaviour"] = behaviour
-    with probe.Prober(["198.18.1.1", "198.18.1.2"], timeout=0.2) as prober:
+    with icmp.IcmpProber(["198.18.1.1", "198.18.1.2"], timeout=0.2) as prober:
         results = prober.round()
     assert [result.address for result in results] == ["198.18.1.1", "198.18.1.2"]
     assert results[0].received and results[0].rtt_ms == 0.0
@@ -448,7 +272,7 @@ def test_round_matches_replies_by_identifier_sequence_and_source(fake_sockets):
 def test_icmp_error_quoting_our_request_ends_the_echo_early(fake_sockets):
     fake_sockets["behaviour"] = lambda _fake, request, identifier: [_reply(request, "198.18.0.254", identifier, icmp_type=3, code=1)]
     clock = fake_sockets["clock"]
-    with probe.Prober(["198.18.1.1"], timeout=5.0) as prober:
+    with icmp.IcmpProber(["198.18.1.1"], timeout=5.0) as prober:
         started = clock.now
         (result,) = prober.round()
     assert not result.received
@@ -462,7 +286,7 @@ def test_a_refused_send_is_a_lost_echo_not_an_exception(fake_sockets):
 
     fake_sockets["behaviour"] = behaviour
     clock = fake_sockets["clock"]
-    with probe.Prober(["198.18.1.1"], timeout=5.0) as prober:
+    with icmp.IcmpProber(["198.18.1.1"], timeout=5.0) as prober:
         started = clock.now
         (result,) = prober.round()
     assert result.error == "not sent: [Errno 101] Network is unreachable"
@@ -477,7 +301,7 @@ def test_late_reply_from_an_earlier_round_is_not_counted(fake_sockets):
         return []
 
     fake_sockets["behaviour"] = behaviour
-    with probe.Prober(["198.18.1.1"], timeout=0.05) as prober:
+    with icmp.IcmpProber(["198.18.1.1"], timeout=0.05) as prober:
         assert not prober.round()[0].received
         fake_sockets["behaviour"] = lambda fake, request, identifier: [held[0]]  # only the stale reply arrives
         assert not prober.round()[0].received
@@ -490,7 +314,7 @@ def test_sockets_are_opened_once_per_family_and_reused(fake_sockets):
         return [_reply(request, request.destination, identifier, 0 if fake.version == 4 else 129, family=fake.version)]
 
     fake_sockets["behaviour"] = echo_back
-    with probe.Prober(["198.18.1.1", "198.18.1.2", "2001:db8:1::1"], timeout=0.5) as prober:
+    with icmp.IcmpProber(["198.18.1.1", "198.18.1.2", "2001:db8:1::1"], timeout=0.5) as prober:
         for _round in range(5):
             assert all(result.received for result in prober.round())
     assert sorted(fake.version for fake in fake_sockets["sockets"]) == [4, 6]
@@ -500,7 +324,7 @@ def test_sockets_are_opened_once_per_family_and_reused(fake_sockets):
 def test_series_overlaps_echoes_so_dead_targets_cost_one_timeout(fake_sockets):
     fake_sockets["behaviour"] = lambda fake, request, identifier: []
     clock = fake_sockets["clock"]
-    with probe.Prober(["198.18.1.1", "198.18.1.2"], timeout=0.2) as prober:
+    with icmp.IcmpProber(["198.18.1.1", "198.18.1.2"], timeout=0.2) as prober:
         started = clock.now
         echoes = prober.series(count=4, interval=0.05)
     assert [len(target_echoes) for target_echoes in echoes] == [4, 4]
@@ -510,7 +334,7 @@ def test_series_overlaps_echoes_so_dead_targets_cost_one_timeout(fake_sockets):
 
 
 def test_prober_close_is_idempotent(fake_sockets):  # pylint: disable=unused-argument
-    prober = probe.Prober(["198.18.1.1"], timeout=0.1)
+    prober = icmp.IcmpProber(["198.18.1.1"], timeout=0.1)
     prober.close()
     prober.close()
 
@@ -518,14 +342,22 @@ def test_prober_close_is_idempotent(fake_sockets):  # pylint: disable=unused-arg
 @pytest.mark.parametrize("timeout", [0, -1, math.inf, "1"])
 def test_prober_rejects_a_timeout_that_would_not_bound_a_round(fake_sockets, timeout):  # pylint: disable=unused-argument
     with pytest.raises(ValidationError, match="timeout must be"):
-        probe.Prober(["198.18.1.1"], timeout=timeout)
-    with probe.Prober(["198.18.1.1"], timeout=0.1) as prober:
+        icmp.IcmpProber(["198.18.1.1"], timeout=timeout)
+    with icmp.IcmpProber(["198.18.1.1"], timeout=0.1) as prober:
         with pytest.raises(ValidationError, match="timeout must be"):
             prober.round(timeout=timeout)
 
 
 def test_series_rejects_invalid_count_and_interval(fake_sockets):  # pylint: disable=unused-argument
-    with probe.Prober(["198.18.1.1"], timeout=0.1) as prober:
+    with icmp.IcmpProber(["198.18.1.1"], timeout=0.1) as prober:
         with pytest.raises(ValidationError) as caught:
             prober.series(count=0, interval=-1)
     assert len(caught.value.problems) == 2
+
+
+def test_prober_for_icmp_builds_the_icmp_prober(fake_sockets):
+    with probing.prober_for("icmp", ["198.18.1.1", "2001:db8:1::1"], privileged=False, timeout=0.1) as prober:
+        assert isinstance(prober, icmp.IcmpProber)
+        assert prober.targets == (ResolvedTarget("198.18.1.1", "198.18.1.1", 4), ResolvedTarget("2001:db8:1::1", "2001:db8:1::1", 6))
+        assert prober.privileged is False
+    assert [fake.version for fake in fake_sockets["sockets"]] == [4, 6]

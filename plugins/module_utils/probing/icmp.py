@@ -1,51 +1,60 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the localzones.failover collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""ICMP echo probing of on-premises targets, shared by the icmp_probe module and the monitor daemon.
+"""ICMP echo probing (``probe.kind: icmp``), used by the icmp_probe module and the monitor daemon.
 
 Two ways in:
 
 * ``run_probe(settings)``: one-shot measurement for the module. ``count`` echoes per
   target, sent ``interval`` seconds apart, each allowed ``timeout`` seconds, all targets
   at once; returns a ``ProbeReport`` with per-target statistics and a quorum verdict.
-* ``Prober``: a long-lived object for the daemon. It opens one ICMP socket per address
-  family once and keeps it open; ``Prober.round()`` sends one echo to every target
-  concurrently and returns within ``timeout`` with one ``EchoResult`` per target.
+* ``IcmpProber``: the ``Prober`` of this kind, a long-lived object for the daemon. It
+  opens one ICMP socket per address family once and keeps it open; ``round()`` sends one
+  echo to every target concurrently and returns within ``timeout`` with one
+  ``EchoResult`` per target.
 
 A target that cannot be reached is never an exception: a send the kernel refuses (no
 route), an ICMP error reply, and silence all count as a lost echo. Only problems that
 make probing itself impossible (bad target text, a name that does not resolve, no
 permission for ICMP sockets, an unusable source address) raise ``ProbeError``.
 
-Definitions used in the results:
-
-* ``loss_pct``: ``100 * (sent - received) / sent``. ``sent`` counts every echo that was
-  attempted, including sends the kernel refused, so an unroutable target shows 100% loss.
-* ``jitter_ms``: mean absolute difference between the RTTs of consecutive replies, in the
-  order the echoes were sent (the unsmoothed form of the RFC 3550 inter-arrival
-  variation). ``None`` with fewer than two replies.
-* a target is healthy when it answered at least once, its loss is at most
-  ``max_loss_pct`` and, when ``max_rtt_ms`` is set, its average RTT is at most that.
-* the verdict is healthy when at least ``min_healthy_targets`` targets are healthy.
-
-All durations are measured with ``time.monotonic`` so clock steps cannot distort RTTs.
+Results, statistics and verdicts are those of every kind (``probing.base``). All
+durations are measured with ``time.monotonic`` so clock steps cannot distort RTTs.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import os
 import random
-import re
 import selectors
-import socket
 import time
 import traceback
 from dataclasses import dataclass
 
-from .errors import ProbeError, ValidationError
-from .validation import unique
+from ..errors import ProbeError, ValidationError
+from ..validation import SelfChecking
+from .base import DEFAULT_COUNT
+from .base import DEFAULT_INTERVAL
+from .base import DEFAULT_MAX_LOSS_PCT
+from .base import DEFAULT_MIN_HEALTHY_TARGETS
+from .base import DEFAULT_TIMEOUT
+from .base import EchoResult
+from .base import Prober
+from .base import ProbeReport
+from .base import ResolvedTarget
+from .base import checked_timeout
+from .base import health_limit_problems
+from .base import ip_version
+from .base import parse_ip
+from .base import quorum_problems
+from .base import quorum_verdict
+from .base import resolve_target
+from .base import resolve_targets
+from .base import schedule_problems
+from .base import source_problems
+from .base import summarize_echoes
+from .base import target_list_problems
 
 try:
     import icmplib
@@ -58,12 +67,7 @@ else:
     ICMPLIB_IMPORT_ERROR = None
     ICMPLIB_IMPORT_TRACEBACK = None
 
-DEFAULT_COUNT = 3
-DEFAULT_INTERVAL = 0.2
-DEFAULT_TIMEOUT = 1.0
 DEFAULT_PRIVILEGED = True
-DEFAULT_MIN_HEALTHY_TARGETS = 1
-DEFAULT_MAX_LOSS_PCT = 50.0
 
 # ICMP message types by IP version: the echo reply, and the error messages that carry a
 # copy of our request (so they can be matched to it and end that echo early as lost).
@@ -77,16 +81,12 @@ _PAYLOAD = b"localzones.failover icmp probe".ljust(56, b".")
 # matters if that packet is too short to parse and icmplib waits for another one.
 _READ_BOUND_S = 0.01
 
-_HOST_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
-_HOSTNAME = re.compile(r"^(?=.{1,253}\.?$)%s(?:\.%s)*\.?$" % (_HOST_LABEL, _HOST_LABEL), re.IGNORECASE)
-_DOTTED_NUMBERS = re.compile(r"^[0-9.]+$")
-
 
 # --------------------------------------------------------------------------- settings
 
 
 @dataclass(frozen=True)
-class ProbeSettings:
+class ProbeSettings(SelfChecking):
     """What to probe and how to judge it; ``validate()`` reports every problem at once."""
 
     targets: tuple
@@ -101,115 +101,14 @@ class ProbeSettings:
 
     def problems(self):
         """Return the list of everything wrong with these settings (empty when valid)."""
-        problems = _target_list_problems(self.targets)
-        problems.extend(_number_problems(self))
-        problems.extend(_quorum_problems(self.min_healthy_targets, self.targets))
-        problems.extend(_source_problems(self.source, self.targets))
+        problems = target_list_problems(self.targets)
+        problems.extend(schedule_problems(self.count, self.interval, self.timeout))
+        problems.extend(health_limit_problems(self.max_loss_pct, self.max_rtt_ms))
+        if not isinstance(self.privileged, bool):
+            problems.append("privileged must be true or false, got %r" % (self.privileged,))
+        problems.extend(quorum_problems(self.min_healthy_targets, self.targets))
+        problems.extend(source_problems(self.source, self.targets))
         return problems
-
-    def validate(self):
-        """Raise ValidationError listing every problem; return self when valid."""
-        problems = self.problems()
-        if problems:
-            raise ValidationError(problems)
-        return self
-
-
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _target_list_problems(targets):
-    if isinstance(targets, str) or not isinstance(targets, (list, tuple)):
-        return ["targets must be a list of IP addresses or host names, got %r" % (targets,)]
-    if not targets:
-        return ["targets must list at least one IP address or host name"]
-    problems = []
-    seen = set()
-    for target in targets:
-        if not isinstance(target, str) or not target.strip():
-            problems.append("targets: %r is not an IP address or host name" % (target,))
-            continue
-        key = _comparable_target(target)
-        if key in seen:
-            problems.append("targets: %s is listed more than once" % target)
-        seen.add(key)
-    return problems
-
-
-def _comparable_target(target):
-    """Normalize IP literals (2001:DB8::1 == 2001:db8::1) and names (case) for duplicate checks."""
-    address = _parse_ip(target)
-    return str(address) if address is not None else target.strip().lower().rstrip(".")
-
-
-def _number_problems(settings):
-    problems = []
-    if not _is_int(settings.count) or settings.count < 1:
-        problems.append("count must be an integer of at least 1, got %r" % (settings.count,))
-    if not _is_number(settings.interval) or settings.interval < 0:
-        problems.append("interval must be a number of seconds >= 0, got %r" % (settings.interval,))
-    if not _is_number(settings.timeout) or settings.timeout <= 0:
-        problems.append("timeout must be a number of seconds > 0, got %r" % (settings.timeout,))
-    if not _is_number(settings.max_loss_pct) or not 0 <= settings.max_loss_pct <= 100:
-        problems.append("max_loss_pct must be a percentage between 0 and 100, got %r" % (settings.max_loss_pct,))
-    if settings.max_rtt_ms is not None and (not _is_number(settings.max_rtt_ms) or settings.max_rtt_ms <= 0):
-        problems.append("max_rtt_ms must be a number of milliseconds > 0 (or unset), got %r" % (settings.max_rtt_ms,))
-    if not isinstance(settings.privileged, bool):
-        problems.append("privileged must be true or false, got %r" % (settings.privileged,))
-    return problems
-
-
-def _quorum_problems(min_healthy_targets, targets):
-    if not _is_int(min_healthy_targets):
-        return ["min_healthy_targets must be an integer, got %r" % (min_healthy_targets,)]
-    if min_healthy_targets < 1:
-        return ["min_healthy_targets must be at least 1, got %d" % min_healthy_targets]
-    if isinstance(targets, (list, tuple)) and targets and min_healthy_targets > len(targets):
-        return ["min_healthy_targets is %d but only %d targets are listed; it must be between 1 and %d" % (min_healthy_targets, len(targets), len(targets))]
-    return []
-
-
-def _source_problems(source, targets):
-    if source is None:
-        return []
-    address = _parse_ip(source) if isinstance(source, str) else None
-    if address is None:
-        return ["source %r is not an IP address (give an address of this host, not a name)" % (source,)]
-    if not isinstance(targets, (list, tuple)):
-        return []
-    other_family = unique(target for target in targets if isinstance(target, str) and _ip_version(target) not in (None, address.version))
-    if other_family:
-        return ["source %s is IPv%d but these targets are not: %s; probe each address family separately" % (source, address.version, ", ".join(other_family))]
-    return []
-
-
-# --------------------------------------------------------------------------- targets
-
-
-@dataclass(frozen=True)
-class ResolvedTarget:
-    """A target as configured (``target``) and the IP address probed for it."""
-
-    target: str
-    address: str
-    version: int
-
-
-def _parse_ip(text):
-    try:
-        return ipaddress.ip_address(text.strip())
-    except ValueError:
-        return None
-
-
-def _ip_version(text):
-    address = _parse_ip(text)
-    return address.version if address is not None else None
 
 
 def _without_scope(text):
@@ -218,195 +117,8 @@ def _without_scope(text):
 
 def _canonical(text):
     """Canonical text of an IP address without its IPv6 zone, for comparing reply sources."""
-    address = _parse_ip(_without_scope(text))
+    address = parse_ip(_without_scope(text))
     return str(address) if address is not None else text
-
-
-def resolve_target(target, version=None):
-    """Return the ResolvedTarget for an IP literal or a host name; ProbeError when impossible.
-
-    IP literals are used as they are. A name is resolved once with getaddrinfo (the first
-    answer, in the system's preference order); ``version`` (4 or 6) restricts the lookup,
-    which is how a configured source address selects the family of the answer.
-    """
-    text = target.strip()
-    address = _parse_ip(text)
-    if address is not None:
-        if version is not None and address.version != version:
-            raise ProbeError("target %s is IPv%d but IPv%d is required (it must match the source address family)" % (text, address.version, version))
-        return ResolvedTarget(target, str(address), address.version)
-    if _DOTTED_NUMBERS.match(text) or ":" in text:
-        raise ProbeError("target %r is not a valid IP address" % target)
-    if not _HOSTNAME.match(text):
-        raise ProbeError("target %r is neither an IP address nor a valid host name" % target)
-    return _resolve_name(target, text, version)
-
-
-def _resolve_name(target, name, version):
-    family = {4: socket.AF_INET, 6: socket.AF_INET6}.get(version, socket.AF_UNSPEC)
-    try:
-        answers = socket.getaddrinfo(name, None, family, socket.SOCK_DGRAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        wanted = " to an IPv%d address" % version if version else ""
-        raise ProbeError("target %r does not resolve%s: %s" % (target, wanted, reason)) from exc
-    for answer_family, _type, _proto, _canonname, sockaddr in answers:
-        if answer_family in (socket.AF_INET, socket.AF_INET6):
-            resolved = ipaddress.ip_address(sockaddr[0])
-            return ResolvedTarget(target, str(resolved), resolved.version)
-    raise ProbeError("target %r resolved to no IPv4 or IPv6 address" % target)
-
-
-def resolve_targets(targets, version=None):
-    """Resolve every target; one ProbeError names all that fail or that land on the same address."""
-    resolved = []
-    failures = []
-    for target in targets:
-        try:
-            resolved.append(resolve_target(target, version))
-        except ProbeError as exc:
-            failures.append(exc.message)
-    if failures:
-        raise ProbeError("; ".join(failures), problems=failures)
-    by_address = {}
-    for item in resolved:
-        by_address.setdefault(item.address, []).append(item.target)
-    shared = ["%s resolve to the same address %s" % (" and ".join(names), address) for address, names in by_address.items() if len(names) > 1]
-    if shared:
-        # Counting one host twice would let a single reply satisfy a quorum of two.
-        raise ProbeError("targets must be distinct hosts: " + "; ".join(shared))
-    return resolved
-
-
-# --------------------------------------------------------------------------- results
-
-
-@dataclass(frozen=True)
-class EchoResult:
-    """The outcome of one echo request: an RTT when answered, else why it counts as lost."""
-
-    target: str
-    address: str
-    sequence: int
-    sent_at: float
-    rtt_ms: float | None = None
-    error: str | None = None
-
-    @property
-    def received(self):
-        return self.rtt_ms is not None
-
-
-@dataclass(frozen=True)
-class TargetStats:
-    """Statistics of the echoes sent to one target."""
-
-    target: str
-    address: str
-    sent: int
-    received: int
-    loss_pct: float
-    rtt_min_ms: float | None
-    rtt_avg_ms: float | None
-    rtt_max_ms: float | None
-    jitter_ms: float | None
-    healthy: bool
-    last_error: str | None = None
-
-    def as_dict(self):
-        return {
-            "target": self.target,
-            "address": self.address,
-            "sent": self.sent,
-            "received": self.received,
-            "loss_pct": self.loss_pct,
-            "rtt_min_ms": self.rtt_min_ms,
-            "rtt_avg_ms": self.rtt_avg_ms,
-            "rtt_max_ms": self.rtt_max_ms,
-            "jitter_ms": self.jitter_ms,
-            "healthy": self.healthy,
-            "last_error": self.last_error,
-        }
-
-
-@dataclass(frozen=True)
-class ProbeReport:
-    """The verdict over all targets and the statistics it was based on."""
-
-    healthy: bool
-    healthy_targets: int
-    min_healthy_targets: int
-    targets: tuple
-    duration_ms: float
-
-    def as_dict(self):
-        return {
-            "healthy": self.healthy,
-            "healthy_targets": self.healthy_targets,
-            "min_healthy_targets": self.min_healthy_targets,
-            "targets": [stats.as_dict() for stats in self.targets],
-            "duration_ms": self.duration_ms,
-        }
-
-
-def loss_percentage(sent, received):
-    """Percentage of ``sent`` echoes without a reply; 100 when nothing was sent."""
-    if sent <= 0:
-        return 100.0
-    return 100.0 * (sent - received) / sent
-
-
-def jitter(rtts_ms):
-    """Mean absolute difference between consecutive RTTs (ms), or None with fewer than two."""
-    if len(rtts_ms) < 2:
-        return None
-    return sum(abs(later - earlier) for earlier, later in zip(rtts_ms, rtts_ms[1:])) / (len(rtts_ms) - 1)
-
-
-def is_target_healthy(received, loss_pct, rtt_avg_ms, max_loss_pct, max_rtt_ms=None):
-    """Apply the per-target health rule described in the module docstring."""
-    if received <= 0 or loss_pct > max_loss_pct:
-        return False
-    return max_rtt_ms is None or rtt_avg_ms <= max_rtt_ms
-
-
-def _rounded(value, digits=3):
-    return None if value is None else round(value, digits)
-
-
-def target_statistics(target, address, sent, rtts_ms, max_loss_pct, max_rtt_ms=None, last_error=None):
-    """Build TargetStats from the RTTs (ms, in sending order) of the echoes that were answered."""
-    received = len(rtts_ms)
-    loss_pct = loss_percentage(sent, received)
-    rtt_avg = sum(rtts_ms) / received if received else None
-    return TargetStats(
-        target=target,
-        address=address,
-        sent=sent,
-        received=received,
-        loss_pct=round(loss_pct, 2),
-        rtt_min_ms=_rounded(min(rtts_ms)) if received else None,
-        rtt_avg_ms=_rounded(rtt_avg),
-        rtt_max_ms=_rounded(max(rtts_ms)) if received else None,
-        jitter_ms=_rounded(jitter(rtts_ms)),
-        # Judged on unrounded numbers so that rounding for display never flips the verdict.
-        healthy=is_target_healthy(received, loss_pct, rtt_avg, max_loss_pct, max_rtt_ms),
-        last_error=last_error,
-    )
-
-
-def summarize_echoes(resolved, echoes, max_loss_pct, max_rtt_ms=None):
-    """TargetStats for one target from its EchoResults (any order; sorted by sending time here)."""
-    ordered = sorted(echoes, key=lambda echo: echo.sent_at)
-    rtts = [echo.rtt_ms for echo in ordered if echo.received]
-    errors = [echo.error for echo in ordered if not echo.received]
-    return target_statistics(resolved.target, resolved.address, len(ordered), rtts, max_loss_pct, max_rtt_ms, errors[-1] if errors else None)
-
-
-def quorum_verdict(stats, min_healthy_targets):
-    """Return ``(healthy, healthy_targets)``: healthy when at least min_healthy_targets are."""
-    healthy_targets = sum(1 for item in stats if item.healthy)
-    return healthy_targets >= min_healthy_targets, healthy_targets
 
 
 # --------------------------------------------------------------------------- sockets
@@ -473,13 +185,12 @@ class _PendingEcho:
         self.timeout = timeout
 
 
-class Prober:
+class IcmpProber(Prober):
     """Long-lived ICMP prober: sockets stay open across rounds; echoes go to all targets at once.
 
     One socket per address family carries the echoes of every target, told apart by
     sequence number (and, on raw sockets, by this prober's identifier), and a selector
-    waits on those sockets; nothing is created per round. Use it as a context manager or
-    call ``close()``.
+    waits on those sockets; nothing is created per round.
 
     A caller probing on a fixed cadence should use a timeout no longer than its round
     interval, since a round with a dead target lasts the whole timeout. Unprivileged
@@ -489,12 +200,12 @@ class Prober:
 
     def __init__(self, targets, source=None, privileged=DEFAULT_PRIVILEGED, timeout=DEFAULT_TIMEOUT):
         require_icmplib()
-        version = _ip_version(source) if source else None
+        version = ip_version(source) if source else None
         self._targets = tuple(target if isinstance(target, ResolvedTarget) else resolve_target(target, version) for target in targets)
         if not self._targets:
             raise ProbeError("a prober needs at least one target")
         self._canonical_addresses = tuple(_canonical(target.address) for target in self._targets)
-        self._timeout = _checked_timeout(timeout)
+        self._timeout = checked_timeout(timeout)
         self._privileged = privileged
         # Raw sockets see every ICMP packet of the host; this identifier picks out ours.
         # Ping sockets get their identifier from the kernel, which also filters replies.
@@ -524,12 +235,6 @@ class Prober:
     def privileged(self):
         return self._privileged
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
-
     def close(self):
         """Close the sockets and the selector; the prober cannot be used afterwards."""
         for icmp_socket in self._sockets.values():
@@ -548,7 +253,7 @@ class Prober:
         Returns as soon as every echo is answered, and at the latest ``timeout`` seconds
         (default: the prober's) after the round started, however many targets are dead.
         """
-        timeout = self._timeout if timeout is None else _checked_timeout(timeout)
+        timeout = self._timeout if timeout is None else checked_timeout(timeout)
         self._pending.clear()  # late replies from an earlier round must not count now
         deadline = time.monotonic() + timeout
         finished = [self._send_echo(index, deadline, timeout) for index in range(len(self._targets))]
@@ -566,8 +271,8 @@ class Prober:
         still waiting for their ``timeout``, so dead targets cost ``(count - 1) * interval +
         timeout`` in total instead of ``count * timeout``.
         """
-        timeout = self._timeout if timeout is None else _checked_timeout(timeout)
-        problems = _number_problems(ProbeSettings(targets=(), count=count, interval=interval, timeout=timeout))
+        timeout = self._timeout if timeout is None else checked_timeout(timeout)
+        problems = schedule_problems(count, interval, timeout)
         if problems:
             raise ValidationError(problems)
         self._pending.clear()
@@ -670,12 +375,6 @@ class Prober:
         return []  # our own echo requests looping back, neighbour discovery, ...
 
 
-def _checked_timeout(timeout):
-    if not _is_number(timeout) or timeout <= 0:
-        raise ValidationError("timeout must be a number of seconds > 0, got %r" % (timeout,))
-    return timeout
-
-
 def _describe_icmp_error(reply, version):
     try:
         reply.raise_for_status()
@@ -694,9 +393,9 @@ def run_probe(settings):
     settings.validate()
     require_icmplib()
     started = time.monotonic()
-    version = _ip_version(settings.source) if settings.source else None
+    version = ip_version(settings.source) if settings.source else None
     resolved = resolve_targets(settings.targets, version)
-    with Prober(resolved, settings.source, settings.privileged, settings.timeout) as prober:
+    with IcmpProber(resolved, settings.source, settings.privileged, settings.timeout) as prober:
         echoes = prober.series(settings.count, settings.interval)
     stats = tuple(summarize_echoes(target, target_echoes, settings.max_loss_pct, settings.max_rtt_ms) for target, target_echoes in zip(resolved, echoes))
     healthy, healthy_targets = quorum_verdict(stats, settings.min_healthy_targets)
