@@ -45,6 +45,9 @@ import traceback
 from dataclasses import dataclass
 
 from .errors import ProbeError, ValidationError
+from .validation import SelfChecking
+from .validation import is_int
+from .validation import is_number
 from .validation import unique
 
 try:
@@ -86,7 +89,7 @@ _DOTTED_NUMBERS = re.compile(r"^[0-9.]+$")
 
 
 @dataclass(frozen=True)
-class ProbeSettings:
+class ProbeSettings(SelfChecking):
     """What to probe and how to judge it; ``validate()`` reports every problem at once."""
 
     targets: tuple
@@ -106,21 +109,6 @@ class ProbeSettings:
         problems.extend(_quorum_problems(self.min_healthy_targets, self.targets))
         problems.extend(_source_problems(self.source, self.targets))
         return problems
-
-    def validate(self):
-        """Raise ValidationError listing every problem; return self when valid."""
-        problems = self.problems()
-        if problems:
-            raise ValidationError(problems)
-        return self
-
-
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _target_list_problems(targets):
@@ -149,15 +137,15 @@ def _comparable_target(target):
 
 def _number_problems(settings):
     problems = []
-    if not _is_int(settings.count) or settings.count < 1:
+    if not is_int(settings.count) or settings.count < 1:
         problems.append("count must be an integer of at least 1, got %r" % (settings.count,))
-    if not _is_number(settings.interval) or settings.interval < 0:
+    if not is_number(settings.interval) or settings.interval < 0:
         problems.append("interval must be a number of seconds >= 0, got %r" % (settings.interval,))
-    if not _is_number(settings.timeout) or settings.timeout <= 0:
+    if not is_number(settings.timeout) or settings.timeout <= 0:
         problems.append("timeout must be a number of seconds > 0, got %r" % (settings.timeout,))
-    if not _is_number(settings.max_loss_pct) or not 0 <= settings.max_loss_pct <= 100:
+    if not is_number(settings.max_loss_pct) or not 0 <= settings.max_loss_pct <= 100:
         problems.append("max_loss_pct must be a percentage between 0 and 100, got %r" % (settings.max_loss_pct,))
-    if settings.max_rtt_ms is not None and (not _is_number(settings.max_rtt_ms) or settings.max_rtt_ms <= 0):
+    if settings.max_rtt_ms is not None and (not is_number(settings.max_rtt_ms) or settings.max_rtt_ms <= 0):
         problems.append("max_rtt_ms must be a number of milliseconds > 0 (or unset), got %r" % (settings.max_rtt_ms,))
     if not isinstance(settings.privileged, bool):
         problems.append("privileged must be true or false, got %r" % (settings.privileged,))
@@ -165,7 +153,7 @@ def _number_problems(settings):
 
 
 def _quorum_problems(min_healthy_targets, targets):
-    if not _is_int(min_healthy_targets):
+    if not is_int(min_healthy_targets):
         return ["min_healthy_targets must be an integer, got %r" % (min_healthy_targets,)]
     if min_healthy_targets < 1:
         return ["min_healthy_targets must be at least 1, got %d" % min_healthy_targets]
@@ -671,7 +659,7 @@ class Prober:
 
 
 def _checked_timeout(timeout):
-    if not _is_number(timeout) or timeout <= 0:
+    if not is_number(timeout) or timeout <= 0:
         raise ValidationError("timeout must be a number of seconds > 0, got %r" % (timeout,))
     return timeout
 

@@ -1,11 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the localzones.failover collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Offline validation of identifiers and CIDRs, before any API call."""
+"""Offline validation of identifiers, CIDRs and settings values, before any API call."""
 
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 
 from .errors import ValidationError
@@ -15,6 +16,31 @@ _RESOURCE_ID = {
     "route table": re.compile(r"^rtb-(?:[0-9a-f]{8}|[0-9a-f]{17})$"),
     "network interface": re.compile(r"^eni-(?:[0-9a-f]{8}|[0-9a-f]{17})$"),
 }
+
+
+class SelfChecking:
+    """Settings that list every problem (``problems()``) so ``validate()`` reports them all in one pass."""
+
+    def problems(self):
+        """Return the list of everything wrong with these settings (empty when valid)."""
+        raise NotImplementedError
+
+    def validate(self):
+        """Raise ValidationError listing every problem; return self when valid."""
+        problems = self.problems()
+        if problems:
+            raise ValidationError(problems)
+        return self
+
+
+def is_int(value):
+    """True for an integer; a boolean is not one here, although Python makes bool a subclass of int."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value):
+    """True for a finite integer or float (not a boolean, NaN or infinity)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def resource_id_problem(kind, value):
