@@ -22,7 +22,7 @@ from .daemon import run_daemon
 from .logs import EventLog
 from .logs import LogSetup
 
-DEFAULT_CONFIG = "/etc/lz-failover-monitor/config.yaml"
+DEFAULT_CONFIG = "/etc/lz-failover-monitor/config.yml"
 
 
 def parse_arguments(argv):

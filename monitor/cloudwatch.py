@@ -44,7 +44,7 @@ from datetime import timezone
 from .aws import reporting_client
 from ansible_collections.localzones.failover.plugins.module_utils.aws.calls import call
 from ansible_collections.localzones.failover.plugins.module_utils.errors import AwsApiError
-from ansible_collections.localzones.failover.plugins.module_utils.failover_state import PATH_VPN
+from ansible_collections.localzones.failover.plugins.module_utils.policy.state_machine import PATH_VPN
 
 # PutMetricData limits (API reference): 1000 metric data items and 1 MB per request.
 MAX_DATA_PER_REQUEST = 1000

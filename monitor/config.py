@@ -8,13 +8,13 @@ whose ``problems`` name every mistake with its key path, e.g.
 ``probe.targets[1]: '300.1.1.1' is not an IP address``. Unknown keys are mistakes too,
 so a typo never silently falls back to a default. Syntax checks of IDs and CIDRs and
 the range checks of the policy come from the collection's core, so the daemon and the
-modules accept exactly the same values.
+modules accept exactly the same values. Every default comes from the policy's one table
+(``plugins/module_utils/policy/defaults.py``), which the monitor role is tested against.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import math
 import os
 import re
 from dataclasses import dataclass
@@ -22,9 +22,13 @@ from dataclasses import dataclass
 import yaml
 
 from ansible_collections.localzones.failover.plugins.module_utils.errors import ValidationError
-from ansible_collections.localzones.failover.plugins.module_utils.failover_state import PolicySettings
+from ansible_collections.localzones.failover.plugins.module_utils.policy.defaults import REQUIRED
+from ansible_collections.localzones.failover.plugins.module_utils.policy.defaults import default
+from ansible_collections.localzones.failover.plugins.module_utils.policy.state_machine import PolicySettings
 from ansible_collections.localzones.failover.plugins.module_utils import probing
 from ansible_collections.localzones.failover.plugins.module_utils.validation import cidr_problem
+from ansible_collections.localzones.failover.plugins.module_utils.validation import is_int
+from ansible_collections.localzones.failover.plugins.module_utils.validation import is_number
 from ansible_collections.localzones.failover.plugins.module_utils.validation import normalize_cidr
 from ansible_collections.localzones.failover.plugins.module_utils.validation import resource_id_problem
 
@@ -154,15 +158,7 @@ class MonitorConfig:  # pylint: disable=too-many-instance-attributes
 # returns the converted value (None when the value is unusable).
 
 
-_MISSING = object()
-
-
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+_MISSING = object()  # a key the file does not give
 
 
 _TYPE_NAMES = {type(None): "null", bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a mapping"}
@@ -180,7 +176,7 @@ def optional(checker):
 
 def integer(minimum=None, maximum=None):
     def check(value, path, problems):
-        if not _is_int(value):
+        if not is_int(value):
             problems.append("%s: must be an integer, got %s %r" % (path, _type_name(value), value))
             return None
         if maximum is not None and not minimum <= value <= maximum:
@@ -196,7 +192,7 @@ def integer(minimum=None, maximum=None):
 def number(positive=False):
     """A finite number; the policy's own ranges are left to PolicySettings."""
     def check(value, path, problems):
-        if not _is_number(value):
+        if not is_number(value):
             problems.append("%s: must be a number, got %s %r" % (path, _type_name(value), value))
             return None
         if positive and value <= 0:
@@ -302,89 +298,90 @@ def list_of(item_checker, minimum=0, maximum=None):
 
 # --------------------------------------------------------------------------- the schema
 
-# name -> (default or _MISSING when required, checker). Sections are dicts of the same.
+# name -> (default, checker); defaults come from the policy's table (REQUIRED: the file must give it).
+# Sections are dicts of the same, with {} (all defaults) or REQUIRED as their default.
 
 PROBE_SCHEMA = {
-    "targets": (_MISSING, list_of(ip_address, 1, MAX_PROBE_TARGETS)),
-    "interval": (0.1, number(positive=True)),
-    "timeout": (0.1, number(positive=True)),
-    "source": (None, optional(ip_address)),
-    "privileged": (True, boolean),
-    "min_healthy_targets": (1, integer()),
-    "max_rtt_ms": (None, optional(number())),
-    "kind": (probing.DEFAULT_KIND, probe_kind),
+    "targets": (default("probe.targets"), list_of(ip_address, 1, MAX_PROBE_TARGETS)),
+    "interval": (default("probe.interval"), number(positive=True)),
+    "timeout": (default("probe.timeout"), number(positive=True)),
+    "source": (default("probe.source"), optional(ip_address)),
+    "privileged": (default("probe.privileged"), boolean),
+    "min_healthy_targets": (default("probe.min_healthy_targets"), integer()),
+    "max_rtt_ms": (default("probe.max_rtt_ms"), optional(number())),
+    "kind": (default("probe.kind"), probe_kind),
 }
 
 # PolicySettings fields except the two that live under probe; PolicySettings checks the ranges.
 POLICY_SCHEMA = {
-    "hard_failure_rounds": (5, integer()),
-    "brownout_window_s": (10.0, number()),
-    "brownout_loss_pct": (20.0, number()),
-    "brownout_max_rtt_ms": (None, optional(number())),
-    "brownout_min_window_fraction": (0.5, number()),
-    "failback_hold_s": (30.0, number()),
-    "dampening_window_s": (900.0, number()),
-    "dampening_max_hold_s": (600.0, number()),
+    "hard_failure_rounds": (default("policy.hard_failure_rounds"), integer()),
+    "brownout_window_s": (default("policy.brownout_window_s"), number()),
+    "brownout_loss_pct": (default("policy.brownout_loss_pct"), number()),
+    "brownout_max_rtt_ms": (default("policy.brownout_max_rtt_ms"), optional(number())),
+    "brownout_min_window_fraction": (default("policy.brownout_min_window_fraction"), number()),
+    "failback_hold_s": (default("policy.failback_hold_s"), number()),
+    "dampening_window_s": (default("policy.dampening_window_s"), number()),
+    "dampening_max_hold_s": (default("policy.dampening_max_hold_s"), number()),
 }
 
 VPN_CHECK_SCHEMA = {
-    "enabled": (False, boolean),
-    "targets": ([], list_of(ip_address, 0, MAX_PROBE_TARGETS)),
-    "interval": (1.0, number(positive=True)),
-    "timeout": (0.5, number(positive=True)),
-    "source": (None, optional(ip_address)),
-    "min_healthy_targets": (1, integer(1)),
-    "unhealthy_after_rounds": (3, integer(1)),
-    "healthy_after_rounds": (2, integer(1)),
+    "enabled": (default("vpn_check.enabled"), boolean),
+    "targets": (default("vpn_check.targets"), list_of(ip_address, 0, MAX_PROBE_TARGETS)),
+    "interval": (default("vpn_check.interval"), number(positive=True)),
+    "timeout": (default("vpn_check.timeout"), number(positive=True)),
+    "source": (default("vpn_check.source"), optional(ip_address)),
+    "min_healthy_targets": (default("vpn_check.min_healthy_targets"), integer(1)),
+    "unhealthy_after_rounds": (default("vpn_check.unhealthy_after_rounds"), integer(1)),
+    "healthy_after_rounds": (default("vpn_check.healthy_after_rounds"), integer(1)),
 }
 
 API_SCHEMA = {
-    "max_attempts": (8, integer(1, 20)),
-    "connect_timeout_s": (3, number(positive=True)),
-    "read_timeout_s": (5, number(positive=True)),
-    "retry_backoff_max_s": (10, number(positive=True)),
+    "max_attempts": (default("api.max_attempts"), integer(1, 20)),
+    "connect_timeout_s": (default("api.connect_timeout_s"), number(positive=True)),
+    "read_timeout_s": (default("api.read_timeout_s"), number(positive=True)),
+    "retry_backoff_max_s": (default("api.retry_backoff_max_s"), number(positive=True)),
 }
 
 METRICS_SCHEMA = {
-    "enabled": (True, boolean),
-    "address": ("127.0.0.1", ip_address),
-    "port": (9190, integer(1, 65535)),
+    "enabled": (default("metrics.enabled"), boolean),
+    "address": (default("metrics.address"), ip_address),
+    "port": (default("metrics.port"), integer(1, 65535)),
 }
 
 NOTIFICATIONS_SCHEMA = {
-    "sns_topic_arn": (None, optional(text(_SNS_TOPIC_ARN, "an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"))),
-    "region": (None, optional(text(_REGION, "an AWS region name such as us-east-1"))),
-    "endpoint_url": (None, optional(text(_URL, "an http:// or https:// URL"))),
+    "sns_topic_arn": (default("notifications.sns_topic_arn"), optional(text(_SNS_TOPIC_ARN, "an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"))),
+    "region": (default("notifications.region"), optional(text(_REGION, "an AWS region name such as us-east-1"))),
+    "endpoint_url": (default("notifications.endpoint_url"), optional(text(_URL, "an http:// or https:// URL"))),
 }
 
 CLOUDWATCH_SCHEMA = {
-    "enabled": (False, boolean),
-    "namespace": ("LocalZonesFailover", text(_CLOUDWATCH_NAME, "a CloudWatch namespace (up to 255 of A-Z a-z 0-9 . - _ / # : and space)")),
-    "interval_s": (60, number(positive=True)),
-    "failover_group": ("lz-failover", text(_CLOUDWATCH_NAME, "a failover group name (up to 255 of A-Z a-z 0-9 . - _ / # : and space)")),
-    "timeout_s": (5, number(positive=True)),
-    "region": (None, optional(text(_REGION, "an AWS region name such as us-east-1"))),
-    "endpoint_url": (None, optional(text(_URL, "an http:// or https:// URL"))),
+    "enabled": (default("cloudwatch.enabled"), boolean),
+    "namespace": (default("cloudwatch.namespace"), text(_CLOUDWATCH_NAME, "a CloudWatch namespace (up to 255 of A-Z a-z 0-9 . - _ / # : and space)")),
+    "interval_s": (default("cloudwatch.interval_s"), number(positive=True)),
+    "failover_group": (default("cloudwatch.failover_group"), text(_CLOUDWATCH_NAME, "a failover group name (up to 255 of A-Z a-z 0-9 . - _ / # : and space)")),
+    "timeout_s": (default("cloudwatch.timeout_s"), number(positive=True)),
+    "region": (default("cloudwatch.region"), optional(text(_REGION, "an AWS region name such as us-east-1"))),
+    "endpoint_url": (default("cloudwatch.endpoint_url"), optional(text(_URL, "an http:// or https:// URL"))),
 }
 
 SCHEMA = {
-    "region": (_MISSING, text(_REGION, "an AWS region name such as us-east-1")),
-    "endpoint_url": (None, optional(text(_URL, "an http:// or https:// URL"))),
-    "route_table_ids": (_MISSING, list_of(core_checked("route table"), 1)),
-    "destination_cidrs": (_MISSING, list_of(cidr, 1)),
-    "vpn_eni_id": (_MISSING, core_checked("network interface")),
-    "probe_route_table_id": (None, optional(core_checked("route table"))),
-    "probe": (_MISSING, PROBE_SCHEMA),
+    "region": (default("region"), text(_REGION, "an AWS region name such as us-east-1")),
+    "endpoint_url": (default("endpoint_url"), optional(text(_URL, "an http:// or https:// URL"))),
+    "route_table_ids": (default("route_table_ids"), list_of(core_checked("route table"), 1)),
+    "destination_cidrs": (default("destination_cidrs"), list_of(cidr, 1)),
+    "vpn_eni_id": (default("vpn_eni_id"), core_checked("network interface")),
+    "probe_route_table_id": (default("probe_route_table_id"), optional(core_checked("route table"))),
+    "probe": (REQUIRED, PROBE_SCHEMA),
     "policy": ({}, POLICY_SCHEMA),
     "vpn_check": ({}, VPN_CHECK_SCHEMA),
-    "reconcile_interval_s": (30, number(positive=True)),
-    "status_interval_s": (10, number(positive=True)),
+    "reconcile_interval_s": (default("reconcile_interval_s"), number(positive=True)),
+    "status_interval_s": (default("status_interval_s"), number(positive=True)),
     "api": ({}, API_SCHEMA),
     "metrics": ({}, METRICS_SCHEMA),
     "notifications": ({}, NOTIFICATIONS_SCHEMA),
     "cloudwatch": ({}, CLOUDWATCH_SCHEMA),
-    "state_file": ("/var/lib/lz-failover-monitor/state.json", absolute_path),
-    "log_level": ("info", choice(LOG_LEVELS)),
+    "state_file": (default("state_file"), absolute_path),
+    "log_level": (default("log_level"), choice(LOG_LEVELS)),
 }
 
 
@@ -407,7 +404,7 @@ def check_section(document, schema, prefix, problems):
         path = _join(prefix, name)
         value = document.get(name, _MISSING)
         if value is _MISSING:
-            if default is _MISSING:
+            if default is REQUIRED:
                 problems.append("%s: required key is missing" % path)
                 values[name] = None
                 continue

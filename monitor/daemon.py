@@ -29,8 +29,10 @@ from .cloudwatch import Publisher
 from .config import load_config
 from ansible_collections.localzones.failover.plugins.module_utils.errors import ProbeError
 from ansible_collections.localzones.failover.plugins.module_utils.errors import ValidationError
-from ansible_collections.localzones.failover.plugins.module_utils.failover_state import PATH_VPN
-from ansible_collections.localzones.failover.plugins.module_utils.failover_state import FailoverStateMachine
+from ansible_collections.localzones.failover.plugins.module_utils.policy.state_machine import PATH_VPN
+from ansible_collections.localzones.failover.plugins.module_utils.policy.state_machine import FailoverStateMachine
+from ansible_collections.localzones.failover.plugins.module_utils.policy.state_machine import failback_hold_s
+from ansible_collections.localzones.failover.plugins.module_utils.policy.state_machine import round_passes
 from ansible_collections.localzones.failover.plugins.module_utils.probing import prober_for
 from ansible_collections.localzones.failover.plugins.module_utils.routes import PATH_MIXED
 from .metrics import NAN
@@ -49,18 +51,6 @@ from .vpn_check import VpnChecker
 
 EXIT_OK = 0
 EXIT_FAILED = 1
-
-
-def failback_hold_now(settings, failover_history, now):
-    """The hold the state machine would apply at ``now``, computed without touching its history."""
-    recent = sum(1 for moment in list(failover_history) if moment >= now - settings.dampening_window_s)
-    return min(settings.failback_hold_s * 2 ** (max(1, recent) - 1), settings.dampening_max_hold_s)
-
-
-def round_passes(rtts_ms, settings):
-    """The state machine's round rule, for rounds it does not see (before start-up completes)."""
-    answered = sum(1 for rtt in rtts_ms if rtt is not None and (settings.max_rtt_ms is None or rtt <= settings.max_rtt_ms))
-    return answered >= settings.min_healthy_targets
 
 
 class Monitor:  # pylint: disable=too-many-instance-attributes
@@ -300,7 +290,8 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
                 children.rtt.set(rtt / 1000.0)
         machine = self.machine
         if machine is None:
-            passed = round_passes(rtts, self.config.policy)
+            # The state machine's own rule, for rounds it does not see (before start-up completes).
+            passed = round_passes(rtts, self.config.policy.min_healthy_targets, self.config.policy.max_rtt_ms)
             self._stats.add(rtts, passed)
             if not passed:
                 self._failed_rounds.inc()
@@ -334,10 +325,10 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
         if self.last_transition is not None and self.last_transition.to_path == path:
             # Time in state continues across a restart when the tables agree with the file.
             self.machine.entered_path_at = at - max(0.0, wall_now - self.last_transition.at)
-        self.metrics.failback_hold.set(failback_hold_now(self.config.policy, self.machine.failover_history, at))
+        self.metrics.failback_hold.set(failback_hold_s(self.config.policy, self.machine.failover_history, at))
         self.log.info(
             "initial_path", tables_path=learned, path=path, persisted_desired_path=self.persisted.desired_path,
-            failovers_remembered=len(self.machine.failover_history), failback_hold_s=failback_hold_now(self.config.policy, self.machine.failover_history, at),
+            failovers_remembered=len(self.machine.failover_history), failback_hold_s=failback_hold_s(self.config.policy, self.machine.failover_history, at),
         )
         self.actuator.set_desired(path)
         self._persist()
@@ -359,7 +350,7 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
         if self.cloudwatch is not None:
             self.cloudwatch.count_transition(decision.path)
         self.metrics.last_transition.set(wall_now)
-        self.metrics.failback_hold.set(failback_hold_now(self.config.policy, self.machine.failover_history, at))
+        self.metrics.failback_hold.set(failback_hold_s(self.config.policy, self.machine.failover_history, at))
         evidence = self._evidence(decision, rtts)
         self.log.warning("transition", from_path=previous, to_path=decision.path, reason=decision.reason, evidence=evidence)
         self._persist()
@@ -395,7 +386,7 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
         }
         fields.update(self._stats.report())
         if machine is not None:
-            hold = failback_hold_now(self.config.policy, machine.failover_history, now)
+            hold = failback_hold_s(self.config.policy, machine.failover_history, now)
             self.metrics.failback_hold.set(hold)
             fields.update(
                 time_in_state_s=round(now - machine.entered_path_at, 1),

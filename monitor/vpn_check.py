@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 
+from ansible_collections.localzones.failover.plugins.module_utils.policy.state_machine import round_passes
 from ansible_collections.localzones.failover.plugins.module_utils.probing import prober_for
 
 
@@ -40,10 +41,6 @@ class VpnHealthTracker:
         changed = new_state != self.healthy
         self.healthy = new_state
         return changed
-
-
-def round_passes(rtts_ms, min_healthy_targets):
-    return sum(1 for rtt_ms in rtts_ms if rtt_ms is not None) >= min_healthy_targets
 
 
 class VpnChecker:

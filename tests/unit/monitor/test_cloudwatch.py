@@ -284,7 +284,7 @@ def test_the_iam_role_allows_the_namespace_the_daemon_and_the_monitor_role_defau
 
 
 def test_a_reload_with_a_new_cloudwatch_section_replaces_the_publisher_and_off_removes_it(tmp_path):
-    config_path = tmp_path / "config.yaml"
+    config_path = tmp_path / "config.yml"
     config_path.write_text(yaml.safe_dump(document()))
     harness = Harness(config_path=str(config_path)).rounds(2, UP)
     # A closed loopback port: the publisher's last flush, on its way out, goes nowhere else.

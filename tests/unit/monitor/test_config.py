@@ -10,11 +10,13 @@ import textwrap
 
 import pytest
 
+from lz_failover_monitor.config import SCHEMA
 from lz_failover_monitor.config import load_config
 from lz_failover_monitor.config import parse_yaml
 from lz_failover_monitor.config import validate_document
 from ansible_collections.localzones.failover.plugins.module_utils.errors import ValidationError
-from ansible_collections.localzones.failover.plugins.module_utils.failover_state import PolicySettings
+from ansible_collections.localzones.failover.plugins.module_utils.policy.defaults import SETTINGS
+from ansible_collections.localzones.failover.plugins.module_utils.policy.state_machine import PolicySettings
 
 RTB = "rtb-0123456789abcdef0"
 PROBE_RTB = "rtb-0fedcba9876543210"
@@ -63,6 +65,7 @@ vpn_check:
   unhealthy_after_rounds: 3
   healthy_after_rounds: 2
 reconcile_interval_s: 30
+status_interval_s: 10
 api:
   max_attempts: 8
   connect_timeout_s: 3
@@ -75,6 +78,7 @@ metrics:
 notifications:
   sns_topic_arn: null
   region: null
+  endpoint_url: null
 cloudwatch:
   enabled: false
   namespace: LocalZonesFailover
@@ -121,6 +125,19 @@ def test_minimal_configuration_gets_the_documented_defaults():
     assert cloudwatch.region == "us-east-1" and cloudwatch.endpoint_url is None, "cloudwatch.region defaults to region"
     assert config.state_file == "/var/lib/lz-failover-monitor/state.json" and config.log_level == "info"
     assert config.endpoint_url is None and config.probe_route_table_id is None
+
+
+def schema_defaults(schema, prefix=""):
+    """``{dotted key: default}`` of every key the schema checks (sections are walked, not listed)."""
+    defaults = {}
+    for name, (default, checker) in schema.items():
+        key = "%s.%s" % (prefix, name) if prefix else name
+        defaults.update(schema_defaults(checker, key) if isinstance(checker, dict) else {key: default})
+    return defaults
+
+
+def test_every_key_of_the_schema_takes_its_default_from_the_policy_table():
+    assert schema_defaults(SCHEMA) == {setting.key: setting.default for setting in SETTINGS}
 
 
 def test_the_full_schema_with_its_defaults_equals_the_minimal_one():
@@ -267,7 +284,7 @@ def test_a_key_given_twice_is_an_error():
 
 
 def test_load_config_reads_a_file(tmp_path):
-    path = tmp_path / "config.yaml"
+    path = tmp_path / "config.yml"
     path.write_text(FULL_YAML)
     config = load_config(str(path))
     assert config.route_table_ids == (RTB,) and config.destination_cidrs == ("198.19.0.0/24", "2001:db8:100::/56")

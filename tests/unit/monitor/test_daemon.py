@@ -13,11 +13,7 @@ import pytest
 import yaml
 
 from lz_failover_monitor.config import validate_document
-from ansible_collections.localzones.failover.plugins.module_utils.failover_state import FailoverStateMachine
-from ansible_collections.localzones.failover.plugins.module_utils.failover_state import PolicySettings
 from lz_failover_monitor.daemon import Monitor
-from lz_failover_monitor.daemon import failback_hold_now
-from lz_failover_monitor.daemon import round_passes
 from lz_failover_monitor.metrics import Metrics
 from lz_failover_monitor.state_file import PersistedState
 from lz_failover_monitor.state_file import Transition
@@ -80,7 +76,7 @@ class RecordingNotifier:
 class Harness:
     """A Monitor with recorders instead of threads, and rounds every 0.1 s on a fake clock."""
 
-    def __init__(self, config=None, initial_path="dx", persisted=None, config_path="/nonexistent/config.yaml"):
+    def __init__(self, config=None, initial_path="dx", persisted=None, config_path="/nonexistent/config.yml"):
         self.clock = FakeClock(1000.0)
         self.log = RecordingLog()
         self.metrics = Metrics()
@@ -164,22 +160,6 @@ def test_failover_history_from_the_state_file_keeps_dampening_across_a_restart()
     assert machine.entered_path_at == pytest.approx(950.0), "time in state continues from the transition in the file"
 
 
-def test_failback_hold_now_matches_the_state_machine_without_changing_its_history():
-    settings = PolicySettings(failback_hold_s=3, dampening_max_hold_s=20, dampening_window_s=100)
-    machine = FailoverStateMachine(settings, 1, path="vpn", failover_history=[10.0, 150.0, 160.0, 170.0], now=200.0)
-    assert failback_hold_now(settings, machine.failover_history, 200.0) == machine.failback_hold_s(200.0) == 12
-    machine = FailoverStateMachine(settings, 1, path="vpn", failover_history=[150.0, 160.0, 170.0, 180.0], now=200.0)
-    assert failback_hold_now(settings, machine.failover_history, 200.0) == machine.failback_hold_s(200.0) == 20
-    machine = FailoverStateMachine(settings, 1, path="vpn", failover_history=[10.0, 150.0], now=200.0)
-    history = list(machine.failover_history)
-    assert failback_hold_now(settings, machine.failover_history, 200.0) == 3 and list(machine.failover_history) == history
-
-
-def test_round_passes_follows_the_state_machine_rule():
-    settings = PolicySettings(min_healthy_targets=2, max_rtt_ms=10)
-    assert round_passes([1.0, 9.0], settings) and not round_passes([1.0, 11.0], settings) and not round_passes([1.0, None], settings)
-
-
 class StubVpn:
     healthy = False
 
@@ -201,7 +181,7 @@ def write(path, content):
 
 
 def test_reload_keeps_the_running_config_when_the_new_one_is_invalid(tmp_path):
-    config_path = write(tmp_path / "config.yaml", document(probe={"targets": list(TARGETS), "interval": "fast"}))
+    config_path = write(tmp_path / "config.yml", document(probe={"targets": list(TARGETS), "interval": "fast"}))
     harness = Harness(config_path=config_path).rounds(6, UP)
     before = harness.monitor.config
     harness.monitor.reload()
@@ -211,10 +191,10 @@ def test_reload_keeps_the_running_config_when_the_new_one_is_invalid(tmp_path):
 
 
 def test_reload_of_the_policy_keeps_the_path_and_the_failover_history(tmp_path):
-    config_path = write(tmp_path / "config.yaml", document())
+    config_path = write(tmp_path / "config.yml", document())
     harness = Harness(config_path=config_path).rounds(3, UP).rounds(5, DOWN)
     history = list(harness.monitor.machine.failover_history)
-    write(tmp_path / "config.yaml", document(policy={"failback_hold_s": 7, "dampening_max_hold_s": 60}))
+    write(tmp_path / "config.yml", document(policy={"failback_hold_s": 7, "dampening_max_hold_s": 60}))
     harness.monitor.reload()
     machine = harness.monitor.machine
     assert machine.path == "vpn" and list(machine.failover_history) == history and machine.settings.failback_hold_s == 7

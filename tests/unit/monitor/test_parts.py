@@ -18,7 +18,6 @@ from lz_failover_monitor.metrics import Metrics
 from lz_failover_monitor.notify import Notifier
 from lz_failover_monitor.status import IntervalStats
 from lz_failover_monitor.vpn_check import VpnHealthTracker
-from lz_failover_monitor.vpn_check import round_passes
 from tests.unit.monitor.test_actuator import RecordingLog
 from tests.unit.monitor.test_config import FULL_YAML
 
@@ -41,10 +40,6 @@ def test_vpn_health_needs_consecutive_failures_to_go_down_and_passes_to_come_bac
         (False, True), (False, True), (False, True), (False, True), (False, True), (True, False),
     ], "isolated losses never flip it; three failures in a row do"
     assert states(tracker, [True, False, True, True]) == [(False, False), (False, False), (False, False), (True, True)]
-
-
-def test_a_vpn_round_passes_with_the_quorum_of_answers():
-    assert round_passes([1.0, None], 1) and not round_passes([1.0, None], 2) and not round_passes([None], 1)
 
 
 # --------------------------------------------------------------------------- interval statistics
@@ -161,7 +156,7 @@ def test_main_with_check_config_returns_the_exit_code(tmp_path, capsys):
 
 def test_arguments_default_to_the_packaged_config_path():
     arguments = parse_arguments([])
-    assert arguments.config == "/etc/lz-failover-monitor/config.yaml" and arguments.check_config is False
+    assert arguments.config == "/etc/lz-failover-monitor/config.yml" and arguments.check_config is False
     with pytest.raises(SystemExit) as caught:
         parse_arguments(["--no-such-option"])
     assert caught.value.code == 2

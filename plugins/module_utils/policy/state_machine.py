@@ -6,7 +6,9 @@
 It is pure: it is fed one probe round at a time (the RTT of each target's echo, or
 None when it was lost) with the time of the round, and answers with a Decision.
 It never sleeps, reads clocks or calls AWS, so it is tested with synthetic streams
-and shared by the monitor daemon and the benchmarks.
+and shared by the monitor daemon and the benchmarks. The two rules the daemon also
+applies outside the machine, ``round_passes`` (rounds before the machine exists) and
+``failback_hold_s`` (the hold it reports), are functions here that the machine uses too.
 
 Rules
 -----
@@ -44,7 +46,9 @@ import collections
 from dataclasses import dataclass
 from dataclasses import field
 
-from .errors import ValidationError
+from ..errors import ValidationError
+from ..validation import SelfChecking
+from .defaults import default
 
 PATH_DX = "dx"
 PATH_VPN = "vpn"
@@ -58,20 +62,20 @@ REASON_BOTH_DOWN = "both_down"
 
 
 @dataclass(frozen=True)
-class PolicySettings:
+class PolicySettings(SelfChecking):
     """Thresholds of the state machine; defaults meet the project's measured targets
     with one echo per target every 0.1 s."""
 
-    min_healthy_targets: int = 1
-    max_rtt_ms: float = None
-    hard_failure_rounds: int = 5
-    brownout_window_s: float = 10.0
-    brownout_loss_pct: float = 20.0
-    brownout_max_rtt_ms: float = None
-    brownout_min_window_fraction: float = 0.5
-    failback_hold_s: float = 30.0
-    dampening_window_s: float = 900.0
-    dampening_max_hold_s: float = 600.0
+    min_healthy_targets: int = default("probe.min_healthy_targets")
+    max_rtt_ms: float = default("probe.max_rtt_ms")
+    hard_failure_rounds: int = default("policy.hard_failure_rounds")
+    brownout_window_s: float = default("policy.brownout_window_s")
+    brownout_loss_pct: float = default("policy.brownout_loss_pct")
+    brownout_max_rtt_ms: float = default("policy.brownout_max_rtt_ms")
+    brownout_min_window_fraction: float = default("policy.brownout_min_window_fraction")
+    failback_hold_s: float = default("policy.failback_hold_s")
+    dampening_window_s: float = default("policy.dampening_window_s")
+    dampening_max_hold_s: float = default("policy.dampening_max_hold_s")
 
     def problems(self):
         """Every invalid setting, as ``name: why`` strings."""
@@ -93,11 +97,28 @@ class PolicySettings:
         need(self.dampening_max_hold_s >= self.failback_hold_s, "dampening_max_hold_s", "must be >= failback_hold_s")
         return problems
 
-    def validate(self):
-        problems = self.problems()
-        if problems:
-            raise ValidationError(problems)
-        return self
+
+def counted_rtt(rtt_ms, max_rtt_ms):
+    """An echo slower than ``max_rtt_ms`` is as good as lost: None then, else ``rtt_ms``."""
+    if rtt_ms is not None and max_rtt_ms is not None and rtt_ms > max_rtt_ms:
+        return None
+    return rtt_ms
+
+
+def round_passes(rtts_ms, min_healthy_targets, max_rtt_ms=None):
+    """A round passes when at least ``min_healthy_targets`` echoes were answered (within ``max_rtt_ms``, when set)."""
+    answered = sum(1 for rtt_ms in rtts_ms if counted_rtt(rtt_ms, max_rtt_ms) is not None)
+    return answered >= min_healthy_targets
+
+
+def failback_hold_s(settings, failover_history, at):
+    """The hold DX must pass before failback at ``at``: doubled per failover within the dampening window, capped.
+
+    Only reads ``failover_history`` (failover times, oldest first), so a caller may ask
+    for the hold of a running machine without changing it.
+    """
+    recent = sum(1 for moment in failover_history if moment >= at - settings.dampening_window_s)
+    return min(settings.failback_hold_s * 2 ** (max(1, recent) - 1), settings.dampening_max_hold_s)
 
 
 @dataclass(frozen=True)
@@ -186,35 +207,24 @@ class FailoverStateMachine:
         return self._decide_on_vpn(at, vpn_healthy)
 
     def failback_hold_s(self, at):
-        """The hold DX must pass before failback, lengthened by recent failovers."""
+        """The hold DX must pass before failback, lengthened by recent failovers (which are forgotten once old)."""
         self._forget_old_failovers(at)
-        recent = max(1, len(self.failover_history))
-        return min(self.settings.failback_hold_s * 2 ** (recent - 1), self.settings.dampening_max_hold_s)
+        return failback_hold_s(self.settings, self.failover_history, at)
 
     # -- bookkeeping
 
     def _record(self, at, rtts_ms):
         settings = self.settings
         for window, rtt_ms in zip(self.windows, rtts_ms):
-            window.add(at, self._counted_rtt(rtt_ms))
+            window.add(at, counted_rtt(rtt_ms, settings.max_rtt_ms))
             window.expire(at - settings.brownout_window_s)
-        if self._round_passes(rtts_ms):
+        if round_passes(rtts_ms, settings.min_healthy_targets, settings.max_rtt_ms):
             self.consecutive_failed_rounds = 0
             if self.passing_since is None:
                 self.passing_since = at
         else:
             self.consecutive_failed_rounds += 1
             self.passing_since = None
-
-    def _counted_rtt(self, rtt_ms):
-        """An echo slower than max_rtt_ms is as good as lost."""
-        if rtt_ms is not None and self.settings.max_rtt_ms is not None and rtt_ms > self.settings.max_rtt_ms:
-            return None
-        return rtt_ms
-
-    def _round_passes(self, rtts_ms):
-        answered = sum(1 for rtt_ms in rtts_ms if self._counted_rtt(rtt_ms) is not None)
-        return answered >= self.settings.min_healthy_targets
 
     def _forget_old_failovers(self, at):
         while self.failover_history and self.failover_history[0] < at - self.settings.dampening_window_s:

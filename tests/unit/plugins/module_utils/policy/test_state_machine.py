@@ -7,8 +7,10 @@ import random
 import pytest
 
 from ansible_collections.localzones.failover.plugins.module_utils.errors import ValidationError
-from ansible_collections.localzones.failover.plugins.module_utils.failover_state import FailoverStateMachine
-from ansible_collections.localzones.failover.plugins.module_utils.failover_state import PolicySettings
+from ansible_collections.localzones.failover.plugins.module_utils.policy.state_machine import FailoverStateMachine
+from ansible_collections.localzones.failover.plugins.module_utils.policy.state_machine import PolicySettings
+from ansible_collections.localzones.failover.plugins.module_utils.policy.state_machine import failback_hold_s
+from ansible_collections.localzones.failover.plugins.module_utils.policy.state_machine import round_passes
 
 INTERVAL = 0.1
 UP = 1.0  # an answered echo's RTT in ms
@@ -150,6 +152,21 @@ def test_dampening_forgets_old_failovers():
     settings = PolicySettings(failback_hold_s=10.0, dampening_window_s=100.0)
     stream = Stream(settings).rounds(1, rtts=(DOWN,)).rounds(150).rounds(1, rtts=(DOWN,))
     assert stream.machine.failback_hold_s(stream.now) == 10.0
+
+
+def test_the_hold_of_a_running_machine_is_read_without_changing_its_history():
+    """The daemon reports the hold between rounds: failback_hold_s only reads the history."""
+    settings = PolicySettings(failback_hold_s=3, dampening_max_hold_s=20, dampening_window_s=100)
+    assert failback_hold_s(settings, [10.0, 150.0, 160.0, 170.0], 200.0) == 12, "three failovers in the window: doubled twice"
+    assert failback_hold_s(settings, [150.0, 160.0, 170.0, 180.0], 200.0) == 20, "capped"
+    machine = FailoverStateMachine(settings, 1, path="vpn", failover_history=[10.0, 150.0], now=200.0)
+    history = list(machine.failover_history)
+    assert failback_hold_s(settings, machine.failover_history, 200.0) == 3 and list(machine.failover_history) == history
+
+
+def test_a_round_passes_with_the_quorum_of_answers_in_time():
+    assert round_passes([1.0, None], 1) and not round_passes([1.0, None], 2) and not round_passes([None], 1)
+    assert round_passes([1.0, 9.0], 2, max_rtt_ms=10) and not round_passes([1.0, 11.0], 2, max_rtt_ms=10)
 
 
 def test_dampening_history_survives_a_restart():

@@ -1,0 +1,111 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the localzones.failover collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one table of the monitor daemon's settings: every key's default and type.
+
+The daemon's configuration (``monitor/config.py``), the state machine's
+``PolicySettings`` and the monitor role (its defaults, argument spec and template)
+all take their defaults from here; a unit test holds the role to this table. A new
+setting starts as one row below.
+
+Keys are the dotted paths of the daemon's YAML file (``policy.failback_hold_s``).
+Types are named as the role's argument spec names them (``str``, ``int``, ``float``,
+``bool``, ``list``). Ranges and cross-key rules are checked where the values are
+used: ``PolicySettings.problems`` for the policy, ``monitor/config.py`` for the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class _Required:
+    """The default of a setting the file must give (there is no sensible one)."""
+
+    def __repr__(self):
+        return "REQUIRED"
+
+
+REQUIRED = _Required()
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One key of the daemon's configuration file."""
+
+    key: str
+    default: object
+    type: str
+
+
+SETTINGS = (
+    # What the failover manages: the inventory names it, the daemon has no default.
+    Setting("region", REQUIRED, "str"),
+    Setting("endpoint_url", None, "str"),
+    Setting("route_table_ids", REQUIRED, "list"),
+    Setting("destination_cidrs", REQUIRED, "list"),
+    Setting("vpn_eni_id", REQUIRED, "str"),
+    Setting("probe_route_table_id", None, "str"),
+    # Probing of the DX targets: one echo per target every 0.1 s meets the project's
+    # measured detection targets with the policy below.
+    Setting("probe.kind", "icmp", "str"),
+    Setting("probe.targets", REQUIRED, "list"),
+    Setting("probe.interval", 0.1, "float"),
+    Setting("probe.timeout", 0.1, "float"),
+    Setting("probe.source", None, "str"),
+    Setting("probe.privileged", True, "bool"),
+    Setting("probe.min_healthy_targets", 1, "int"),
+    Setting("probe.max_rtt_ms", None, "float"),
+    # The state machine's thresholds (PolicySettings).
+    Setting("policy.hard_failure_rounds", 5, "int"),
+    Setting("policy.brownout_window_s", 10.0, "float"),
+    Setting("policy.brownout_loss_pct", 20.0, "float"),
+    Setting("policy.brownout_max_rtt_ms", None, "float"),
+    Setting("policy.brownout_min_window_fraction", 0.5, "float"),
+    Setting("policy.failback_hold_s", 30.0, "float"),
+    Setting("policy.dampening_window_s", 900.0, "float"),
+    Setting("policy.dampening_max_hold_s", 600.0, "float"),
+    # VPN path awareness: slower than the DX probe, debounced both ways.
+    Setting("vpn_check.enabled", False, "bool"),
+    Setting("vpn_check.targets", [], "list"),  # a list, as YAML gives it; never mutated
+    Setting("vpn_check.interval", 1.0, "float"),
+    Setting("vpn_check.timeout", 0.5, "float"),
+    Setting("vpn_check.source", None, "str"),
+    Setting("vpn_check.min_healthy_targets", 1, "int"),
+    Setting("vpn_check.unhealthy_after_rounds", 3, "int"),
+    Setting("vpn_check.healthy_after_rounds", 2, "int"),
+    # The daemon's own cadences.
+    Setting("reconcile_interval_s", 30, "float"),
+    Setting("status_interval_s", 10, "float"),
+    # EC2 API client.
+    Setting("api.max_attempts", 8, "int"),
+    Setting("api.connect_timeout_s", 3, "float"),
+    Setting("api.read_timeout_s", 5, "float"),
+    Setting("api.retry_backoff_max_s", 10, "float"),
+    # Prometheus endpoint.
+    Setting("metrics.enabled", True, "bool"),
+    Setting("metrics.address", "127.0.0.1", "str"),
+    Setting("metrics.port", 9190, "int"),
+    # SNS notifications; the regions default to ``region`` when the file leaves them null.
+    Setting("notifications.sns_topic_arn", None, "str"),
+    Setting("notifications.region", None, "str"),
+    Setting("notifications.endpoint_url", None, "str"),
+    # CloudWatch metrics; the namespace is the one the failover_iam role allows.
+    Setting("cloudwatch.enabled", False, "bool"),
+    Setting("cloudwatch.namespace", "LocalZonesFailover", "str"),
+    Setting("cloudwatch.interval_s", 60, "float"),
+    Setting("cloudwatch.failover_group", "lz-failover", "str"),
+    Setting("cloudwatch.timeout_s", 5, "float"),
+    Setting("cloudwatch.region", None, "str"),
+    Setting("cloudwatch.endpoint_url", None, "str"),
+    # Files and logging.
+    Setting("state_file", "/var/lib/lz-failover-monitor/state.json", "str"),
+    Setting("log_level", "info", "str"),
+)
+
+_BY_KEY = {setting.key: setting for setting in SETTINGS}
+
+
+def default(key):
+    """The default of the setting at the dotted ``key`` (REQUIRED when the file must give it)."""
+    return _BY_KEY[key].default
