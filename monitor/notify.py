@@ -15,6 +15,7 @@ import threading
 
 from .aws import reporting_client
 from ansible_collections.localzones.failover.plugins.module_utils.ec2 import error_code
+from ansible_collections.localzones.failover.plugins.module_utils import events
 
 QUEUE_SIZE = 100
 SUBJECT_LIMIT = 100  # SNS refuses longer subjects
@@ -65,7 +66,7 @@ class Notifier:
             except Exception as exc:  # pylint: disable=broad-except
                 # botocore errors, a missing region, a bad endpoint: all mean this message is lost.
                 self._failed.inc()
-                self._log.warning("notification_failed", topic_arn=self.topic_arn, subject=subject, code=error_code(exc), error=str(exc))
+                self._log.warning(events.NOTIFICATION_FAILED, topic_arn=self.topic_arn, subject=subject, code=error_code(exc), error=str(exc))
             else:
                 self._sent.inc()
 
