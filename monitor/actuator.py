@@ -32,6 +32,7 @@ from ansible_collections.localzones.failover.plugins.module_utils.errors import 
 from ansible_collections.localzones.failover.plugins.module_utils.routes import find_conflicts
 from ansible_collections.localzones.failover.plugins.module_utils.routes import path_of
 from ansible_collections.localzones.failover.plugins.module_utils.routes import plan_routes
+from ansible_collections.localzones.failover.plugins.module_utils import events
 
 BACKOFF_BASE_S = 0.2
 TRIGGER_DECISION = "decision"
@@ -168,17 +169,18 @@ class Actuator:  # pylint: disable=too-many-instance-attributes
         except RouteConflictError as exc:
             self._metrics.route_conflicts.inc()
             self._log.error(
-                "route_conflict", desired_path=desired, conflicts=exc.details.get("conflicts"), message=exc.message, retry_in_s=config.reconcile_interval_s,
+                events.ROUTE_CONFLICT, desired_path=desired, conflicts=exc.details.get("conflicts"), message=exc.message,
+                retry_in_s=config.reconcile_interval_s,
             )
             return config.reconcile_interval_s
         except ValidationError as exc:
-            self._log.error("route_tables_invalid", problems=exc.problems, retry_in_s=config.reconcile_interval_s)
+            self._log.error(events.ROUTE_TABLES_INVALID, problems=exc.problems, retry_in_s=config.reconcile_interval_s)
             return config.reconcile_interval_s
         except AwsApiError as exc:
             return self._failed(config, exc.operation, exc.code, exc.message)
         except Exception as exc:  # pylint: disable=broad-except
             # Never let the actuator die: a surprise is logged with its traceback and retried.
-            self._log.exception("actuator_error", error=repr(exc))
+            self._log.exception(events.ACTUATOR_ERROR, error=repr(exc))
             return self._failed(config, "unknown", type(exc).__name__, str(exc))
         self.failures = 0
         self.last_error = None
@@ -191,7 +193,7 @@ class Actuator:  # pylint: disable=too-many-instance-attributes
         if self._on_api_error is not None:
             self._on_api_error()
         delay = backoff_delay(self.failures, config.api.retry_backoff_max_s, self._rng)
-        self._log.warning("api_error", operation=operation, code=code, message=message, consecutive_failures=self.failures, retry_in_s=round(delay, 3))
+        self._log.warning(events.API_ERROR, operation=operation, code=code, message=message, consecutive_failures=self.failures, retry_in_s=round(delay, 3))
         return delay
 
     def _ec2(self, config):
@@ -219,7 +221,8 @@ class Actuator:  # pylint: disable=too-many-instance-attributes
         self._metrics.set_path(self._metrics.active_path, desired)
         self._metrics.routes_converged.set(1 if converged else 0)
         if plan.changed or latency is not None:
-            self._log.info("routes_converged", path=desired, actions=len(plan.actions), since_decision_ms=_ms(None if latency is None else latency * 1000.0))
+            self._log.info(events.ROUTES_CONVERGED, path=desired, actions=len(plan.actions),
+                           since_decision_ms=_ms(None if latency is None else latency * 1000.0))
         if latency is not None:
             self._metrics.convergence_latency.observe(latency)
 
@@ -234,7 +237,7 @@ class Actuator:  # pylint: disable=too-many-instance-attributes
         if snapshot.warnings != self._last_warnings:
             self._last_warnings = snapshot.warnings
             for warning in snapshot.warnings:
-                self._log.warning("route_tables_warning", message=warning)
+                self._log.warning(events.ROUTE_TABLES_WARNING, message=warning)
         if self.initial_path is None:
             self.initial_path = path
 
@@ -242,26 +245,26 @@ class Actuator:  # pylint: disable=too-many-instance-attributes
         if notes != self._last_notes:
             self._last_notes = notes
             for note in notes:
-                self._log.info("routing_note", message=note)
+                self._log.info(events.ROUTING_NOTE, message=note)
 
     def _apply(self, client, plan):
         with self._condition:
             trigger = self.book.trigger(plan.path)
         if trigger == TRIGGER_DRIFT:
             self._metrics.drift_repairs.inc()
-            self._log.warning("drift_detected", path=plan.path, actions=[action.as_dict() for action in plan.actions])
+            self._log.warning(events.DRIFT_DETECTED, path=plan.path, actions=[action.as_dict() for action in plan.actions])
         try:
             apply_plan(client, plan, on_outcome=self._on_outcome)
         except AwsApiError as exc:
             failed = plan.actions[len(exc.completed)]
             self._metrics.route_actions.labels(failed.action, "failed").inc()
-            self._log.warning("route_action", outcome="failed", code=exc.code, latency_ms=_ms(exc.latency_ms), trigger=trigger, **failed.as_dict())
+            self._log.warning(events.ROUTE_ACTION, outcome="failed", code=exc.code, latency_ms=_ms(exc.latency_ms), trigger=trigger, **failed.as_dict())
             raise
 
     def _on_outcome(self, outcome):
         self._metrics.route_actions.labels(outcome.action.action, outcome.outcome).inc()
         self._metrics.route_action_latency.observe(outcome.latency_ms / 1000.0)
-        self._log.info("route_action", **outcome.as_dict())
+        self._log.info(events.ROUTE_ACTION, **outcome.as_dict())
         with self._condition:
             stopping = self._stopping
         if stopping:

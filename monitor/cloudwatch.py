@@ -45,6 +45,7 @@ from .aws import reporting_client
 from ansible_collections.localzones.failover.plugins.module_utils.aws.calls import call
 from ansible_collections.localzones.failover.plugins.module_utils.errors import AwsApiError
 from ansible_collections.localzones.failover.plugins.module_utils.policy.state_machine import PATH_VPN
+from ansible_collections.localzones.failover.plugins.module_utils import events
 
 # PutMetricData limits (API reference): 1000 metric data items and 1 MB per request.
 MAX_DATA_PER_REQUEST = 1000
@@ -280,7 +281,7 @@ class Publisher:  # pylint: disable=too-many-instance-attributes
             for _item in range(overflow):
                 self._backlog.popleft()
             self._dropped.inc(overflow)
-            self._log.warning("cloudwatch_dropped", items=overflow, reason="backlog full", backlog_limit=self._backlog_limit)
+            self._log.warning(events.CLOUDWATCH_DROPPED, items=overflow, reason="backlog full", backlog_limit=self._backlog_limit)
 
     def _send(self, batch):
         """One PutMetricData call: SENT, REJECTED (refused for good) or KEPT (to try again later)."""
@@ -293,12 +294,12 @@ class Publisher:  # pylint: disable=too-many-instance-attributes
             if not retry:
                 self._rejected.inc(len(batch))
             backlog = len(self._backlog) - (0 if retry else len(batch))
-            self._log.warning("cloudwatch_failed", code=exc.code, message=exc.message, items=len(batch), kept=retry, backlog=backlog)
+            self._log.warning(events.CLOUDWATCH_FAILED, code=exc.code, message=exc.message, items=len(batch), kept=retry, backlog=backlog)
             return KEPT if retry else REJECTED
         except Exception as exc:  # pylint: disable=broad-except
             # No region, a bad endpoint URL, no botocore: nothing a retry would fix soon, but not the data's fault.
             self._requests.labels(type(exc).__name__).inc()
-            self._log.warning("cloudwatch_failed", code=type(exc).__name__, message=str(exc), items=len(batch), kept=True, backlog=len(self._backlog))
+            self._log.warning(events.CLOUDWATCH_FAILED, code=type(exc).__name__, message=str(exc), items=len(batch), kept=True, backlog=len(self._backlog))
             return KEPT
         self._requests.labels("OK").inc()
         self._sent.inc(len(batch))

@@ -48,6 +48,7 @@ from .state_file import monotonic_to_wall
 from .state_file import wall_to_monotonic
 from .status import IntervalStats
 from .vpn_check import VpnChecker
+from ansible_collections.localzones.failover.plugins.module_utils import events
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -88,22 +89,22 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
     def run(self):
         # First, so a SIGHUP or SIGTERM that arrives while starting is not fatal.
         self._install_signal_handlers()
-        self.log.info("starting", version=__version__, config=self.config_path, summary=self.config.summary())
+        self.log.info(events.STARTING, version=__version__, config=self.config_path, summary=self.config.summary())
         try:
             self._start_components()
         except (ProbeError, OSError) as exc:
-            self.log.error("startup_failed", error=getattr(exc, "message", None) or str(exc))
+            self.log.error(events.STARTUP_FAILED, error=getattr(exc, "message", None) or str(exc))
             self._stop_components()
             return EXIT_FAILED
         try:
             self._loop()
         except Exception as exc:  # pylint: disable=broad-except
             # A bug, not an operating condition: say so in the log's own format, exit non-zero for systemd.
-            self.log.exception("fatal_error", error=repr(exc))
+            self.log.exception(events.FATAL_ERROR, error=repr(exc))
             return EXIT_FAILED
         finally:
             self._stop_components()
-        self.log.info("stopped", path=self.machine.path if self.machine else None)
+        self.log.info(events.STOPPED, path=self.machine.path if self.machine else None)
         return EXIT_OK
 
     def _start_components(self):
@@ -212,13 +213,13 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
         try:
             state = load_state(path)
         except StateFileError as exc:
-            self.log.warning("state_file_ignored", path=path, reason=str(exc))
+            self.log.warning(events.STATE_FILE_IGNORED, path=path, reason=str(exc))
             return PersistedState()
         if state is None:
-            self.log.info("state_file_missing", path=path)
+            self.log.info(events.STATE_FILE_MISSING, path=path)
             return PersistedState()
         self.log.info(
-            "state_file_loaded", path=path, desired_path=state.desired_path, failovers_remembered=len(state.failover_history),
+            events.STATE_FILE_LOADED, path=path, desired_path=state.desired_path, failovers_remembered=len(state.failover_history),
             last_transition=state.last_transition.as_dict() if state.last_transition else None,
         )
         return state
@@ -233,7 +234,7 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
         self.writer.submit(self._state_to_persist())
 
     def _state_write_failed(self, path, exc):
-        self.log.error("state_file_write_failed", path=path, error=str(exc))
+        self.log.error(events.STATE_FILE_WRITE_FAILED, path=path, error=str(exc))
 
     # ------------------------------------------------------------------ the loop
 
@@ -255,7 +256,7 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
             pause = next_slot - self.clock()
             if pause > 0 and not self.stop_requested:
                 time.sleep(pause)
-        self.log.info("stopping", signal=self.stop_signal)
+        self.log.info(events.STOPPING, signal=self.stop_signal)
 
     def _probe_once(self, started):
         """One round; an unexpected error skips the round (counted, logged once per status interval) instead of ending the daemon."""
@@ -266,7 +267,7 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
             self.metrics.probe_errors.inc()
             if started >= self._next_probe_error_log:
                 self._next_probe_error_log = started + self.config.status_interval_s
-                self.log.exception("probe_error", error=repr(exc))
+                self.log.exception(events.PROBE_ERROR, error=repr(exc))
 
     def _next_slot(self, slot, interval):
         """The next slot of the fixed schedule; whole slots already missed are skipped and counted."""
@@ -327,7 +328,7 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
             self.machine.entered_path_at = at - max(0.0, wall_now - self.last_transition.at)
         self.metrics.failback_hold.set(failback_hold_s(self.config.policy, self.machine.failover_history, at))
         self.log.info(
-            "initial_path", tables_path=learned, path=path, persisted_desired_path=self.persisted.desired_path,
+            events.INITIAL_PATH, tables_path=learned, path=path, persisted_desired_path=self.persisted.desired_path,
             failovers_remembered=len(self.machine.failover_history), failback_hold_s=failback_hold_s(self.config.policy, self.machine.failover_history, at),
         )
         self.actuator.set_desired(path)
@@ -352,7 +353,7 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
         self.metrics.last_transition.set(wall_now)
         self.metrics.failback_hold.set(failback_hold_s(self.config.policy, self.machine.failover_history, at))
         evidence = self._evidence(decision, rtts)
-        self.log.warning("transition", from_path=previous, to_path=decision.path, reason=decision.reason, evidence=evidence)
+        self.log.warning(events.TRANSITION, from_path=previous, to_path=decision.path, reason=decision.reason, evidence=evidence)
         self._persist()
         self._notify("%s -> %s (%s)" % (previous, decision.path, decision.reason), {
             "event": "transition", "from": previous, "to": decision.path, "reason": decision.reason, "at": wall_now, "evidence": evidence,
@@ -361,7 +362,7 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
     def _on_alert(self, decision, rtts):
         self.metrics.alerts.labels(decision.reason).inc()
         evidence = self._evidence(decision, rtts)
-        self.log.warning("alert", alert=decision.reason, path=decision.path, message=decision.alert, evidence=evidence)
+        self.log.warning(events.ALERT, alert=decision.reason, path=decision.path, message=decision.alert, evidence=evidence)
         self._notify("alert: %s" % decision.reason, {
             "event": "alert", "alert": decision.reason, "path": decision.path, "message": decision.alert, "evidence": evidence,
         })
@@ -398,27 +399,27 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
             fields["waiting_for"] = "the first read of the route tables"
         if self.log_setup is not None:
             self.metrics.log_lines_dropped.set(self.log_setup.dropped)
-        self.log.info("status", **fields)
+        self.log.info(events.STATUS, **fields)
 
     # ------------------------------------------------------------------ reload
 
     def reload(self):
         self.reload_requested = False
-        self.log.info("reload_requested", config=self.config_path)
+        self.log.info(events.RELOAD_REQUESTED, config=self.config_path)
         try:
             new = load_config(self.config_path)
             changed = self._apply_config(new)
         except ValidationError as exc:
             self.metrics.config_reloads.labels("rejected").inc()
-            self.log.error("config_reload_rejected", config=self.config_path, problems=exc.problems, kept="the running configuration")
+            self.log.error(events.CONFIG_RELOAD_REJECTED, config=self.config_path, problems=exc.problems, kept="the running configuration")
             return
         except (ProbeError, OSError) as exc:
             self.metrics.config_reloads.labels("rejected").inc()
             problems = [getattr(exc, "message", None) or str(exc)]
-            self.log.error("config_reload_rejected", config=self.config_path, problems=problems, kept="the running configuration")
+            self.log.error(events.CONFIG_RELOAD_REJECTED, config=self.config_path, problems=problems, kept="the running configuration")
             return
         self.metrics.config_reloads.labels("applied").inc()
-        self.log.info("config_reloaded", config=self.config_path, changed=changed, summary=new.summary())
+        self.log.info(events.CONFIG_RELOADED, config=self.config_path, changed=changed, summary=new.summary())
 
     def _apply_config(self, new):
         """Switch to ``new``; sockets are opened before anything is swapped, so a failure changes nothing."""
@@ -479,7 +480,7 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
             else:
                 self.metrics.stop_serving()
         except OSError as exc:
-            self.log.error("metrics_listen_failed", address=new.metrics.address, port=new.metrics.port, error=str(exc))
+            self.log.error(events.METRICS_LISTEN_FAILED, address=new.metrics.address, port=new.metrics.port, error=str(exc))
             if old.metrics.enabled:
                 try:
                     self.metrics.serve(old.metrics.address, old.metrics.port)
@@ -492,7 +493,7 @@ def run_daemon(config_path, log, log_setup):
     try:
         config = load_config(config_path)
     except ValidationError as exc:
-        log.error("config_invalid", config=config_path, problems=exc.problems)
+        log.error(events.CONFIG_INVALID, config=config_path, problems=exc.problems)
         return EXIT_FAILED
     if log_setup is not None:
         log_setup.set_level(config.log_level)

@@ -22,6 +22,8 @@ import queue
 import sys
 import time
 
+from ansible_collections.localzones.failover.plugins.module_utils import events
+
 LOGGER_NAME = "lz_failover_monitor"
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 QUEUE_SIZE = 10000
@@ -54,7 +56,7 @@ class JsonFormatter(logging.Formatter):
             document["event"] = event
             document.update(_json_safe(getattr(record, "fields", None) or {}))
         else:
-            document["event"] = "library"
+            document["event"] = events.LIBRARY
             document["logger"] = record.name
             document["message"] = record.getMessage()
         if record.exc_info:

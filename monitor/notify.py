@@ -16,6 +16,7 @@ import threading
 from .aws import reporting_client
 from ansible_collections.localzones.failover.plugins.module_utils.aws.calls import call
 from ansible_collections.localzones.failover.plugins.module_utils.errors import AwsApiError
+from ansible_collections.localzones.failover.plugins.module_utils import events
 
 QUEUE_SIZE = 100
 SUBJECT_LIMIT = 100  # SNS refuses longer subjects
@@ -73,7 +74,7 @@ class Notifier:
 
     def _lost(self, subject, code, error):
         self._failed.inc()
-        self._log.warning("notification_failed", topic_arn=self.topic_arn, subject=subject, code=code, error=error)
+        self._log.warning(events.NOTIFICATION_FAILED, topic_arn=self.topic_arn, subject=subject, code=code, error=error)
 
     def stop(self, timeout=2.0):
         """Send what is queued (within ``timeout``), then end the thread."""

@@ -16,6 +16,7 @@ import time
 
 from ansible_collections.localzones.failover.plugins.module_utils.policy.state_machine import round_passes
 from ansible_collections.localzones.failover.plugins.module_utils.probing import prober_for
+from ansible_collections.localzones.failover.plugins.module_utils import events
 
 
 class VpnHealthTracker:
@@ -82,7 +83,7 @@ class VpnChecker:
             # A checker that died knows nothing: unknown makes the state machine assume the VPN usable.
             self._tracker.healthy = None
             self._metrics.vpn_path_healthy.set(-1)
-            self._log.exception("vpn_check_failed")
+            self._log.exception(events.VPN_CHECK_FAILED)
         finally:
             self._prober.close()
 
@@ -93,7 +94,7 @@ class VpnChecker:
             healthy = self._tracker.healthy
             self._metrics.vpn_path_healthy.set(1 if healthy else 0)
             log = self._log.info if healthy else self._log.warning
-            log("vpn_health", healthy=healthy, targets=list(self.settings.targets), rtt_ms=[None if rtt is None else round(rtt, 3) for rtt in rtts])
+            log(events.VPN_HEALTH, healthy=healthy, targets=list(self.settings.targets), rtt_ms=[None if rtt is None else round(rtt, 3) for rtt in rtts])
 
     def stop(self, timeout=2.0):
         self._stop.set()

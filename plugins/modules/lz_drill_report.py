@@ -411,15 +411,10 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.localzones.failover.plugins.module_utils.drill import (
-    analyse_drill,
-    output_paths,
-    read_drill_inputs,
-    render_json,
-    render_markdown,
-    render_plot,
-    PLOT_FILE,
-)
+from ansible_collections.localzones.failover.plugins.module_utils.drill.analysis import analyse_drill
+from ansible_collections.localzones.failover.plugins.module_utils.drill.parse import read_drill_inputs
+from ansible_collections.localzones.failover.plugins.module_utils.drill.plot import render_plot
+from ansible_collections.localzones.failover.plugins.module_utils.drill.report import PLOT_FILE, output_paths, render_json, render_markdown
 
 try:
     import matplotlib

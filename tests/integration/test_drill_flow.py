@@ -17,8 +17,8 @@ import time
 
 import pytest
 
-from ansible_collections.localzones.failover.plugins.module_utils.drill import analyse_direction
-from ansible_collections.localzones.failover.plugins.module_utils.drill import parse_flow_log
+from ansible_collections.localzones.failover.plugins.module_utils.drill.outages import analyse_direction
+from ansible_collections.localzones.failover.plugins.module_utils.drill.parse import parse_flow_log
 from tests.support.netns import PYTHON
 from tests.support.netns import REPO_ROOT
 

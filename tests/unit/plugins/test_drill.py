@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the localzones.failover collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The failover drill analysis (module_utils/drill.py) on synthetic records, and the lz_drill_report module.
+"""The failover drill analysis (module_utils/drill/) on synthetic records, and the lz_drill_report module.
 
 The synthetic drill: two endpoints send a datagram every 20 ms for 60 s from T0. The
 fault starts at T0+10 s and is undone at T0+20 s. workload -> onprem-host loses sequence

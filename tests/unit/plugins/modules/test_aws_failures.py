@@ -15,7 +15,7 @@ import json
 import pytest
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 
-from ansible_collections.localzones.failover.plugins.modules import lz_dx_failover_test
+from ansible_collections.localzones.failover.plugins.modules import lz_dx_bgp_failover
 from ansible_collections.localzones.failover.plugins.modules import lz_route_failover
 from ansible_collections.localzones.failover.plugins.modules import lz_route_failover_info
 from ansible_collections.localzones.failover.plugins.modules import lz_route_watch
@@ -69,7 +69,7 @@ def case(module, service, method, args, message_prefix=""):
     case(lz_route_failover, "ec2", "describe_route_tables", dict(ROUTE_ARGS, path="vpn")),
     case(lz_route_failover_info, "ec2", "describe_route_tables", ROUTE_ARGS),
     case(lz_route_watch, "ec2", "describe_route_tables", dict(ROUTE_ARGS, duration=1.0)),
-    case(lz_dx_failover_test, "directconnect", "describe_virtual_interfaces", {"virtual_interface_id": "dxvif-ffabc123", "state": "started"}),
+    case(lz_dx_bgp_failover, "directconnect", "describe_virtual_interfaces", {"virtual_interface_id": "dxvif-ffabc123", "state": "started"}),
     case(lz_zone_info, "ec2", "describe_availability_zones", {"zone_names": ["us-east-1-nyc-2a"]}, "Could not describe the zones us-east-1-nyc-2a: "),
 ])
 def test_every_module_reports_an_aws_failure_the_same_way(monkeypatch, stubbed_client, module, service, method, args, message_prefix):

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the localzones.failover collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""lz_dx_failover_test run by Ansible against the fidelity server's Direct Connect emulation
+"""lz_dx_bgp_failover run by Ansible against the fidelity server's Direct Connect emulation
 (tools/endpoint/direct_connect.py), and that emulation itself through boto3.
 
 What the module did is read back from the server (DescribeVirtualInterfaces, the
@@ -32,7 +32,9 @@ from tests.support.waiting import wait_for
 pytestmark = pytest.mark.moto
 
 BIN = os.path.dirname(sys.executable)
-MODULE = "localzones.failover.lz_dx_failover_test"
+MODULE = "localzones.failover.lz_dx_bgp_failover"
+# The module's name before it stopped ending in _test; meta/runtime.yml redirects it to MODULE.
+OLD_MODULE = "localzones.failover.lz_dx_failover_test"
 VIF = "dxvif-ffabc123"
 OTHER_VIF = "dxvif-ffxyz789"
 PEER4 = "dxpeer-ff4aaaaa"
@@ -278,12 +280,13 @@ def test_a_test_expires_by_itself(dx_world):
     assert start(dx_world)["changed"] is True, "a finished test does not block the next one"
 
 
-def test_module_defaults_group_sets_the_connection(dx_world, tmp_path):
+@pytest.mark.parametrize("module", [MODULE, OLD_MODULE], ids=["name", "old-name-redirected"])
+def test_module_defaults_group_sets_the_connection(dx_world, tmp_path, module):
     playbook = tmp_path / "drill.yml"
     playbook.write_text(json.dumps([{
         "hosts": "localhost", "gather_facts": False,
         "module_defaults": {"group/localzones.failover.aws": {"region": REGION, "endpoint_url": dx_world.endpoint_url}},
-        "tasks": [{"name": "start", MODULE: {"virtual_interface_id": VIF, "state": "started"}}],
+        "tasks": [{"name": "start", module: {"virtual_interface_id": VIF, "state": "started"}}],
     }]))
     argv = [os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook)]
     completed = subprocess.run(argv, env=ansible_env(), cwd=REPO_ROOT, capture_output=True, text=True, timeout=180, check=False)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
-module: lz_dx_failover_test
+module: lz_dx_bgp_failover
 version_added: 0.1.0
 short_description: Take Direct Connect down for a bounded time with the Direct Connect BGP failover test
 description:
@@ -100,7 +100,7 @@ seealso:
 
 EXAMPLES = r"""
 - name: Take Direct Connect down for at most 10 minutes, and note when BGP went down
-  localzones.failover.lz_dx_failover_test:
+  localzones.failover.lz_dx_bgp_failover:
     region: us-east-1
     virtual_interface_id: dxvif-ffabc123
     state: started
@@ -121,14 +121,14 @@ EXAMPLES = r"""
   delay: 2
 
 - name: Bring Direct Connect back
-  localzones.failover.lz_dx_failover_test:
+  localzones.failover.lz_dx_bgp_failover:
     region: us-east-1
     virtual_interface_id: dxvif-ffabc123
     state: stopped
     wait_for_bgp: true
 
 - name: Hold down only the IPv6 session
-  localzones.failover.lz_dx_failover_test:
+  localzones.failover.lz_dx_bgp_failover:
     region: us-east-1
     virtual_interface_id: dxvif-ffabc123
     state: started
