@@ -22,9 +22,9 @@ from ansible_collections.localzones.failover.plugins.module_utils.routes import 
 from ansible_collections.localzones.failover.plugins.module_utils.routes import Route
 from ansible_collections.localzones.failover.plugins.module_utils.routes import RouteTable
 from lz_failover_monitor.metrics import Metrics
-from tests.support.aws import put_fault
-from tests.support.monitor import route_changing_requests
-from tests.support.monitor import static_routes
+from harness.aws import put_fault
+from harness.monitor import route_changing_requests
+from harness.monitor import static_routes
 
 ENI = "eni-0123456789abcdef0"
 V4, V6 = "198.19.0.0/24", "2001:db8:100::/56"

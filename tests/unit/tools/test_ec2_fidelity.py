@@ -18,13 +18,13 @@ from collections import namedtuple
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support.aws import ONPREM_CIDRS
-from tests.support.aws import ec2_client
-from tests.support.aws import get_learned_prefixes
-from tests.support.aws import http_json
-from tests.support.aws import learned_prefixes_url
-from tests.support.aws import put_learned_prefixes
-from tests.support.aws import reset_server
+from harness.aws import ONPREM_CIDRS
+from harness.aws import ec2_client
+from harness.aws import get_learned_prefixes
+from harness.aws import http_json
+from harness.aws import learned_prefixes_url
+from harness.aws import put_learned_prefixes
+from harness.aws import reset_server
 from tools import ec2_fidelity
 
 pytestmark = pytest.mark.moto

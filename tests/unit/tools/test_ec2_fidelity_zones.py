@@ -13,10 +13,10 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support.aws import DUMMY_CREDENTIALS
-from tests.support.aws import REGION
-from tests.support.aws import ec2_client
-from tests.support.aws import reset_server
+from harness.aws import DUMMY_CREDENTIALS
+from harness.aws import REGION
+from harness.aws import ec2_client
+from harness.aws import reset_server
 from tools import ec2_fidelity
 
 pytestmark = pytest.mark.moto

@@ -26,7 +26,7 @@ import pytest
 from ansible_collections.localzones.failover.plugins.module_utils import probe
 from ansible_collections.localzones.failover.plugins.module_utils.errors import ProbeError, ValidationError
 
-from tests.conftest import COLLECTIONS_ROOT
+from harness.paths import COLLECTIONS_ROOT
 
 icmplib = pytest.importorskip("icmplib")
 

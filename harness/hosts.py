@@ -41,15 +41,15 @@ from dataclasses import field
 
 import pytest
 
+from harness.netns import NetnsLab
+from harness.netns import netns_unavailable_reason
+from harness.paths import COLLECTIONS_ROOT
+from harness.paths import REPO_ROOT
 from lab import nspawn
-from tests.support.netns import REPO_ROOT
-from tests.support.netns import NetnsLab
-from tests.support.netns import netns_unavailable_reason
 
 LINK_BLOCK = ipaddress.ip_network("198.18.240.0/21")
 LAB_TOOLS = ("systemd-nspawn", "debootstrap", "nsenter")
 ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-COLLECTIONS_PATH = os.path.join(REPO_ROOT, ".cache", "collections")
 CONTAINER_PYTHON = "/usr/bin/python3"
 
 _link_sequence = itertools.count()
@@ -230,7 +230,7 @@ def ansible_environment():
     env.update(
         {
             "ANSIBLE_CONFIG": os.path.join(REPO_ROOT, "ansible.cfg"),
-            "ANSIBLE_COLLECTIONS_PATH": COLLECTIONS_PATH,
+            "ANSIBLE_COLLECTIONS_PATH": COLLECTIONS_ROOT,
             "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
             "ANSIBLE_NOCOLOR": "1",
             "ANSIBLE_RETRY_FILES_ENABLED": "0",

@@ -27,15 +27,16 @@ import ipaddress
 import itertools
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
 
 import pytest
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-COLLECTIONS_ROOT = os.path.join(REPO_ROOT, ".cache", "collections")
+from harness.paths import COLLECTIONS_ROOT
+from harness.paths import REPO_ROOT
+from harness.processes import stop_process
+
 PYTHON = sys.executable
 ETC_NETNS = "/etc/netns"
 NFT_TABLE = "lzt_filter"
@@ -276,13 +277,7 @@ class NetnsLab:
 
     def _stop_processes(self):
         for process in self._processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=5)
+            stop_process(process)
         self._processes = []
 
     def cleanup(self):
