@@ -176,16 +176,11 @@ def delete_faults(endpoint_url):
 
 
 @dataclass
-class LzWorld:  # pylint: disable=too-many-instance-attributes
-    """IDs of the reference topology; ``set_learned`` plays the DX BGP session."""
+class FailoverNetwork:  # pylint: disable=too-many-instance-attributes
+    """What every test network of a failover has: a VPC with a public subnet and two private ones
+    (production, probe) with their route tables, a VGW, the appliance's interface, and another VPC."""
 
-    endpoint_url: str
-    region: str
-    availability_zone: str
-    in_local_zone: bool
     vpc_id: str
-    vpc_cidr: str
-    vpc_ipv6_cidr: str
     public_subnet_id: str
     prod_subnet_id: str
     probe_subnet_id: str
@@ -193,11 +188,23 @@ class LzWorld:  # pylint: disable=too-many-instance-attributes
     probe_rtb_id: str
     vgw_id: str
     vpn_eni_id: str
+    other_vpc_id: str
+    other_rtb_id: str
+
+
+@dataclass
+class LzWorld(FailoverNetwork):  # pylint: disable=too-many-instance-attributes
+    """IDs of the reference topology; ``set_learned`` plays the DX BGP session."""
+
+    endpoint_url: str
+    region: str
+    availability_zone: str
+    in_local_zone: bool
+    vpc_cidr: str
+    vpc_ipv6_cidr: str
     vpn_eni_ip: str
     onprem_cidrs: tuple
-    other_vpc_id: str
     other_subnet_id: str
-    other_rtb_id: str
     other_eni_id: str
 
     @property

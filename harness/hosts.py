@@ -32,7 +32,6 @@ import ipaddress
 import itertools
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -42,7 +41,9 @@ from dataclasses import field
 import pytest
 
 from harness.netns import NetnsLab
+from harness.netns import missing_tools
 from harness.netns import netns_unavailable_reason
+from harness.netns import skip_if
 from harness.paths import COLLECTIONS_ROOT
 from harness.paths import REPO_ROOT
 from lab import nspawn
@@ -60,16 +61,12 @@ def lab_unavailable_reason():
     reason = netns_unavailable_reason()
     if reason:
         return reason
-    missing = [tool for tool in LAB_TOOLS if shutil.which(tool) is None]
-    if missing:
-        return "lab hosts need %s (scripts/setup.sh installs them)" % ", ".join(missing)
-    return None
+    missing = missing_tools(LAB_TOOLS)
+    return "lab hosts need %s (scripts/setup.sh installs them)" % ", ".join(missing) if missing else None
 
 
 def require_lab():
-    reason = lab_unavailable_reason()
-    if reason:
-        pytest.skip(reason)
+    skip_if(lab_unavailable_reason())
 
 
 @functools.lru_cache(maxsize=None)

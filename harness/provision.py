@@ -26,6 +26,7 @@ import boto3
 import yaml
 
 from harness.aws import DUMMY_CREDENTIALS
+from harness.aws import FailoverNetwork
 from harness.aws import ONPREM_CIDRS
 from harness.aws import REGION
 from harness.aws import create_route_table
@@ -260,20 +261,10 @@ def managed_by(state, name=NAME):
 
 
 @dataclass
-class ExistingEnvironment:  # pylint: disable=too-many-instance-attributes
+class ExistingEnvironment(FailoverNetwork):
     """A network built outside the roles, as provision.yml without the network role expects one."""
 
     zone: str
-    vpc_id: str
-    public_subnet_id: str
-    prod_subnet_id: str
-    probe_subnet_id: str
-    prod_rtb_id: str
-    probe_rtb_id: str
-    vgw_id: str
-    vpn_eni_id: str
-    other_vpc_id: str
-    other_rtb_id: str
 
     def variables(self, endpoint_url, **overrides):
         """Inventory variables of a failover in this environment."""
