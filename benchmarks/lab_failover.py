@@ -54,42 +54,36 @@ import boto3
 import jinja2
 import yaml
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BENCH_DIR = os.path.join(REPO_ROOT, "benchmarks")
-LAB_DIR = os.path.join(REPO_ROOT, "lab")
-for _path in (REPO_ROOT, BENCH_DIR, LAB_DIR):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
-
-# pylint: disable=wrong-import-position
-import lab as lab_tool  # noqa: E402
-import nspawn  # noqa: E402
-import topology as topo  # noqa: E402
-from lz_failover_monitor.config import POLICY_SCHEMA  # noqa: E402
-from lz_failover_monitor.config import PROBE_SCHEMA  # noqa: E402
-from lz_failover_monitor.config import validate_document  # noqa: E402
-from ansible_collections.localzones.failover.plugins.module_utils import drill  # noqa: E402
-from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import apply_plan  # noqa: E402
-from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import load_snapshot  # noqa: E402
-from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import read_route_tables  # noqa: E402
-from ansible_collections.localzones.failover.plugins.module_utils.errors import FailoverError  # noqa: E402
-from ansible_collections.localzones.failover.plugins.module_utils.routes import PATH_DX  # noqa: E402
-from ansible_collections.localzones.failover.plugins.module_utils.routes import PATH_VPN  # noqa: E402
-from ansible_collections.localzones.failover.plugins.module_utils.routes import Ownership  # noqa: E402
-from ansible_collections.localzones.failover.plugins.module_utils.routes import path_of  # noqa: E402
-from ansible_collections.localzones.failover.plugins.module_utils.routes import plan_routes  # noqa: E402
-from monitor_failover import EXIT_INTERRUPTED  # noqa: E402
-from monitor_failover import EXIT_OK  # noqa: E402
-from monitor_failover import EXIT_SETUP  # noqa: E402
-from monitor_failover import log_time  # noqa: E402
-from monitor_failover import machine_info  # noqa: E402
-from monitor_failover import plural  # noqa: E402
-from monitor_failover import positive  # noqa: E402
-from monitor_failover import proc_usage  # noqa: E402
-from monitor_failover import rounded  # noqa: E402
-from monitor_failover import stats  # noqa: E402
-from tests.support.monitor import Metrics  # noqa: E402
-# pylint: enable=wrong-import-position
+from lz_failover_monitor.config import POLICY_SCHEMA
+from lz_failover_monitor.config import PROBE_SCHEMA
+from lz_failover_monitor.config import validate_document
+from ansible_collections.localzones.failover.plugins.module_utils import drill
+from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import apply_plan
+from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import load_snapshot
+from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import read_route_tables
+from ansible_collections.localzones.failover.plugins.module_utils.errors import FailoverError
+from ansible_collections.localzones.failover.plugins.module_utils.routes import PATH_DX
+from ansible_collections.localzones.failover.plugins.module_utils.routes import PATH_VPN
+from ansible_collections.localzones.failover.plugins.module_utils.routes import Ownership
+from ansible_collections.localzones.failover.plugins.module_utils.routes import path_of
+from ansible_collections.localzones.failover.plugins.module_utils.routes import plan_routes
+from harness.bench import EXIT_INTERRUPTED
+from harness.bench import EXIT_OK
+from harness.bench import EXIT_SETUP
+from harness.bench import log_time
+from harness.bench import machine_info
+from harness.bench import plural
+from harness.bench import positive
+from harness.bench import proc_usage
+from harness.bench import raise_keyboard_interrupt
+from harness.bench import rounded
+from harness.bench import stats
+from harness.monitor import Metrics
+from harness.paths import REPO_ROOT
+from harness.waiting import first_within
+from lab import lab as lab_tool
+from lab import nspawn
+from lab import topology as topo
 
 SCENARIOS = (
     ("cut", "DX cut -> failover -> 5 s on the VPN -> restore -> failback"),
@@ -102,7 +96,7 @@ CONTENDERS = ("monitor", "baseline")
 
 RESULTS_DIR = os.path.join(REPO_ROOT, "benchmarks", "results")
 LAB_VARS_FILE = os.path.join(REPO_ROOT, "inventories", "lab", "group_vars", "all", "lab.yml")
-BASELINE_SCRIPT = os.path.join(BENCH_DIR, "baseline_monitor.py")
+BASELINE_SCRIPT = os.path.join(REPO_ROOT, "benchmarks", "baseline_monitor.py")
 FLOW_SCRIPT = os.path.join(REPO_ROOT, "roles", "drill", "files", "lz-drill-flow")
 
 # In the utility host (paths of the monitor role).
@@ -165,16 +159,6 @@ def sleep_until(wall):
     remaining = wall - time.time()
     if remaining > 0:
         time.sleep(remaining)
-
-
-def wait_for(check, timeout, interval=0.2):
-    """``check()``'s first true value within ``timeout`` seconds, else None."""
-    deadline = time.time() + timeout
-    while True:
-        value = check()
-        if value or time.time() >= deadline:
-            return value or None
-        time.sleep(interval)
 
 
 def since(moment, origin):
@@ -336,7 +320,7 @@ class MonitorService:
         completed = self.systemctl("start", MONITOR_UNIT)
         if completed.returncode != 0:
             raise BenchError("systemctl start %s failed: %s" % (MONITOR_UNIT, completed.stderr.strip()))
-        if not wait_for(lambda: self.events("routes_converged", self.started_at), 30.0):
+        if not first_within(lambda: self.events("routes_converged", self.started_at), 30.0, 0.2):
             raise BenchError("the monitor did not read its route tables within 30 s of its start; journal:\n%s" % self.journal_tail())
 
     def log_lines(self, start):
@@ -419,7 +403,7 @@ class BaselineProcess:
             self.process = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,  # pylint: disable=consider-using-with
                                             env=environment, start_new_session=True)
         started = time.time() - 1.0
-        if not wait_for(lambda: self.events("started", started) or self.process.poll() is not None, 30.0):
+        if not first_within(lambda: self.events("started", started) or self.process.poll() is not None, 30.0, 0.2):
             raise BenchError("the baseline did not start within 30 s; its log:\n%s" % self.log_tail())
         self.ensure_running()
 
@@ -571,8 +555,8 @@ class RouteWatch(threading.Thread):
     def first_change(self, path, start):
         return next((change for change in self.changes if change["to_path"] == path and change["time"] >= start), None)
 
-    def wait_for(self, path, start, timeout):
-        return wait_for(lambda: self.first_change(path, start), timeout, 0.01)
+    def first_change_within(self, path, start, timeout):
+        return first_within(lambda: self.first_change(path, start), timeout, 0.01)
 
     def stop(self):
         self.stop_event.set()
@@ -600,7 +584,7 @@ class FlowPair:
 
     def wait_flowing(self):
         # The flow writes through a 64 KiB buffer: at 20 ms its first lines reach the file after about 14 s.
-        if not wait_for(self.flowing, FLOW_START_CAP_S, 0.5):
+        if not first_within(self.flowing, FLOW_START_CAP_S, 0.5):
             raise BenchError("the probe flow between the workload and onprem-host does not pass traffic both ways")
 
     def flowing(self):
@@ -680,7 +664,7 @@ class Bench:  # pylint: disable=too-many-instance-attributes
             contender.stop()
         self.fault.heal()
         self.contenders["baseline"].uninstall()
-        if wait_for(self.dx_healthy, HEALTHY_CAP_S):
+        if first_within(self.dx_healthy, HEALTHY_CAP_S, 0.2):
             self.lab.put_routes_on_dx()
         else:
             note("warning: DX did not look healthy within %g s; the route table is left to the monitor" % HEALTHY_CAP_S)
@@ -705,7 +689,7 @@ class Bench:  # pylint: disable=too-many-instance-attributes
         for other in self.contenders.values():
             other.stop()
         self.fault.heal()
-        if not wait_for(self.dx_healthy, HEALTHY_CAP_S):
+        if not first_within(self.dx_healthy, HEALTHY_CAP_S, 0.2):
             raise BenchError("DX did not become healthy within %g s (BGP routes learned and onprem-dx VRRP master)" % HEALTHY_CAP_S)
         self.lab.put_routes_on_dx()
         self.files.remove_state()
@@ -714,7 +698,7 @@ class Bench:  # pylint: disable=too-many-instance-attributes
     def start_watch(self, interval):
         self.watch = RouteWatch(self.lab, interval)
         self.watch.start()
-        if not wait_for(lambda: self.watch.path, 5.0, 0.01):
+        if not first_within(lambda: self.watch.path, 5.0, 0.01):
             raise BenchError("DescribeRouteTables did not answer within 5 s")
         return self.watch
 
@@ -743,11 +727,11 @@ class Bench:  # pylint: disable=too-many-instance-attributes
         self.flows.wait_flowing()
         time.sleep(self.rng.uniform(0.0, BASELINE_CYCLE_S))
         cut = self.fault.cut()
-        on_vpn = watch.wait_for(PATH_VPN, cut["wall"], FAILOVER_CAP_S)
+        on_vpn = watch.first_change_within(PATH_VPN, cut["wall"], FAILOVER_CAP_S)
         sleep_until((on_vpn["time"] if on_vpn else time.time()) + HOLD_ON_VPN_S)
         restore = self.fault.heal()
-        back = watch.wait_for(PATH_DX, restore["wall"], FAILBACK_CAP_S) if on_vpn else None
-        wait_for(lambda: self.lab.vrrp_master() == "onprem-dx", VRRP_CAP_S)
+        back = watch.first_change_within(PATH_DX, restore["wall"], FAILBACK_CAP_S) if on_vpn else None
+        first_within(lambda: self.lab.vrrp_master() == "onprem-dx", VRRP_CAP_S, 0.2)
         time.sleep(FLOW_TAIL_S)
         flows = self.flows
         self.stop_observers()
@@ -863,7 +847,7 @@ class Bench:  # pylint: disable=too-many-instance-attributes
             self.fault.heal()
         sleep_until(start + self.args.flap_seconds)
         flap_end = time.time()
-        settled = wait_for(lambda: self.settled_on_dx(contender, watch, start), SETTLE_CAP_S)
+        settled = first_within(lambda: self.settled_on_dx(contender, watch, start), SETTLE_CAP_S, 0.2)
         time.sleep(SETTLE_MARGIN_S)
         end = time.time()
         self.stop_observers()
@@ -1036,7 +1020,7 @@ def read_lab_settings():
 
 def lab_script(command):
     note("bash lab/lab.sh %s" % command)
-    completed = subprocess.run(["bash", os.path.join(LAB_DIR, "lab.sh"), command], cwd=REPO_ROOT, check=False)
+    completed = subprocess.run(["bash", os.path.join(REPO_ROOT, "lab", "lab.sh"), command], cwd=REPO_ROOT, check=False)
     if completed.returncode != 0:
         raise SetupError("bash lab/lab.sh %s failed (exit %d)" % (command, completed.returncode))
 
@@ -1139,10 +1123,6 @@ def estimated_minutes(args):
     return sum(per_scenario[name] for name in args.scenarios) / 60.0
 
 
-def _interrupt(_signum, _frame):
-    raise KeyboardInterrupt
-
-
 def print_report(content, output, interrupted):
     info = content["machine"]
     print()
@@ -1159,7 +1139,7 @@ def main(argv=None):  # pylint: disable=too-many-branches
     if os.geteuid() != 0:
         print("setup error: the lab benchmark needs root (namespaces, nftables, nsenter)", file=sys.stderr)
         return EXIT_SETUP
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, raise_keyboard_interrupt)
     started = time.time()
     workdir = tempfile.mkdtemp(prefix="lz-lab-bench-")
     bench, built_lab, interrupted, exit_code = None, False, False, EXIT_OK

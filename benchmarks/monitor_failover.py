@@ -5,7 +5,7 @@
 
 Real ICMP between network namespaces, the EC2 fidelity endpoint as the EC2 API and
 the real daemon process, built with the integration tests' lab
-(``tests/support/monitor.py``): the daemon and the endpoint run in one namespace,
+(``harness/monitor.py``): the daemon and the endpoint run in one namespace,
 the DX targets answer in another, and nftables in the target namespace drops echo
 requests to play a cut or lossy DX link. Route changes are observed from outside,
 by polling DescribeRouteTables. ``benchmarks/baseline_monitor.py`` (the reference
@@ -30,11 +30,9 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import importlib.metadata
 import itertools
 import json
 import os
-import platform
 import random
 import shutil
 import signal
@@ -44,11 +42,6 @@ import tempfile
 import time
 import traceback
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)  # the lab helpers live in tests.support
-
-# pylint: disable=wrong-import-position
 from lz_failover_monitor.config import POLICY_SCHEMA
 from lz_failover_monitor.config import PROBE_SCHEMA
 from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import read_route_tables
@@ -57,21 +50,28 @@ from ansible_collections.localzones.failover.plugins.module_utils.routes import 
 from ansible_collections.localzones.failover.plugins.module_utils.routes import PATH_VPN
 from ansible_collections.localzones.failover.plugins.module_utils.routes import Ownership
 from ansible_collections.localzones.failover.plugins.module_utils.routes import path_of
-from tests.support.monitor import DX_TARGETS
-from tests.support.monitor import METRICS_PORT
-from tests.support.monitor import Daemon
-from tests.support.monitor import MonitorLab
-from tests.support.monitor import daemon_environment
-from tests.support.monitor import deep_update
-from tests.support.monitor import wait_until
-from tests.support.netns import PYTHON
-from tests.support.netns import NetnsLab
-from tests.support.netns import netns_unavailable_reason
-# pylint: enable=wrong-import-position
-
-EXIT_OK = 0
-EXIT_SETUP = 1
-EXIT_INTERRUPTED = 130
+from harness.bench import EXIT_INTERRUPTED
+from harness.bench import EXIT_OK
+from harness.bench import EXIT_SETUP
+from harness.bench import log_time
+from harness.bench import machine_info
+from harness.bench import plural
+from harness.bench import positive
+from harness.bench import proc_usage
+from harness.bench import raise_keyboard_interrupt
+from harness.bench import rounded
+from harness.bench import stats
+from harness.monitor import DX_TARGETS
+from harness.monitor import METRICS_PORT
+from harness.monitor import Daemon
+from harness.monitor import MonitorLab
+from harness.monitor import daemon_environment
+from harness.monitor import deep_update
+from harness.netns import PYTHON
+from harness.netns import NetnsLab
+from harness.netns import netns_unavailable_reason
+from harness.paths import REPO_ROOT
+from harness.waiting import wait_for
 
 SCENARIOS = (
     ("hard_failure", "hard DX failure -> route table switched"),
@@ -113,41 +113,9 @@ class BenchError(Exception):
 # --------------------------------------------------------------------------- small helpers
 
 
-def log_time(event):
-    """Epoch seconds of a JSON log line's ``ts`` (UTC, milliseconds; the daemon's and the baseline's format)."""
-    moment = datetime.datetime.strptime(event["ts"], "%Y-%m-%dT%H:%M:%S.%fZ")
-    return moment.replace(tzinfo=datetime.timezone.utc).timestamp()
-
-
 def events_since(process, name, since_wall, **fields):
     # ``ts`` is truncated to the millisecond, hence the small allowance.
     return [event for event in process.events(name, **fields) if log_time(event) >= since_wall - 0.002]
-
-
-def percentile(values, fraction):
-    ordered = sorted(values)
-    if not ordered:
-        return None
-    position = (len(ordered) - 1) * fraction
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
-def stats(values):
-    """Summary of the measured values; ``None`` entries (nothing happened before the cap) are counted as missed."""
-    measured = [value for value in values if value is not None]
-    summary = {"n": len(values), "missed": len(values) - len(measured)}
-    if measured:
-        summary.update(
-            min=round(min(measured), 3), median=round(percentile(measured, 0.5), 3), p90=round(percentile(measured, 0.9), 3),
-            max=round(max(measured), 3), mean=round(sum(measured) / len(measured), 3),
-        )
-    return summary
-
-
-def plural(count, noun):
-    return "%d %s%s" % (count, noun, "" if count == 1 else "s")
 
 
 def seconds(value):
@@ -169,33 +137,10 @@ def sleep_until(moment):
         time.sleep(remaining)
 
 
-def rounded(value, digits=3):
-    return None if value is None else round(value, digits)
-
-
 def ensure_running(*processes):
     for process in processes:
         if process is not None and process.process.poll() is not None:
             raise BenchError("%s exited with code %s; its log ends with:\n%s" % (process.log_path, process.process.returncode, process.log_tail()))
-
-
-def proc_usage(pid):
-    """CPU seconds (user + system, all threads) and memory of a process, from /proc."""
-    with open("/proc/%d/stat" % pid, encoding="ascii") as handle:
-        stat = handle.read()
-    fields = stat[stat.rindex(")") + 2:].split()  # fields[0] is field 3 (state) of proc(5)
-    ticks = int(fields[11]) + int(fields[12])  # utime, stime
-    status = {}
-    with open("/proc/%d/status" % pid, encoding="ascii") as handle:
-        for line in handle:
-            key, _sep, value = line.partition(":")
-            status[key] = value.strip()
-    return {
-        "cpu_s": ticks / os.sysconf("SC_CLK_TCK"),
-        "rss_kib": int(status["VmRSS"].split()[0]),
-        "hwm_kib": int(status["VmHWM"].split()[0]),
-        "threads": int(status["Threads"]),
-    }
 
 
 def counter(metrics, name, **labels):
@@ -285,6 +230,20 @@ class Bench:
         self.mlab.daemons.append(process)
         return process
 
+    def start_contenders(self, world):
+        """The daemon on the production table and, unless --no-baseline, the baseline on a table of its own; both ready.
+
+        Returns ``(daemon, baseline or None, {label: route table ID})``.
+        """
+        daemon = self.start_daemon(world, world.prod_rtb_id, "daemon")
+        tables = {"daemon": world.prod_rtb_id}
+        baseline = None
+        if self.with_baseline:
+            tables["baseline"] = self.extra_table(world)
+            baseline = self.start_baseline(world, tables["baseline"])
+        self.wait_ready(daemon, baseline)
+        return daemon, baseline, tables
+
     @staticmethod
     def wait_ready(*processes):
         for process in processes:
@@ -344,7 +303,7 @@ class Bench:
         def clean():
             ratios = self.window_loss(daemon)
             return all(ratio is not None and ratio <= CLEAN_WINDOW_RATIO for ratio in ratios)
-        wait_until(clean, timeout, 0.2, "the brownout windows to hold <= %d%% loss" % (CLEAN_WINDOW_RATIO * 100))
+        wait_for(clean, timeout, "the brownout windows to hold <= %d%% loss" % (CLEAN_WINDOW_RATIO * 100), 0.2)
 
     # -- 1. hard failure
 
@@ -482,13 +441,7 @@ class Bench:
         trials = []
         for index in range(self.args.loss40_trials):
             world = self.begin("loss40-%d" % (index + 1))
-            daemon = self.start_daemon(world, world.prod_rtb_id, "daemon")
-            tables = {"daemon": world.prod_rtb_id}
-            baseline = None
-            if self.with_baseline:
-                tables["baseline"] = self.extra_table(world)
-                baseline = self.start_baseline(world, tables["baseline"])
-            self.wait_ready(daemon, baseline)
+            daemon, baseline, tables = self.start_contenders(world)
             time.sleep(BROWNOUT_WINDOW_S)
             start, start_wall = time.monotonic(), time.time()
             self.set_loss(40)
@@ -531,13 +484,7 @@ class Bench:
     def scenario_flapping(self):
         flap_s = self.args.flap_seconds
         world = self.begin("flapping")
-        daemon = self.start_daemon(world, world.prod_rtb_id, "daemon")
-        tables = {"daemon": world.prod_rtb_id}
-        baseline = None
-        if self.with_baseline:
-            tables["baseline"] = self.extra_table(world)
-            baseline = self.start_baseline(world, tables["baseline"])
-        self.wait_ready(daemon, baseline)
+        daemon, baseline, tables = self.start_contenders(world)
         time.sleep(BROWNOUT_WINDOW_S)
         start, start_wall = time.monotonic(), time.time()
         period = FLAP_DOWN_S + FLAP_UP_S
@@ -586,13 +533,7 @@ class Bench:
         trials = []
         for index in range(self.args.failback_trials):
             world = self.begin("failback-%d" % (index + 1))
-            daemon = self.start_daemon(world, world.prod_rtb_id, "daemon")
-            tables = {"daemon": world.prod_rtb_id}
-            baseline = None
-            if self.with_baseline:
-                tables["baseline"] = self.extra_table(world)
-                baseline = self.start_baseline(world, tables["baseline"])
-            self.wait_ready(daemon, baseline)
+            daemon, baseline, tables = self.start_contenders(world)
             time.sleep(3.0)
             cut = self.cut_dx()
             switched = self.watch_tables(world, tables, PATH_VPN, LOSS40_CAP_S, [daemon, baseline])
@@ -696,48 +637,6 @@ class Bench:
 # --------------------------------------------------------------------------- report
 
 
-def git(*arguments):
-    try:
-        completed = subprocess.run(["git", "-C", REPO_ROOT] + list(arguments), capture_output=True, text=True, timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return completed.stdout.strip() if completed.returncode == 0 else None
-
-
-def first_line_with(path, prefix):
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                if line.startswith(prefix):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return None
-
-
-def machine_info():
-    versions = {}
-    for package in ("boto3", "botocore", "moto", "icmplib", "prometheus-client"):
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = None
-    status = git("status", "--porcelain")
-    return {
-        "nproc": os.cpu_count(),
-        "nproc_usable": len(os.sched_getaffinity(0)),
-        "cpu_model": first_line_with("/proc/cpuinfo", "model name"),
-        "mem_total": first_line_with("/proc/meminfo", "MemTotal"),
-        "kernel": platform.release(),
-        "machine": platform.machine(),
-        "python": platform.python_version(),
-        "python_executable": sys.executable,
-        "commit": git("rev-parse", "HEAD"),
-        "worktree_dirty": None if status is None else bool(status),
-        "packages": versions,
-    }
-
-
 class Report:
     """Rows of the table and the raw numbers, in scenario order."""
 
@@ -825,15 +724,6 @@ def scenario_list(text):
     return names
 
 
-def positive(kind):
-    def convert(text):
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError("must be > 0, got %s" % text)
-        return value
-    return convert
-
-
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0], epilog="See benchmarks/README.md. Needs root (network namespaces).")
     parser.add_argument("--quick", action="store_true", help="fewer trials and a 1-minute loss run (about 7 minutes)")
@@ -872,10 +762,6 @@ def estimated_minutes(args):
     return sum(seconds_by_scenario[name] for name in args.scenarios) / 60.0
 
 
-def _interrupt(_signum, _frame):
-    raise KeyboardInterrupt
-
-
 def run_scenarios(bench, report, args):
     """Run the selected scenarios; return True when every one was measured."""
     all_measured = True
@@ -905,7 +791,7 @@ def main(argv=None):
     if reason:
         print("setup error: this benchmark %s" % reason, file=sys.stderr)
         return EXIT_SETUP
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, raise_keyboard_interrupt)
     report = Report(args, args.scenarios)
     report.note("scenarios: %s; expect roughly %.0f minutes" % (", ".join(args.scenarios), estimated_minutes(args)))
     workdir = tempfile.mkdtemp(prefix="lz-bench-")

@@ -11,7 +11,7 @@ samples every 20 ms: the fault's nftables table, the route table in the EC2 API,
 the VRRP state files, the monitor's state file and the ESP tunnel's packet
 counters; the agents' logs give the BGP withdrawal and the kernel route change.
 
-    python3 lab/demo.py [--json FILE]
+    python -m lab.demo [--json FILE]      (from the repository root; bash lab/lab.sh demo)
 
 Exit status 0 when traffic moved to the VPN and back and the workload's flow
 survived (at most ``--max-outage`` seconds without replies).
@@ -30,13 +30,11 @@ import time
 
 import boto3
 
-LAB_DIR = os.path.dirname(os.path.abspath(__file__))
-REPO_ROOT = os.path.dirname(LAB_DIR)
-if LAB_DIR not in sys.path:
-    sys.path.insert(0, LAB_DIR)
+from harness.waiting import first_within
+from lab import lab
+from lab import topology as topo
 
-import lab  # noqa: E402  pylint: disable=wrong-import-position
-import topology as topo  # noqa: E402  pylint: disable=wrong-import-position
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 SAMPLE_SECONDS = 0.02
 PING_INTERVAL = 0.05
@@ -139,13 +137,9 @@ class Watcher(threading.Thread):
                 print("[demo] sample failed: %s" % error, file=sys.stderr)
             self.stop_event.wait(SAMPLE_SECONDS)
 
-    def wait_for(self, name, value, timeout):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.last.get(name) == value:
-                return True
-            time.sleep(SAMPLE_SECONDS)
-        return False
+    def shows_within(self, name, value, timeout):
+        """Whether the sampled ``name`` reads ``value`` within ``timeout`` seconds."""
+        return first_within(lambda: self.last.get(name) == value, timeout, SAMPLE_SECONDS) is not None
 
 
 def start_flows(workload_ns):
@@ -254,12 +248,12 @@ def main(argv=None):
         print("[demo] cutting DX", flush=True)
         run_fault("dx_down")
         phases["cut"] = first_after(watcher.events, "fault", 0, True) or now()
-        moved = watcher.wait_for("vrrp", "onprem-vpn", args.settle) and watcher.wait_for("api", "vpn", args.settle)
+        moved = watcher.shows_within("vrrp", "onprem-vpn", args.settle) and watcher.shows_within("api", "vpn", args.settle)
         time.sleep(3)
         print("[demo] restoring DX", flush=True)
         run_fault("restore")
         phases["restore"] = first_after(watcher.events, "fault", phases["cut"], False) or now()
-        back = watcher.wait_for("api", "dx", args.settle + 30) and watcher.wait_for("vrrp", "onprem-dx", args.settle)
+        back = watcher.shows_within("api", "dx", args.settle + 30) and watcher.shows_within("vrrp", "onprem-dx", args.settle)
         time.sleep(2)
     finally:
         watcher.stop_event.set()

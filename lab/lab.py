@@ -14,11 +14,11 @@ all of it, ending processes by their recorded PID.  Everything runs as root.
 The AWS resources (VPC, route tables, the appliance's ENI...) are not made
 here: ``site.yml`` (``bash lab/lab.sh site``) provisions them with the collection's roles.
 
-CLI::
+CLI (from the repository root)::
 
-    python3 lab/lab.py up
-    python3 lab/lab.py status
-    python3 lab/lab.py down
+    python -m lab.lab up
+    python -m lab.lab status
+    python -m lab.lab down
 """
 
 from __future__ import annotations
@@ -34,13 +34,10 @@ import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-LAB_DIR = os.path.dirname(os.path.abspath(__file__))
-REPO_ROOT = os.path.dirname(LAB_DIR)
-if LAB_DIR not in sys.path:
-    sys.path.insert(0, LAB_DIR)
+from lab import nspawn
+from lab import topology as topo
 
-import nspawn  # noqa: E402  pylint: disable=wrong-import-position
-import topology as topo  # noqa: E402  pylint: disable=wrong-import-position
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 STATE_DIR = os.environ.get("LZLAB_TOPOLOGY_DIR", "/run/lzlab-topology")
 STATE_FILE = os.path.join(STATE_DIR, "state.json")
@@ -329,9 +326,9 @@ def seed_dx_virtual_interface():
 
 def start_agents(state, router_pid):
     router_ns = topo.namespace("vpc-router")
-    start_process(state, "vgw-agent", [VENV_PYTHON, os.path.join(LAB_DIR, "vgw_agent.py"), "--endpoint", topo.ENDPOINT_URL,
+    start_process(state, "vgw-agent", [VENV_PYTHON, "-m", "lab.vgw_agent", "--endpoint", topo.ENDPOINT_URL,
                                        "--router-pid", str(router_pid)], netns=router_ns)
-    agent = start_process(state, "router-agent", [VENV_PYTHON, os.path.join(LAB_DIR, "router_agent.py"), "--endpoint", topo.ENDPOINT_URL],
+    agent = start_process(state, "router-agent", [VENV_PYTHON, "-m", "lab.router_agent", "--endpoint", topo.ENDPOINT_URL],
                           netns=router_ns)
     wait_for_log_line(agent, "router-agent", "{")
 

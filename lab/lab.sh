@@ -28,7 +28,7 @@ command="${1:-}"
 shift || true
 case "$command" in
   up | down | status)
-    exec "$REPO_ROOT/.venv/bin/python" lab/lab.py "$command"
+    exec "$REPO_ROOT/.venv/bin/python" -m lab.lab "$command"
     ;;
   site)
     exec ansible-playbook -i "$INVENTORY" site.yml "$@"
@@ -43,7 +43,7 @@ case "$command" in
     exec ansible-playbook -i "$INVENTORY" playbooks/drill.yml "$@"
     ;;
   demo)
-    exec "$REPO_ROOT/.venv/bin/python" lab/demo.py "$@"
+    exec "$REPO_ROOT/.venv/bin/python" -m lab.demo "$@"
     ;;
   -h | --help | help)
     usage

@@ -17,13 +17,13 @@ processes.
 Ansible reaches a host with the ``community.docker.nsenter`` connection and
 ``ansible_nsenter_pid`` set to the init PID (``pid NAME``).
 
-CLI::
+CLI (from the repository root)::
 
-    python3 lab/nspawn.py up NAME --netns NS [--rootfs DIR] [--timeout S]
-    python3 lab/nspawn.py down NAME
-    python3 lab/nspawn.py pid NAME
-    python3 lab/nspawn.py exec NAME -- COMMAND...
-    python3 lab/nspawn.py list
+    python -m lab.nspawn up NAME --netns NS [--rootfs DIR] [--timeout S]
+    python -m lab.nspawn down NAME
+    python -m lab.nspawn pid NAME
+    python -m lab.nspawn exec NAME -- COMMAND...
+    python -m lab.nspawn list
 """
 
 from __future__ import annotations

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -41,11 +40,7 @@ import urllib.request
 
 import boto3
 
-LAB_DIR = os.path.dirname(os.path.abspath(__file__))
-if LAB_DIR not in sys.path:
-    sys.path.insert(0, LAB_DIR)
-
-import topology as topo  # noqa: E402  pylint: disable=wrong-import-position
+from lab import topology as topo
 
 RULE_PRIORITY_BASE = 1000
 RULE_PRIORITY_LAST = 1099

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import signal
 import subprocess
@@ -34,12 +33,8 @@ import urllib.request
 
 import boto3
 
-LAB_DIR = os.path.dirname(os.path.abspath(__file__))
-if LAB_DIR not in sys.path:
-    sys.path.insert(0, LAB_DIR)
-
-import nspawn  # noqa: E402  pylint: disable=wrong-import-position
-import topology as topo  # noqa: E402  pylint: disable=wrong-import-position
+from lab import nspawn
+from lab import topology as topo
 
 # A route line of `birdc show route`: the prefix opens the line.
 ROUTE_LINE = re.compile(r"^(\d+\.\d+\.\d+\.\d+/\d+)\s")

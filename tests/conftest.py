@@ -1,42 +1,41 @@
 """Test-session wiring shared by every test directory.
 
 Tests import the collection the way Ansible does
-(``ansible_collections.localzones.failover...``), so the checkout is exposed
-under ``.cache/collections/ansible_collections/localzones/failover``.
+(``ansible_collections.localzones.failover...``): pytest.ini puts ``.cache/collections``
+on the import path, where scripts/setup.sh links the checkout as
+``ansible_collections/localzones/failover``; the link is made again here when it is
+missing or points elsewhere (a moved checkout), so a run never imports another copy.
 
 Under ``CI=true`` (``.ci/run``) a run with a missing setup prerequisite does not start,
-and a run in which any test skipped fails (tests/support/prerequisites.py says why).
+and a run in which any test skipped fails (harness/prerequisites.py says why).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
-import sys
 
 import pytest
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-COLLECTIONS_ROOT = os.path.join(REPO_ROOT, ".cache", "collections")
+from harness import prerequisites
+from harness.paths import COLLECTION_LINK
+from harness.paths import REPO_ROOT
 
 
-def _expose_collection():
-    namespace_dir = os.path.join(COLLECTIONS_ROOT, "ansible_collections", "localzones")
-    link = os.path.join(namespace_dir, "failover")
-    os.makedirs(namespace_dir, exist_ok=True)
-    if not os.path.islink(link) or os.path.realpath(link) != REPO_ROOT:
-        if os.path.islink(link):
-            os.unlink(link)
-        os.symlink(REPO_ROOT, link)
-    if COLLECTIONS_ROOT not in sys.path:
-        sys.path.insert(0, COLLECTIONS_ROOT)
+def _link_collection():
+    if os.path.islink(COLLECTION_LINK) and os.path.realpath(COLLECTION_LINK) == REPO_ROOT:
+        return
+    os.makedirs(os.path.dirname(COLLECTION_LINK), exist_ok=True)
+    if os.path.islink(COLLECTION_LINK):
+        os.unlink(COLLECTION_LINK)
+    os.symlink(REPO_ROOT, COLLECTION_LINK)
+    # The import system may have looked for the path before the link was there.
+    importlib.invalidate_caches()
 
 
-_expose_collection()
+_link_collection()
 
-# Imported after the collection is exposed: the support package imports from it.
-from tests.support import prerequisites  # noqa: E402  pylint: disable=wrong-import-position
-
-pytest_plugins = ["tests.support.aws", "tests.support.netns"]
+pytest_plugins = ["harness.aws", "harness.netns", "harness.monitor"]
 
 _skips = prerequisites.SkipLedger(prerequisites.CI_SKIP_ALLOWED)
 
@@ -69,4 +68,4 @@ def pytest_terminal_summary(terminalreporter):
         for nodeid, reason in unexpected:
             terminalreporter.line("%s: %s" % (nodeid, reason))
         terminalreporter.line("A skip in CI means a prerequisite is missing; fix the setup, or allow it in "
-                              "tests/support/prerequisites.py CI_SKIP_ALLOWED with the reason.")
+                              "harness/prerequisites.py CI_SKIP_ALLOWED with the reason.")

@@ -13,24 +13,24 @@ import warnings
 
 import pytest
 
-from tests.support.aws import REGION
-from tests.support.aws import reset_server
-from tests.support.provision import MANAGED_BY
-from tests.support.provision import NAME
-from tests.support.provision import PROBE_TARGETS
-from tests.support.provision import ROLE_TAG
-from tests.support.provision import aws_connection
-from tests.support.provision import aws_ec2_inventory
-from tests.support.provision import base_variables
-from tests.support.provision import build_existing_environment
-from tests.support.provision import clients
-from tests.support.provision import managed_by
-from tests.support.provision import network_variables
-from tests.support.provision import run_module
-from tests.support.provision import run_playbook
-from tests.support.provision import run_playbook_plainly
-from tests.support.provision import snapshot
-from tests.support.provision import tags_of
+from harness.aws import REGION
+from harness.aws import reset_server
+from harness.provision import MANAGED_BY
+from harness.provision import NAME
+from harness.provision import PROBE_TARGETS
+from harness.provision import ROLE_TAG
+from harness.provision import aws_connection
+from harness.provision import aws_ec2_inventory
+from harness.provision import base_variables
+from harness.provision import build_existing_environment
+from harness.provision import clients
+from harness.provision import managed_by
+from harness.provision import network_variables
+from harness.provision import run_module
+from harness.provision import run_playbook
+from harness.provision import run_playbook_plainly
+from harness.provision import snapshot
+from harness.provision import tags_of
 
 with warnings.catch_warnings():
     # parliament imports pkg_resources, which warns about its own deprecation.

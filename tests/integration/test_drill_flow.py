@@ -19,8 +19,8 @@ import pytest
 
 from ansible_collections.localzones.failover.plugins.module_utils.drill.outages import analyse_direction
 from ansible_collections.localzones.failover.plugins.module_utils.drill.parse import parse_flow_log
-from tests.support.netns import PYTHON
-from tests.support.netns import REPO_ROOT
+from harness.netns import PYTHON
+from harness.paths import REPO_ROOT
 
 pytestmark = pytest.mark.netns
 

@@ -17,8 +17,8 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO_ROOT
-from tests.support.aws import ansible_json_environment
+from harness.aws import ansible_json_environment
+from harness.paths import REPO_ROOT
 
 PLAYBOOK = os.path.join(REPO_ROOT, "playbooks", "drill.yml")
 ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")

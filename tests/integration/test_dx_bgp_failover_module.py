@@ -22,12 +22,12 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import REPO_ROOT
-from tests.support.aws import REGION
-from tests.support.aws import ansible_json_environment
-from tests.support.aws import http_json
-from tests.support.aws import reset_server
-from tests.support.waiting import wait_for
+from harness.aws import REGION
+from harness.aws import ansible_json_environment
+from harness.aws import http_json
+from harness.aws import reset_server
+from harness.paths import REPO_ROOT
+from harness.waiting import wait_for
 
 pytestmark = pytest.mark.moto
 

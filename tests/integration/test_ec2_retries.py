@@ -19,9 +19,9 @@ import pytest
 from ansible_collections.localzones.failover.plugins.module_utils.aws.calls import retry_config
 from ansible_collections.localzones.failover.plugins.module_utils.aws.calls import timed_call
 from ansible_collections.localzones.failover.plugins.module_utils.errors import AwsApiError
-from tests.support.aws import ec2_client
-from tests.support.aws import get_fault_stats
-from tests.support.aws import put_fault
+from harness.aws import ec2_client
+from harness.aws import get_fault_stats
+from harness.aws import put_fault
 
 pytestmark = pytest.mark.moto
 

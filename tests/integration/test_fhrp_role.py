@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The fhrp role (keepalived VRRP) on two real Debian 12 routers sharing an on-premises LAN.
 
-Topology (routers are systemd-nspawn containers in their own namespaces, tests/support/lab.py)::
+Topology (routers are systemd-nspawn containers in their own namespaces, harness/hosts.py)::
 
                       LAN bridge br0 (own namespace), client 198.18.30.10
                        /                                      \\
@@ -35,11 +35,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.support.lab import booted_host
-from tests.support.lab import run_playbook
-from tests.support.lab import write_inventory
-from tests.support.netns import NetnsLab
-from tests.support.waiting import wait_for
+from harness.hosts import booted_host
+from harness.hosts import run_playbook
+from harness.hosts import write_inventory
+from harness.netns import NetnsLab
+from harness.waiting import wait_for
 
 pytestmark = [pytest.mark.netns]
 

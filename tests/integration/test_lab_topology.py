@@ -20,10 +20,11 @@ from dataclasses import dataclass
 import boto3
 import pytest
 
+from harness.hosts import lab_unavailable_reason
+from harness.waiting import first_within
 from lab import lab as lab_cli
 from lab import nspawn
 from lab import topology as topo
-from tests.support.lab import lab_unavailable_reason
 
 pytestmark = pytest.mark.netns
 
@@ -68,14 +69,10 @@ def router_table_of(device):
     return None
 
 
-def wait_until(predicate, timeout, interval=0.005):
-    """Seconds until ``predicate()`` was true, or None after ``timeout``."""
+def seconds_until(predicate, timeout, interval=0.005):
+    """Seconds until ``predicate()`` was true, or None after ``timeout``: how fast the lab reacted."""
     started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if predicate():
-            return time.monotonic() - started
-        time.sleep(interval)
-    return None
+    return time.monotonic() - started if first_within(predicate, timeout, interval) else None
 
 
 def propagated(ec2, rtb_id):
@@ -149,33 +146,33 @@ def test_every_host_runs_in_its_namespace(running_lab):  # pylint: disable=redef
 
 
 def test_propagated_routes_follow_the_dx_bgp_session(world):  # pylint: disable=redefined-outer-name
-    assert wait_until(lambda: propagated(world.ec2, world.prod_rtb_id) == [topo.ONPREM_CIDR], 15, 0.1) is not None
+    assert seconds_until(lambda: propagated(world.ec2, world.prod_rtb_id) == [topo.ONPREM_CIDR], 15, 0.1) is not None
     set_dx(cut=True)
     try:
-        withdrawn = wait_until(lambda: propagated(world.ec2, world.prod_rtb_id) == [], BGP_WITHDRAW_SECONDS + 5, 0.05)
+        withdrawn = seconds_until(lambda: propagated(world.ec2, world.prod_rtb_id) == [], BGP_WITHDRAW_SECONDS + 5, 0.05)
         assert withdrawn is not None and withdrawn <= BGP_WITHDRAW_SECONDS, withdrawn
-        assert wait_until(lambda: kernel_route(router_table_of("sn-private2"), topo.ONPREM_CIDR) == "", ROUTE_WAIT_SECONDS) is not None
+        assert seconds_until(lambda: kernel_route(router_table_of("sn-private2"), topo.ONPREM_CIDR) == "", ROUTE_WAIT_SECONDS) is not None
     finally:
         set_dx(cut=False)
-    assert wait_until(lambda: propagated(world.ec2, world.prod_rtb_id) == [topo.ONPREM_CIDR], 20, 0.1) is not None
-    assert wait_until(lambda: "via %s" % topo.DX_ONPREM_ADDRESS in kernel_route(router_table_of("sn-private2"), topo.ONPREM_CIDR), 5) is not None
+    assert seconds_until(lambda: propagated(world.ec2, world.prod_rtb_id) == [topo.ONPREM_CIDR], 20, 0.1) is not None
+    assert seconds_until(lambda: "via %s" % topo.DX_ONPREM_ADDRESS in kernel_route(router_table_of("sn-private2"), topo.ONPREM_CIDR), 5) is not None
 
 
 def test_every_static_route_change_reaches_the_kernel(world):  # pylint: disable=redefined-outer-name
     """Each create and delete shows up in the router's kernel: the agent follows the endpoint's
     route-table version at once, so each one arrives well within ROUTE_WAIT_SECONDS, a quarter of
     the agent's 20 s long poll. The times are printed, not judged: latency is not the behaviour here."""
-    assert wait_until(lambda: router_table_of("sn-private1") is not None, ROUTE_WAIT_SECONDS) is not None
+    assert seconds_until(lambda: router_table_of("sn-private1") is not None, ROUTE_WAIT_SECONDS) is not None
     table = router_table_of("sn-private1")
     appliance = "via %s" % topo.subnet_of("vpn-appliance").host_address
     # Start from DX: the propagated route is in the kernel.
-    assert wait_until(lambda: "via %s" % topo.DX_ONPREM_ADDRESS in kernel_route(table, topo.ONPREM_CIDR), 20) is not None
+    assert seconds_until(lambda: "via %s" % topo.DX_ONPREM_ADDRESS in kernel_route(table, topo.ONPREM_CIDR), 20) is not None
     to_vpn, to_dx = [], []
     for _trial in range(ROUTE_CHANGE_TRIALS):
         world.ec2.create_route(RouteTableId=world.prod_rtb_id, DestinationCidrBlock=topo.ONPREM_CIDR, NetworkInterfaceId=world.eni_id)
-        to_vpn.append(wait_until(lambda: appliance in kernel_route(table, topo.ONPREM_CIDR), ROUTE_WAIT_SECONDS))
+        to_vpn.append(seconds_until(lambda: appliance in kernel_route(table, topo.ONPREM_CIDR), ROUTE_WAIT_SECONDS))
         world.ec2.delete_route(RouteTableId=world.prod_rtb_id, DestinationCidrBlock=topo.ONPREM_CIDR)
-        to_dx.append(wait_until(lambda: "via %s" % topo.DX_ONPREM_ADDRESS in kernel_route(table, topo.ONPREM_CIDR), ROUTE_WAIT_SECONDS))
+        to_dx.append(seconds_until(lambda: "via %s" % topo.DX_ONPREM_ADDRESS in kernel_route(table, topo.ONPREM_CIDR), ROUTE_WAIT_SECONDS))
     assert None not in to_vpn + to_dx, "a route change did not reach the kernel within %g s" % ROUTE_WAIT_SECONDS
     print("API -> kernel (s): to the VPN median %.3f max %.3f; back to DX median %.3f max %.3f" % (
         statistics.median(to_vpn), max(to_vpn), statistics.median(to_dx), max(to_dx)))
@@ -186,7 +183,7 @@ def test_static_beats_propagated_and_the_longest_prefix_wins(world):  # pylint: 
     more_specific = "198.19.0.128/25"
     world.ec2.create_route(RouteTableId=world.prod_rtb_id, DestinationCidrBlock=more_specific, NetworkInterfaceId=world.eni_id)
     try:
-        assert wait_until(lambda: kernel_route(table, more_specific) != "", ROUTE_WAIT_SECONDS) is not None
+        assert seconds_until(lambda: kernel_route(table, more_specific) != "", ROUTE_WAIT_SECONDS) is not None
         workload = topo.subnet_of("workload")
         low = in_router("ip", "route", "get", "198.19.0.10", "from", workload.host_address, "iif", workload.router_device)
         high = in_router("ip", "route", "get", "198.19.0.200", "from", workload.host_address, "iif", workload.router_device)

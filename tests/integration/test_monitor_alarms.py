@@ -9,11 +9,11 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from tests.support.aws import DUMMY_CREDENTIALS
-from tests.support.aws import REGION
-from tests.support.aws import reset_server
-from tests.support.provision import base_variables
-from tests.support.provision import run_playbook
+from harness.aws import DUMMY_CREDENTIALS
+from harness.aws import REGION
+from harness.aws import reset_server
+from harness.provision import base_variables
+from harness.provision import run_playbook
 
 pytestmark = pytest.mark.moto
 

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The lz-failover-monitor daemon as a process: real ICMP, the EC2 fidelity endpoint, real signals.
 
-See tests/support/monitor.py for the topology. Every test gets a freshly built EC2
+See harness/monitor.py for the topology. Every test gets a freshly built EC2
 world; the daemon runs with the default probe and hard-failure settings (one round
 every 0.1 s, 5 failed rounds) and a 3 s failback hold.
 
@@ -22,46 +22,24 @@ import time
 
 import pytest
 
-from tests.support.aws import put_fault
-from tests.support.monitor import DX_TARGETS
-from tests.support.monitor import Blackhole
-from tests.support.monitor import CloudWatchReader
-from tests.support.monitor import VPN_TARGET
-from tests.support.monitor import MonitorLab
-from tests.support.monitor import NotificationInbox
-from tests.support.monitor import all_routes
-from tests.support.monitor import route_changing_requests
-from tests.support.monitor import static_routes
-from tests.support.monitor import wait_until
-from tests.support.netns import PYTHON
-from tests.support.netns import NetnsLab
-from tests.support.netns import require_netns
-from tests.support.netns import run
+from harness.aws import put_fault
+from harness.monitor import DX_TARGETS
+from harness.monitor import VPN_TARGET
+from harness.monitor import Blackhole
+from harness.monitor import CloudWatchReader
+from harness.monitor import NotificationInbox
+from harness.monitor import all_routes
+from harness.monitor import route_changing_requests
+from harness.monitor import static_routes
+from harness.netns import PYTHON
+from harness.netns import run
+from harness.waiting import wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.moto]
 
 FAILBACK_HOLD_S = 3
 RECONCILE_INTERVAL_S = 2  # MonitorLab.config
 NO_ROUTE_CHANGES = {"CreateRoute": 0, "ReplaceRoute": 0, "DeleteRoute": 0}
-
-
-@pytest.fixture(scope="module")
-def monitor_lab(tmp_path_factory):
-    require_netns()
-    lab = NetnsLab()
-    try:
-        yield MonitorLab(lab, tmp_path_factory.mktemp("monitor-lab"))
-    finally:
-        lab.cleanup()
-
-
-@pytest.fixture
-def mlab(monitor_lab, tmp_path):
-    monitor_lab.begin_test(tmp_path)
-    try:
-        yield monitor_lab
-    finally:
-        monitor_lab.end_test()
 
 
 @pytest.fixture
@@ -160,12 +138,12 @@ def test_sigterm_on_the_vpn_leaves_the_routes_in_place(mlab, world, dx_when_stop
     ec2 = mlab.ec2()
     daemon = start(mlab, world, policy={"failback_hold_s": 30, "dampening_max_hold_s": 30})
     mlab.set_dx(up=False)
-    wait_until(lambda: on_vpn(ec2, world), 10, message="failover")
+    wait_for(lambda: on_vpn(ec2, world), 10, "failover", 0.02)
     daemon.wait_for_event("routes_converged", path="vpn")
     if dx_when_stopped == "restored_during_the_hold":
         mlab.set_dx(up=True)
         rounds = counter(daemon.scrape(), "lz_failover_probe_rounds_total")
-        wait_until(lambda: counter(daemon.scrape(), "lz_failover_probe_rounds_total") >= rounds + 5, 10, 0.1, "good rounds on the restored DX")
+        wait_for(lambda: counter(daemon.scrape(), "lz_failover_probe_rounds_total") >= rounds + 5, 10, "good rounds on the restored DX", 0.1)
     prod_before = all_routes(ec2, world.prod_rtb_id)
     counts_before = route_changing_requests(mlab.endpoint_url)
 
@@ -196,7 +174,7 @@ def test_hard_failure_fails_over_then_fails_back_after_the_hold(mlab, world):
     daemon.wait_for_event("routes_converged")
 
     mlab.set_dx(up=False)
-    wait_until(lambda: on_vpn(ec2, world) and on_vpn(ec2, world, second_rtb), 10, 0.01, "the static routes to the VPN ENI")
+    wait_for(lambda: on_vpn(ec2, world) and on_vpn(ec2, world, second_rtb), 10, "the static routes to the VPN ENI", 0.01)
     transition = daemon.wait_for_event("transition", to_path="vpn")
     assert transition["reason"] == "hard_failure" and transition["evidence"]["consecutive_failed_rounds"] >= 5
     assert transition["evidence"]["targets"] == list(DX_TARGETS)
@@ -205,7 +183,7 @@ def test_hard_failure_fails_over_then_fails_back_after_the_hold(mlab, world):
 
     restored = time.monotonic()
     mlab.set_dx(up=True)
-    wait_until(lambda: static_routes(ec2, world.prod_rtb_id) == {} and static_routes(ec2, second_rtb) == {}, FAILBACK_HOLD_S + 10, 0.02, "failback to DX")
+    wait_for(lambda: static_routes(ec2, world.prod_rtb_id) == {} and static_routes(ec2, second_rtb) == {}, FAILBACK_HOLD_S + 10, "failback to DX", 0.02)
     failback_s = time.monotonic() - restored
     assert daemon.wait_for_event("transition", to_path="dx")["reason"] == "dx_recovered"
     assert all_routes(ec2, world.probe_rtb_id) == probe_before
@@ -220,7 +198,7 @@ def test_hard_failure_fails_over_then_fails_back_after_the_hold(mlab, world):
     assert metrics.value("lz_failover_transitions_total", from_path="vpn", to_path="dx", reason="dx_recovered") == 1
     assert metrics.value("lz_failover_route_actions_total", action="create", outcome="done") == 4
     assert metrics.value("lz_failover_last_transition_timestamp_seconds") > daemon.started_at
-    messages = wait_until(lambda: len(inbox.receive()) >= 2 and inbox.messages, 5, 0.1, "both SNS notifications")
+    messages = wait_for(lambda: len(inbox.receive()) >= 2 and inbox.messages, 5, "both SNS notifications", 0.1)
     assert [(message["event"], message["from"], message["to"], message["reason"]) for message in messages] == [
         ("transition", "dx", "vpn", "hard_failure"), ("transition", "vpn", "dx", "dx_recovered"),
     ]
@@ -240,7 +218,7 @@ def test_startup_learns_the_vpn_path_from_the_tables(mlab, world, existing):
     daemon = start(mlab, world)
     initial = daemon.events("initial_path")[0]
     assert initial["path"] == "vpn" and initial["tables_path"] == ("vpn" if existing == "both" else "mixed")
-    wait_until(lambda: on_vpn(ec2, world), 5, message="both routes on the VPN")
+    wait_for(lambda: on_vpn(ec2, world), 5, "both routes on the VPN", 0.02)
     time.sleep(1.0)
     created = route_changing_requests(mlab.endpoint_url)["CreateRoute"] - counts_before["CreateRoute"]
     assert created == (0 if existing == "both" else 1), "no duplicate CreateRoute: only the missing route is created"
@@ -252,12 +230,12 @@ def test_drift_is_repaired_within_the_reconcile_interval(mlab, world):
     ec2 = mlab.ec2()
     daemon = start(mlab, world)
     mlab.set_dx(up=False)
-    wait_until(lambda: on_vpn(ec2, world), 5, message="failover")
+    wait_for(lambda: on_vpn(ec2, world), 5, "failover", 0.02)
     daemon.wait_for_event("routes_converged", path="vpn")
 
     ec2.delete_route(RouteTableId=world.prod_rtb_id, DestinationCidrBlock=world.onprem_cidrs[0])
     # Within one reconcile interval, plus a second interval of slack for a loaded machine.
-    wait_until(lambda: on_vpn(ec2, world), 2 * RECONCILE_INTERVAL_S, message="the deleted route to come back")
+    wait_for(lambda: on_vpn(ec2, world), 2 * RECONCILE_INTERVAL_S, "the deleted route to come back", 0.02)
     drift = daemon.wait_for_event("drift_detected")
     recreate = {"route_table_id": world.prod_rtb_id, "destination_cidr": world.onprem_cidrs[0], "action": "create", "target": world.vpn_eni_id}
     assert drift["actions"] == [recreate]
@@ -276,7 +254,7 @@ def test_foreign_route_is_reported_and_never_changed(mlab, world):
     assert conflict["conflicts"][0]["target"] == foreign_eni
     mlab.set_dx(up=False)
     daemon.wait_for_event("transition", to_path="vpn")
-    wait_until(lambda: len(daemon.events("route_conflict", desired_path="vpn")) >= 1, 5, message="the conflict on the VPN path")
+    wait_for(lambda: len(daemon.events("route_conflict", desired_path="vpn")) >= 1, 5, "the conflict on the VPN path", 0.02)
 
     first = daemon.scrape()
     time.sleep(1.0)
@@ -301,7 +279,7 @@ def test_api_faults_during_failover_are_retried_until_applied(mlab, world):
     cut = time.monotonic()
 
     mlab.set_dx(up=False)
-    wait_until(lambda: on_vpn(ec2, world), 30, 0.05, "the route change to get through the faults")
+    wait_for(lambda: on_vpn(ec2, world), 30, "the route change to get through the faults", 0.05)
     elapsed = time.monotonic() - cut
     metrics = daemon.scrape()
     codes = {event["code"] for event in daemon.events("api_error")}
@@ -339,7 +317,7 @@ def test_sighup_rejects_a_bad_config_and_applies_a_good_one(mlab, world):
     daemon.signal(signal.SIGHUP)
     reloaded = daemon.wait_for_event("config_reloaded")
     assert reloaded["changed"] == ["probe"]
-    wait_until(lambda: counter(daemon.scrape(), "lz_failover_echoes_sent_total", target=DX_TARGETS[2]) > 0, 3, message="the new target to be probed")
+    wait_for(lambda: counter(daemon.scrape(), "lz_failover_echoes_sent_total", target=DX_TARGETS[2]) > 0, 3, "the new target to be probed", 0.02)
     metrics = daemon.scrape()
     assert metrics.value("lz_failover_config_reloads_total", outcome="rejected") == 1
     assert metrics.value("lz_failover_config_reloads_total", outcome="applied") == 1
@@ -361,7 +339,7 @@ def test_vpn_path_awareness_holds_the_routes_while_both_paths_are_down(mlab, wor
     assert static_routes(ec2, world.prod_rtb_id) == {}, "no failover onto a dead VPN"
 
     mlab.set_vpn(up=True)
-    wait_until(lambda: on_vpn(ec2, world), 5, message="failover once the VPN path is back")
+    wait_for(lambda: on_vpn(ec2, world), 5, "failover once the VPN path is back", 0.02)
     assert daemon.scrape().value("lz_failover_alerts_total", alert="both_down") == 1
 
 
@@ -376,11 +354,11 @@ def test_every_cut_fails_over_and_every_restore_fails_back(mlab, world):
     cuts = 3
     for cut in range(1, cuts + 1):
         mlab.set_dx(up=False)
-        wait_until(lambda: on_vpn(ec2, world), 10, 0.01, "failover %d" % cut)
-        wait_until(lambda: len(daemon.events("routes_converged", path="vpn")) >= cut, 10, message="routes converged on the VPN, cut %d" % cut)
+        wait_for(lambda: on_vpn(ec2, world), 10, "failover %d" % cut, 0.01)
+        wait_for(lambda: len(daemon.events("routes_converged", path="vpn")) >= cut, 10, "routes converged on the VPN, cut %d" % cut, 0.02)
         mlab.set_dx(up=True)
-        wait_until(lambda: static_routes(ec2, world.prod_rtb_id) == {}, 10, 0.02, "failback %d" % cut)
-        wait_until(lambda: len(daemon.events("routes_converged", path="dx")) >= cut + 1, 10, message="routes converged on DX, restore %d" % cut)
+        wait_for(lambda: static_routes(ec2, world.prod_rtb_id) == {}, 10, "failback %d" % cut, 0.02)
+        wait_for(lambda: len(daemon.events("routes_converged", path="dx")) >= cut + 1, 10, "routes converged on DX, restore %d" % cut, 0.02)
     transitions = daemon.events("transition")
     assert [(event["from_path"], event["to_path"]) for event in transitions] == [("dx", "vpn"), ("vpn", "dx")] * cuts
     # The earlier cuts' lost rounds stay in the 10 s brownout window, so a later cut may be judged
@@ -412,10 +390,10 @@ def test_cloudwatch_receives_the_path_both_paths_down_transitions_loss_and_rtt(m
     mlab.set_dx(up=False)
     daemon.wait_for_event("alert", alert="both_down")
     mlab.set_vpn(up=True)
-    wait_until(lambda: on_vpn(ec2, world), 5, message="failover once the VPN path is back")
+    wait_for(lambda: on_vpn(ec2, world), 5, "failover once the VPN path is back", 0.02)
     # One periodic flush, then SIGTERM: the last partial interval goes out on the way down.
-    wait_until(lambda: counter(daemon.scrape(), "lz_failover_cloudwatch_requests_total", code="OK") >= 1, CLOUDWATCH_INTERVAL_S + 5, 0.2,
-               "the first periodic PutMetricData")
+    wait_for(lambda: counter(daemon.scrape(), "lz_failover_cloudwatch_requests_total", code="OK") >= 1, CLOUDWATCH_INTERVAL_S + 5,
+             "the first periodic PutMetricData", 0.2)
     daemon.signal(signal.SIGTERM)
     assert daemon.wait(10) == 0
 
@@ -442,10 +420,10 @@ def test_a_hung_cloudwatch_endpoint_delays_neither_probing_nor_failover_nor_stop
         daemon.wait_for_event("routes_converged")
         rounds_before, began = counter(daemon.scrape(), "lz_failover_probe_rounds_total"), time.monotonic()
         # The first flush hangs in the blackhole (2 attempts x 5 s read timeout) while DX is cut.
-        wait_until(lambda: blackhole.connections, CLOUDWATCH_INTERVAL_S + 5, 0.05, "the daemon to connect to the hung endpoint")
+        wait_for(lambda: blackhole.connections, CLOUDWATCH_INTERVAL_S + 5, "the daemon to connect to the hung endpoint", 0.05)
         cut = time.monotonic()
         mlab.set_dx(up=False)
-        wait_until(lambda: on_vpn(ec2, world), 15, 0.01, "failover while a PutMetricData hangs")
+        wait_for(lambda: on_vpn(ec2, world), 15, "failover while a PutMetricData hangs", 0.01)
         failover_s = time.monotonic() - cut
         failed = daemon.wait_for_event("cloudwatch_failed", timeout=30)
         assert failed["code"] == "ReadTimeoutError" and failed["kept"] is True

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The monitor role on a real Debian 12 host: systemd as PID 1 in a systemd-nspawn container.
 
-Topology (tests/support/lab.py)::
+Topology (harness/hosts.py)::
 
     host namespace (this test)                    lab host (Debian 12, systemd)
     tools/endpoint on the link         --/30--    lz-failover-monitor, probe target on lo
@@ -29,21 +29,21 @@ import json
 import os
 import select
 import shutil
-import signal
 import subprocess
 from dataclasses import dataclass
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.aws import build_lz_world
-from tests.support.aws import ec2_client
-from tests.support.lab import booted_host
-from tests.support.lab import run_playbook
-from tests.support.lab import write_inventory
-from tests.support.netns import PYTHON
-from tests.support.netns import REPO_ROOT
-from tests.support.waiting import wait_for
+from harness.aws import build_lz_world
+from harness.aws import ec2_client
+from harness.hosts import booted_host
+from harness.hosts import run_playbook
+from harness.hosts import write_inventory
+from harness.netns import PYTHON
+from harness.paths import REPO_ROOT
+from harness.processes import stop_process
+from harness.waiting import wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.moto]
 
@@ -98,19 +98,13 @@ def start_fidelity_server(address):
     readable = select.select([process.stdout], [], [], 60)[0]
     url = process.stdout.readline().strip() if readable else ""
     if not url.startswith("http://"):
-        stop_process(process)
+        stop_fidelity_server(process)
         raise AssertionError("the EC2 fidelity server did not start on %s" % address)
     return process, url
 
 
-def stop_process(process):
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+def stop_fidelity_server(process):
+    stop_process(process, timeout=10)
     process.stdout.close()
 
 
@@ -256,7 +250,7 @@ def monitor_lab(tmp_path_factory):
             target.role_vars["monitor_source_dir"] = snapshot_daemon_sources(str(tmp_path_factory.mktemp("daemon-source")))
             yield target
         finally:
-            stop_process(process)
+            stop_fidelity_server(process)
 
 
 @pytest.fixture(scope="module")

@@ -24,16 +24,13 @@ import time
 
 import pytest
 
-from tests.support.aws import delete_faults
-from tests.support.aws import get_fault_stats
-from tests.support.aws import put_fault
-from tests.support.monitor import MonitorLab
-from tests.support.monitor import all_routes
-from tests.support.monitor import route_changing_requests
-from tests.support.monitor import static_routes
-from tests.support.monitor import wait_until
-from tests.support.netns import NetnsLab
-from tests.support.netns import require_netns
+from harness.aws import delete_faults
+from harness.aws import get_fault_stats
+from harness.aws import put_fault
+from harness.monitor import all_routes
+from harness.monitor import route_changing_requests
+from harness.monitor import static_routes
+from harness.waiting import wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.moto]
 
@@ -47,25 +44,6 @@ BETWEEN_CREATES_MS = 500
 # For the "failing_rounds" moment: enough rounds to the decision (2 s) that a kill after the
 # first failed rounds lands before it even on a loaded machine.
 SLOW_DECISION_ROUNDS = 20
-
-
-@pytest.fixture(scope="module")
-def monitor_lab(tmp_path_factory):
-    require_netns()
-    lab = NetnsLab()
-    try:
-        yield MonitorLab(lab, tmp_path_factory.mktemp("monitor-sigkill"))
-    finally:
-        lab.cleanup()
-
-
-@pytest.fixture
-def mlab(monitor_lab, tmp_path):
-    monitor_lab.begin_test(tmp_path)
-    try:
-        yield monitor_lab
-    finally:
-        monitor_lab.end_test()
 
 
 class Scenario:
@@ -159,7 +137,7 @@ def kill_when_logged(scenario, daemon, event, **fields):
 
 def kill_during_slow_call(scenario, daemon, action, nth=1):
     """Kill while the endpoint is still sitting on the ``nth`` slowed ``action`` request of this daemon."""
-    wait_until(lambda: get_fault_stats(scenario.mlab.endpoint_url)["delayed"].get(action, 0) >= nth, 15, 0.01, "slowed %s number %d" % (action, nth))
+    wait_for(lambda: get_fault_stats(scenario.mlab.endpoint_url)["delayed"].get(action, 0) >= nth, 15, "slowed %s number %d" % (action, nth), 0.01)
     daemon.kill()
     time.sleep(SLOW_CALL_MS / 1000.0 + IN_FLIGHT_GRACE_S)
 
@@ -168,13 +146,13 @@ def kill_while_rounds_fail(scenario, daemon, failed_rounds=3):
     """Kill once a few rounds failed, before the decision (SLOW_DECISION_ROUNDS away)."""
     def failed():
         return (daemon.scrape().value("lz_failover_probe_rounds_failed_total") or 0) >= failed_rounds
-    wait_until(failed, 15, 0.01, "%d failed probe rounds" % failed_rounds)
+    wait_for(failed, 15, "%d failed probe rounds" % failed_rounds, 0.01)
     scenario.kill(daemon)
     assert not daemon.events("transition"), "the kill was meant to land before the decision"
 
 
 def kill_once(scenario, daemon, check, what):
-    wait_until(check, 15, 0.005, what)
+    wait_for(check, 15, what, 0.005)
     scenario.kill(daemon)
 
 
@@ -236,7 +214,7 @@ def test_sigkill_during_failover_then_restart_converges_to_vpn(mlab, moment):
         kill_during_failover(scenario, daemon, moment)
 
     restarted = scenario.restart()
-    wait_until(scenario.on_vpn, 15 + SLOW_DECISION_ROUNDS * 0.1, 0.05, "the restarted daemon to converge on the VPN")
+    wait_for(scenario.on_vpn, 15 + SLOW_DECISION_ROUNDS * 0.1, "the restarted daemon to converge on the VPN", 0.05)
     restarted.wait_for_event("routes_converged", path="vpn")
     time.sleep(0.5)  # room for a stray call to show up in the counters
     scenario.assert_clean(expected_creates=2, expected_deletes=0)
@@ -267,7 +245,7 @@ def test_sigkill_during_failback_then_restart_converges_to_dx(mlab, moment):
         time.sleep(BETWEEN_DELETES_MS / 1000.0)
 
     restarted = scenario.restart()
-    wait_until(scenario.on_dx, FAILBACK_HOLD_S + 10, 0.05, "the restarted daemon to converge on DX")
+    wait_for(scenario.on_dx, FAILBACK_HOLD_S + 10, "the restarted daemon to converge on DX", 0.05)
     restarted.wait_for_event("routes_converged", path="dx")
     time.sleep(0.5)
     # A restart that finds the failback half done (mixed) treats it as VPN and completes

@@ -15,7 +15,8 @@ import os
 
 import pytest
 
-from tests.conftest import COLLECTIONS_ROOT, REPO_ROOT
+from harness.paths import COLLECTIONS_ROOT
+from harness.paths import REPO_ROOT
 
 pytestmark = pytest.mark.netns
 

@@ -10,10 +10,10 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO_ROOT
-from tests.support.aws import ansible_json_environment
-from tests.support.aws import delete_faults
-from tests.support.monitor import route_changing_requests
+from harness.aws import ansible_json_environment
+from harness.aws import delete_faults
+from harness.monitor import route_changing_requests
+from harness.paths import REPO_ROOT
 
 ONPREM = "198.19.0.0/24"
 ONPREM6 = "2001:db8:100::/56"

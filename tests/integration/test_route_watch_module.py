@@ -14,12 +14,12 @@ import time
 
 import pytest
 
-from tests.conftest import REPO_ROOT
-from tests.support.aws import ansible_json_environment
-from tests.support.aws import delete_faults
-from tests.support.aws import get_fault_stats
-from tests.support.aws import put_fault
-from tests.support.waiting import wait_for
+from harness.aws import ansible_json_environment
+from harness.aws import delete_faults
+from harness.aws import get_fault_stats
+from harness.aws import put_fault
+from harness.paths import REPO_ROOT
+from harness.waiting import wait_for
 
 pytestmark = pytest.mark.moto
 

@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from tests.support.provision import run_playbook
-from tests.support.provision import run_playbook_plainly
+from harness.provision import run_playbook
+from harness.provision import run_playbook_plainly
 
 # Nothing listens here: a play that got past the checks would fail differently.
 UNREACHABLE = {"endpoint_url": "http://127.0.0.1:9", "access_key": "testing", "secret_key": "testing"}

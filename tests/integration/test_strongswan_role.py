@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The strongswan role on two real Debian 12 hosts joined by an "internet" link.
 
-Topology (each host a systemd-nspawn container in its own namespace, tests/support/lab.py)::
+Topology (each host a systemd-nspawn container in its own namespace, harness/hosts.py)::
 
     appliance (Local Zone side)                     cgw (on-premises customer gateway)
     lo 198.18.10.1/32  (local_ts 198.18.10.0/24)    lo 198.18.20.1/32  (local_ts 198.18.20.0/24)
@@ -40,14 +40,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.support.lab import ANSIBLE_PLAYBOOK
-from tests.support.lab import ansible_environment
-from tests.support.lab import booted_host
-from tests.support.lab import run_playbook
-from tests.support.lab import write_inventory
-from tests.support.netns import REPO_ROOT
-from tests.support.netns import NetnsLab
-from tests.support.waiting import wait_for
+from harness.hosts import ANSIBLE_PLAYBOOK
+from harness.hosts import ansible_environment
+from harness.hosts import booted_host
+from harness.hosts import run_playbook
+from harness.hosts import write_inventory
+from harness.netns import NetnsLab
+from harness.paths import REPO_ROOT
+from harness.waiting import wait_for
 
 pytestmark = [pytest.mark.netns]
 

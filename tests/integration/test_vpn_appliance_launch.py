@@ -14,17 +14,17 @@ import tempfile
 import pytest
 import yaml
 
-from tests.support.aws import reset_server
-from tests.support.provision import MANAGED_BY
-from tests.support.provision import NAME
-from tests.support.provision import ROLE_TAG
-from tests.support.provision import build_existing_environment
-from tests.support.provision import clients
-from tests.support.provision import managed_by
-from tests.support.provision import network_variables
-from tests.support.provision import run_playbook
-from tests.support.provision import snapshot
-from tests.support.provision import tags_of
+from harness.aws import reset_server
+from harness.provision import MANAGED_BY
+from harness.provision import NAME
+from harness.provision import ROLE_TAG
+from harness.provision import build_existing_environment
+from harness.provision import clients
+from harness.provision import managed_by
+from harness.provision import network_variables
+from harness.provision import run_playbook
+from harness.provision import snapshot
+from harness.provision import tags_of
 
 pytestmark = pytest.mark.moto
 

@@ -20,10 +20,10 @@ from lz_failover_monitor.aws import ec2_client
 from lz_failover_monitor.config import validate_document
 from ansible_collections.localzones.failover.plugins.modules import lz_route_failover_info
 from lz_failover_monitor.metrics import Metrics
-from tests.support.aws import VPN_APPLIANCE_TAG
-from tests.support.aws import put_fault
-from tests.support.monitor import route_changing_requests
-from tests.support.monitor import static_routes
+from harness.aws import VPN_APPLIANCE_TAG
+from harness.aws import put_fault
+from harness.monitor import route_changing_requests
+from harness.monitor import static_routes
 
 
 class FakeClock:

@@ -29,7 +29,7 @@ from lz_failover_monitor.cloudwatch import interval_data
 from lz_failover_monitor.config import CLOUDWATCH_SCHEMA
 from lz_failover_monitor.config import validate_document
 from lz_failover_monitor.metrics import Metrics
-from tests.conftest import REPO_ROOT
+from harness.paths import REPO_ROOT
 from tests.unit.monitor.test_actuator import FakeClock
 from tests.unit.monitor.test_actuator import RecordingLog
 from tests.unit.monitor.test_daemon import DOWN

@@ -20,7 +20,7 @@ import pytest
 from ansible_collections.localzones.failover.plugins.module_utils import events
 from ansible_collections.localzones.failover.plugins.module_utils.drill.parse import parse_monitor_log
 from lz_failover_monitor.logs import JsonFormatter
-from tests.conftest import REPO_ROOT
+from harness.paths import REPO_ROOT
 
 LOG_LEVELS = {"debug", "info", "warning", "error", "exception"}
 

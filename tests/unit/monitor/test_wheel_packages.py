@@ -17,7 +17,7 @@ import os
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from harness.paths import REPO_ROOT
 
 tomllib = pytest.importorskip("tomllib")
 

@@ -21,7 +21,8 @@ import time
 import pytest
 
 from ansible_collections.localzones.failover.plugins.module_utils import drill
-from tests.conftest import COLLECTIONS_ROOT, REPO_ROOT
+from harness.paths import COLLECTIONS_ROOT
+from harness.paths import REPO_ROOT
 
 T0 = 1764100000.0
 INTERVAL = 0.02

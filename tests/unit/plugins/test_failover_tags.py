@@ -15,7 +15,7 @@ from ansible.errors import AnsibleLookupError
 
 from ansible_collections.localzones.failover.plugins.lookup.failover_tags import LookupModule
 from ansible_collections.localzones.failover.plugins.module_utils import tags
-from tests.conftest import REPO_ROOT
+from harness.paths import REPO_ROOT
 
 
 def test_the_lookup_answers_from_the_one_definition():

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the localzones.failover collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Fixtures shared by the endpoint's tests (the server and the reference world come from tests/support/aws.py)."""
+"""Fixtures shared by the endpoint's tests (the server and the reference world come from harness/aws.py)."""
 
 from __future__ import annotations
 

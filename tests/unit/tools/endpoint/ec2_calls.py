@@ -11,8 +11,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support.aws import DUMMY_CREDENTIALS
-from tests.support.aws import REGION
+from harness.aws import DUMMY_CREDENTIALS
+from harness.aws import REGION
 
 ONPREM_V4 = "198.19.0.0/24"
 ONPREM_V6 = "2001:db8:100::/56"

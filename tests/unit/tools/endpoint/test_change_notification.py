@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from tests.support.aws import http_json
-from tests.support.aws import put_learned_prefixes
+from harness.aws import http_json
+from harness.aws import put_learned_prefixes
 
 pytestmark = pytest.mark.moto
 

@@ -19,15 +19,15 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support.aws import NO_RETRIES
-from tests.support.aws import delete_faults
-from tests.support.aws import ec2_client
-from tests.support.aws import faults_url
-from tests.support.aws import get_fault_stats
-from tests.support.aws import http_json
-from tests.support.aws import put_fault
-from tests.support.aws import reset_server
-from tests.support.waiting import wait_for
+from harness.aws import NO_RETRIES
+from harness.aws import delete_faults
+from harness.aws import ec2_client
+from harness.aws import faults_url
+from harness.aws import get_fault_stats
+from harness.aws import http_json
+from harness.aws import put_fault
+from harness.aws import reset_server
+from harness.waiting import wait_for
 from tools.endpoint import faults
 
 pytestmark = pytest.mark.moto

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.aws import REGION
-from tests.support.aws import ec2_client
+from harness.aws import REGION
+from harness.aws import ec2_client
 from tests.unit.tools.endpoint.ec2_calls import AL2023
 from tests.unit.tools.endpoint.ec2_calls import DEBIAN_12_AMD64
 from tests.unit.tools.endpoint.ec2_calls import ssm_client

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.aws import ONPREM_CIDRS
-from tests.support.aws import ec2_client
-from tests.support.aws import get_learned_prefixes
-from tests.support.aws import http_json
-from tests.support.aws import learned_prefixes_url
-from tests.support.aws import put_learned_prefixes
-from tests.support.aws import reset_server
+from harness.aws import ONPREM_CIDRS
+from harness.aws import ec2_client
+from harness.aws import get_learned_prefixes
+from harness.aws import http_json
+from harness.aws import learned_prefixes_url
+from harness.aws import put_learned_prefixes
+from harness.aws import reset_server
 from tests.unit.tools.endpoint.ec2_calls import ONPREM_V4
 from tests.unit.tools.endpoint.ec2_calls import ONPREM_V6
 from tests.unit.tools.endpoint.ec2_calls import PROPAGATED

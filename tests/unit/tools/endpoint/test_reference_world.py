@@ -1,13 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the localzones.failover collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The reference world the endpoint's tests build on (tests/support/aws.py, ``lz_world``), and what moto already gets right in it."""
+"""The reference world the endpoint's tests build on (harness/aws.py, ``lz_world``), and what moto already gets right in it."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.support.aws import ONPREM_CIDRS
+from harness.aws import ONPREM_CIDRS
 from tests.unit.tools.endpoint.ec2_calls import route_table
 
 pytestmark = pytest.mark.moto

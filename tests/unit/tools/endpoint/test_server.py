@@ -11,9 +11,9 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO_ROOT
-from tests.support.aws import ec2_client
-from tests.support.aws import http_json
+from harness.paths import REPO_ROOT
+from harness.aws import ec2_client
+from harness.aws import http_json
 from tests.unit.tools.endpoint.ec2_calls import route_table
 
 pytestmark = pytest.mark.moto

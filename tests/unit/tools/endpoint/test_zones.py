@@ -11,9 +11,9 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support.aws import REGION
-from tests.support.aws import ec2_client
-from tests.support.aws import reset_server
+from harness.aws import REGION
+from harness.aws import ec2_client
+from harness.aws import reset_server
 from tests.unit.tools.endpoint.ec2_calls import AL2023
 from tests.unit.tools.endpoint.ec2_calls import DEBIAN_12_AMD64
 from tests.unit.tools.endpoint.ec2_calls import ssm_client

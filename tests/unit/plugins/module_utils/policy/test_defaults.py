@@ -21,7 +21,7 @@ import yaml
 from ansible_collections.localzones.failover.plugins.module_utils.policy.defaults import REQUIRED
 from ansible_collections.localzones.failover.plugins.module_utils.policy.defaults import SETTINGS
 from lz_failover_monitor.config import validate_document
-from tests.conftest import REPO_ROOT
+from harness.paths import REPO_ROOT
 
 ROLE = os.path.join(REPO_ROOT, "roles", "monitor")
 TABLE = {setting.key: setting.default for setting in SETTINGS}

@@ -27,7 +27,7 @@ from ansible_collections.localzones.failover.plugins.module_utils import probing
 from ansible_collections.localzones.failover.plugins.module_utils.probing import icmp
 from ansible_collections.localzones.failover.plugins.module_utils.probing.base import ResolvedTarget
 
-from tests.conftest import COLLECTIONS_ROOT
+from harness.paths import COLLECTIONS_ROOT
 
 icmplib = pytest.importorskip("icmplib")
 

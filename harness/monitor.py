@@ -39,20 +39,23 @@ from datetime import datetime
 from datetime import timedelta
 from datetime import timezone
 
+import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.aws import CLEARED_VARIABLES
-from tests.support.aws import DUMMY_CREDENTIALS
-from tests.support.aws import build_lz_world
-from tests.support.aws import delete_faults
-from tests.support.aws import ec2_client
-from tests.support.aws import get_fault_stats
-from tests.support.aws import reset_server
-from tests.support.netns import PYTHON
-from tests.support.netns import REPO_ROOT
-from tests.support.netns import build_pair
-from tests.support.waiting import wait_for
+from harness.aws import CLEARED_VARIABLES
+from harness.aws import DUMMY_CREDENTIALS
+from harness.aws import build_lz_world
+from harness.aws import delete_faults
+from harness.aws import ec2_client
+from harness.aws import get_fault_stats
+from harness.aws import reset_server
+from harness.netns import PYTHON
+from harness.netns import NetnsLab
+from harness.netns import build_pair
+from harness.netns import require_netns
+from harness.paths import REPO_ROOT
+from harness.waiting import wait_for
 
 DX_TARGETS = ("198.18.1.10", "198.18.1.11", "2001:db8:1::10")
 VPN_TARGET = "198.18.1.20"
@@ -62,11 +65,6 @@ METRICS_PORT = 9190
 HOST_LINK_BLOCK = ipaddress.ip_network("198.18.248.0/21")
 ROUTE_CHANGING_ACTIONS = ("CreateRoute", "ReplaceRoute", "DeleteRoute")
 _daemon_numbers = itertools.count(1)
-
-
-def wait_until(check, timeout, interval=0.02, message="condition"):
-    """Call ``check()`` until it returns something truthy; return that, or fail after ``timeout`` s."""
-    return wait_for(check, timeout, message, interval)
 
 
 def static_routes(ec2, rtb_id):
@@ -266,7 +264,7 @@ class Daemon:
                 raise AssertionError("the daemon exited (%s) before logging %s %s; log:\n%s" % (self.process.returncode, name, fields, self.log_tail()))
             return None
         try:
-            return wait_until(found, timeout, interval, "log event %s %s" % (name, fields))
+            return wait_for(found, timeout, "log event %s %s" % (name, fields), interval)
         except AssertionError as exc:
             raise AssertionError("%s\nlog:\n%s" % (exc, self.log_tail())) from None
 
@@ -341,7 +339,7 @@ class MonitorLab:
             with open(log_path, encoding="utf-8") as handle:
                 first = handle.readline().strip()
             return first if first.startswith("http://") else None
-        return wait_until(url_printed, 60, 0.1, "the fidelity endpoint to start")
+        return wait_for(url_printed, 60, "the fidelity endpoint to start", 0.1)
 
     # -- EC2
 
@@ -429,3 +427,27 @@ class MonitorLab:
     def run_cli(self, *arguments, timeout=60):
         """Run the command line (in the daemon namespace) and return the CompletedProcess."""
         return self.lab.run_in(self.ns, [PYTHON, "-m", "lz_failover_monitor"] + list(arguments), check=False, timeout=timeout, env=daemon_environment())
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def monitor_lab(tmp_path_factory):
+    """One MonitorLab for the test module; its namespaces and processes are removed at the end."""
+    require_netns()
+    lab = NetnsLab()
+    try:
+        yield MonitorLab(lab, tmp_path_factory.mktemp("monitor-lab"))
+    finally:
+        lab.cleanup()
+
+
+@pytest.fixture
+def mlab(monitor_lab, tmp_path):  # pylint: disable=redefined-outer-name
+    """The module's MonitorLab, begun for this test (files under ``tmp_path``) and ended after it."""
+    monitor_lab.begin_test(tmp_path)
+    try:
+        yield monitor_lab
+    finally:
+        monitor_lab.end_test()

@@ -27,15 +27,16 @@ import ipaddress
 import itertools
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
 
 import pytest
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-COLLECTIONS_ROOT = os.path.join(REPO_ROOT, ".cache", "collections")
+from harness.paths import COLLECTIONS_ROOT
+from harness.paths import REPO_ROOT
+from harness.processes import stop_process
+
 PYTHON = sys.executable
 ETC_NETNS = "/etc/netns"
 NFT_TABLE = "lzt_filter"
@@ -54,16 +55,23 @@ def netns_unavailable_reason():
     """Why namespace labs cannot run here, or None when they can."""
     if os.geteuid() != 0:
         return "needs root to create network namespaces, veth pairs and nftables rules"
-    missing = [tool for tool in REQUIRED_TOOLS if shutil.which(tool) is None]
-    if missing:
-        return "needs these tools on PATH: %s" % ", ".join(missing)
-    return None
+    missing = missing_tools(REQUIRED_TOOLS)
+    return "needs these tools on PATH: %s" % ", ".join(missing) if missing else None
+
+
+def missing_tools(tools):
+    """Those of ``tools`` that are not on PATH."""
+    return [tool for tool in tools if shutil.which(tool) is None]
+
+
+def skip_if(reason):
+    """Skip the calling test or fixture when ``reason`` (from a ``*_unavailable_reason``) says it cannot run here."""
+    if reason:
+        pytest.skip(reason)
 
 
 def require_netns():
-    reason = netns_unavailable_reason()
-    if reason:
-        pytest.skip(reason)
+    skip_if(netns_unavailable_reason())
 
 
 def check_lab_address(address):
@@ -276,13 +284,7 @@ class NetnsLab:
 
     def _stop_processes(self):
         for process in self._processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=5)
+            stop_process(process)
         self._processes = []
 
     def cleanup(self):

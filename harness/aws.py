@@ -39,7 +39,7 @@ import botocore.config
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import COLLECTIONS_ROOT
+from harness.paths import COLLECTIONS_ROOT
 from tools.endpoint.server import serve
 
 REGION = "us-east-1"
@@ -176,16 +176,11 @@ def delete_faults(endpoint_url):
 
 
 @dataclass
-class LzWorld:  # pylint: disable=too-many-instance-attributes
-    """IDs of the reference topology; ``set_learned`` plays the DX BGP session."""
+class FailoverNetwork:  # pylint: disable=too-many-instance-attributes
+    """What every test network of a failover has: a VPC with a public subnet and two private ones
+    (production, probe) with their route tables, a VGW, the appliance's interface, and another VPC."""
 
-    endpoint_url: str
-    region: str
-    availability_zone: str
-    in_local_zone: bool
     vpc_id: str
-    vpc_cidr: str
-    vpc_ipv6_cidr: str
     public_subnet_id: str
     prod_subnet_id: str
     probe_subnet_id: str
@@ -193,11 +188,23 @@ class LzWorld:  # pylint: disable=too-many-instance-attributes
     probe_rtb_id: str
     vgw_id: str
     vpn_eni_id: str
+    other_vpc_id: str
+    other_rtb_id: str
+
+
+@dataclass
+class LzWorld(FailoverNetwork):  # pylint: disable=too-many-instance-attributes
+    """IDs of the reference topology; ``set_learned`` plays the DX BGP session."""
+
+    endpoint_url: str
+    region: str
+    availability_zone: str
+    in_local_zone: bool
+    vpc_cidr: str
+    vpc_ipv6_cidr: str
     vpn_eni_ip: str
     onprem_cidrs: tuple
-    other_vpc_id: str
     other_subnet_id: str
-    other_rtb_id: str
     other_eni_id: str
 
     @property
@@ -214,12 +221,13 @@ class LzWorld:  # pylint: disable=too-many-instance-attributes
         return get_learned_prefixes(self.endpoint_url, self.vgw_id, self.region)
 
 
-def _name_tag(resource_type, name, *extra_tags):
+def name_tags(resource_type, name, *extra_tags):
+    """``TagSpecifications`` of one new resource: its Name tag, then ``extra_tags``."""
     return [{"ResourceType": resource_type, "Tags": [{"Key": "Name", "Value": name}, *extra_tags]}]
 
 
 def _create_vpc_with_ipv6(ec2, cidr, name):
-    vpc = ec2.create_vpc(CidrBlock=cidr, AmazonProvidedIpv6CidrBlock=True, TagSpecifications=_name_tag("vpc", name))["Vpc"]
+    vpc = ec2.create_vpc(CidrBlock=cidr, AmazonProvidedIpv6CidrBlock=True, TagSpecifications=name_tags("vpc", name))["Vpc"]
     associations = vpc.get("Ipv6CidrBlockAssociationSet") or []
     if associations:
         return vpc["VpcId"], associations[0]["Ipv6CidrBlock"]
@@ -228,7 +236,7 @@ def _create_vpc_with_ipv6(ec2, cidr, name):
 
 
 def _create_subnet(ec2, vpc_id, cidr, zone, name):
-    return ec2.create_subnet(VpcId=vpc_id, CidrBlock=cidr, AvailabilityZone=zone, TagSpecifications=_name_tag("subnet", name))["Subnet"]["SubnetId"]
+    return ec2.create_subnet(VpcId=vpc_id, CidrBlock=cidr, AvailabilityZone=zone, TagSpecifications=name_tags("subnet", name))["Subnet"]["SubnetId"]
 
 
 def _create_first_subnet(ec2, vpc_id, cidr, name):
@@ -241,8 +249,9 @@ def _create_first_subnet(ec2, vpc_id, cidr, name):
     return _create_subnet(ec2, vpc_id, cidr, FALLBACK_ZONE, name), FALLBACK_ZONE
 
 
-def _create_route_table(ec2, vpc_id, subnet_id, name):
-    rtb_id = ec2.create_route_table(VpcId=vpc_id, TagSpecifications=_name_tag("route-table", name))["RouteTable"]["RouteTableId"]
+def create_route_table(ec2, vpc_id, subnet_id, name):
+    """A named route table associated with ``subnet_id``; returns its ID."""
+    rtb_id = ec2.create_route_table(VpcId=vpc_id, TagSpecifications=name_tags("route-table", name))["RouteTable"]["RouteTableId"]
     ec2.associate_route_table(RouteTableId=rtb_id, SubnetId=subnet_id)
     return rtb_id
 
@@ -252,7 +261,7 @@ def _create_vpn_appliance_eni(ec2, subnet_id, private_ip=None):
     eni = ec2.create_network_interface(
         SubnetId=subnet_id,
         Description="VPN appliance",
-        TagSpecifications=_name_tag("network-interface", "vpn-appliance", VPN_APPLIANCE_TAG),
+        TagSpecifications=name_tags("network-interface", "vpn-appliance", VPN_APPLIANCE_TAG),
         **kwargs,
     )["NetworkInterface"]
     # A router forwards traffic that is not addressed to itself.
@@ -266,10 +275,10 @@ def build_lz_world(ec2, endpoint_url, region=REGION):
     public_subnet_id, zone = _create_first_subnet(ec2, vpc_id, PUBLIC_SUBNET_CIDR, "publicsubnet1")
     prod_subnet_id = _create_subnet(ec2, vpc_id, PROD_SUBNET_CIDR, zone, "privatesubnet1")
     probe_subnet_id = _create_subnet(ec2, vpc_id, PROBE_SUBNET_CIDR, zone, "privatesubnet2")
-    prod_rtb_id = _create_route_table(ec2, vpc_id, prod_subnet_id, "prod_rtb")
-    probe_rtb_id = _create_route_table(ec2, vpc_id, probe_subnet_id, "probe_rtb")
+    prod_rtb_id = create_route_table(ec2, vpc_id, prod_subnet_id, "prod_rtb")
+    probe_rtb_id = create_route_table(ec2, vpc_id, probe_subnet_id, "probe_rtb")
 
-    vgw_id = ec2.create_vpn_gateway(Type="ipsec.1", AmazonSideAsn=64512, TagSpecifications=_name_tag("vpn-gateway", "lz-vgw"))["VpnGateway"]["VpnGatewayId"]
+    vgw_id = ec2.create_vpn_gateway(Type="ipsec.1", AmazonSideAsn=64512, TagSpecifications=name_tags("vpn-gateway", "lz-vgw"))["VpnGateway"]["VpnGatewayId"]
     ec2.attach_vpn_gateway(VpcId=vpc_id, VpnGatewayId=vgw_id)
     for rtb_id in (prod_rtb_id, probe_rtb_id):
         ec2.enable_vgw_route_propagation(RouteTableId=rtb_id, GatewayId=vgw_id)
@@ -277,9 +286,9 @@ def build_lz_world(ec2, endpoint_url, region=REGION):
 
     vpn_eni_id = _create_vpn_appliance_eni(ec2, public_subnet_id, VPN_ENI_IP)
 
-    other_vpc_id = ec2.create_vpc(CidrBlock=OTHER_VPC_CIDR, TagSpecifications=_name_tag("vpc", "other-vpc"))["Vpc"]["VpcId"]
+    other_vpc_id = ec2.create_vpc(CidrBlock=OTHER_VPC_CIDR, TagSpecifications=name_tags("vpc", "other-vpc"))["Vpc"]["VpcId"]
     other_subnet_id = _create_subnet(ec2, other_vpc_id, OTHER_SUBNET_CIDR, FALLBACK_ZONE, "other-subnet")
-    other_rtb_id = _create_route_table(ec2, other_vpc_id, other_subnet_id, "other_rtb")
+    other_rtb_id = create_route_table(ec2, other_vpc_id, other_subnet_id, "other_rtb")
     other_eni_id = _create_vpn_appliance_eni(ec2, other_subnet_id)
 
     return LzWorld(

@@ -25,9 +25,10 @@ import shutil
 import subprocess
 from importlib import metadata
 
-# Not imported from tests.support.netns: conftest.py loads this module before pytest
-# registers netns as a plugin, and an earlier import would keep its asserts from being rewritten.
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# harness.paths, not harness.netns: conftest.py loads this module before pytest registers
+# netns as a plugin, and an earlier import would keep its asserts from being rewritten.
+from harness.paths import REPO_ROOT
+
 SETUP_SCRIPT = os.path.join(REPO_ROOT, "scripts", "setup.sh")
 TEST_REQUIREMENTS = os.path.join(REPO_ROOT, "requirements", "test.txt")
 
@@ -91,9 +92,9 @@ def wrong_distributions(pins):
 
 
 def tools_the_tests_need():
-    # Imported here: tests.support.lab pulls in the lab package, which only this check needs.
-    from tests.support.lab import LAB_TOOLS  # pylint: disable=import-outside-toplevel
-    from tests.support.netns import REQUIRED_TOOLS  # pylint: disable=import-outside-toplevel
+    # Imported here: harness.hosts pulls in the lab package, which only this check needs.
+    from harness.hosts import LAB_TOOLS  # pylint: disable=import-outside-toplevel
+    from harness.netns import REQUIRED_TOOLS  # pylint: disable=import-outside-toplevel
 
     return REQUIRED_TOOLS + LAB_TOOLS
 

@@ -25,18 +25,21 @@ from dataclasses import dataclass
 import boto3
 import yaml
 
-from tests.conftest import COLLECTIONS_ROOT
-from tests.conftest import REPO_ROOT
-from tests.support.aws import DUMMY_CREDENTIALS
-from tests.support.aws import REGION
-from tests.support.aws import put_learned_prefixes
+from harness.aws import DUMMY_CREDENTIALS
+from harness.aws import FailoverNetwork
+from harness.aws import ONPREM_CIDRS
+from harness.aws import REGION
+from harness.aws import create_route_table
+from harness.aws import name_tags
+from harness.aws import put_learned_prefixes
+from harness.paths import COLLECTIONS_ROOT
+from harness.paths import REPO_ROOT
 
 BIN = os.path.dirname(sys.executable)
 MANAGED_BY = "localzones.failover/managed-by"
 ROLE_TAG = "localzones.failover/role"
 NAME = "lz-test"
 PROBE_TARGETS = ("198.19.0.10", "2001:db8:100::10")
-ONPREM_CIDRS = ("198.19.0.0/24", "2001:db8:100::/56")
 PLAYBOOK_TIMEOUT = 240
 
 
@@ -258,20 +261,10 @@ def managed_by(state, name=NAME):
 
 
 @dataclass
-class ExistingEnvironment:  # pylint: disable=too-many-instance-attributes
+class ExistingEnvironment(FailoverNetwork):
     """A network built outside the roles, as provision.yml without the network role expects one."""
 
     zone: str
-    vpc_id: str
-    public_subnet_id: str
-    prod_subnet_id: str
-    probe_subnet_id: str
-    prod_rtb_id: str
-    probe_rtb_id: str
-    vgw_id: str
-    vpn_eni_id: str
-    other_vpc_id: str
-    other_rtb_id: str
 
     def variables(self, endpoint_url, **overrides):
         """Inventory variables of a failover in this environment."""
@@ -284,38 +277,28 @@ class ExistingEnvironment:  # pylint: disable=too-many-instance-attributes
         })
 
 
-def _named(resource_type, name):
-    return [{"ResourceType": resource_type, "Tags": [{"Key": "Name", "Value": name}]}]
-
-
-def _route_table(ec2, vpc_id, subnet_id, name):
-    rtb_id = ec2.create_route_table(VpcId=vpc_id, TagSpecifications=_named("route-table", name))["RouteTable"]["RouteTableId"]
-    ec2.associate_route_table(RouteTableId=rtb_id, SubnetId=subnet_id)
-    return rtb_id
-
-
 def build_existing_environment(endpoint_url, zone="us-east-1-bos-1a"):
     """A VPC with a public and two private subnets in ``zone``, DX propagation, the appliance's interface (untagged), and another VPC."""
     ec2, _iam, _sns = clients(endpoint_url)
-    vpc_id = ec2.create_vpc(CidrBlock="198.18.0.0/16", TagSpecifications=_named("vpc", "existing"))["Vpc"]["VpcId"]
-    subnets = {name: ec2.create_subnet(VpcId=vpc_id, CidrBlock=cidr, AvailabilityZone=zone, TagSpecifications=_named("subnet", name))["Subnet"]["SubnetId"]
+    vpc_id = ec2.create_vpc(CidrBlock="198.18.0.0/16", TagSpecifications=name_tags("vpc", "existing"))["Vpc"]["VpcId"]
+    subnets = {name: ec2.create_subnet(VpcId=vpc_id, CidrBlock=cidr, AvailabilityZone=zone, TagSpecifications=name_tags("subnet", name))["Subnet"]["SubnetId"]
                for name, cidr in (("public", "198.18.1.0/24"), ("prod", "198.18.2.0/24"), ("probe", "198.18.3.0/24"))}
     igw_id = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
     ec2.attach_internet_gateway(InternetGatewayId=igw_id, VpcId=vpc_id)
-    public_rtb_id = _route_table(ec2, vpc_id, subnets["public"], "public")
+    public_rtb_id = create_route_table(ec2, vpc_id, subnets["public"], "public")
     ec2.create_route(RouteTableId=public_rtb_id, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw_id)
-    prod_rtb_id = _route_table(ec2, vpc_id, subnets["prod"], "prod")
-    probe_rtb_id = _route_table(ec2, vpc_id, subnets["probe"], "probe")
+    prod_rtb_id = create_route_table(ec2, vpc_id, subnets["prod"], "prod")
+    probe_rtb_id = create_route_table(ec2, vpc_id, subnets["probe"], "probe")
     vgw_id = ec2.create_vpn_gateway(Type="ipsec.1")["VpnGateway"]["VpnGatewayId"]
     ec2.attach_vpn_gateway(VpcId=vpc_id, VpnGatewayId=vgw_id)
     for rtb_id in (prod_rtb_id, probe_rtb_id):
         ec2.enable_vgw_route_propagation(RouteTableId=rtb_id, GatewayId=vgw_id)
     put_learned_prefixes(endpoint_url, vgw_id, ONPREM_CIDRS)
     eni_id = ec2.create_network_interface(SubnetId=subnets["public"], Description="VPN appliance",
-                                          TagSpecifications=_named("network-interface", "vpn-appliance"))["NetworkInterface"]["NetworkInterfaceId"]
-    other_vpc_id = ec2.create_vpc(CidrBlock="198.19.128.0/20", TagSpecifications=_named("vpc", "other"))["Vpc"]["VpcId"]
+                                          TagSpecifications=name_tags("network-interface", "vpn-appliance"))["NetworkInterface"]["NetworkInterfaceId"]
+    other_vpc_id = ec2.create_vpc(CidrBlock="198.19.128.0/20", TagSpecifications=name_tags("vpc", "other"))["Vpc"]["VpcId"]
     other_subnet_id = ec2.create_subnet(VpcId=other_vpc_id, CidrBlock="198.19.129.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
-    other_rtb_id = _route_table(ec2, other_vpc_id, other_subnet_id, "other")
+    other_rtb_id = create_route_table(ec2, other_vpc_id, other_subnet_id, "other")
     return ExistingEnvironment(zone=zone, vpc_id=vpc_id, public_subnet_id=subnets["public"], prod_subnet_id=subnets["prod"],
                                probe_subnet_id=subnets["probe"], prod_rtb_id=prod_rtb_id, probe_rtb_id=probe_rtb_id, vgw_id=vgw_id,
                                vpn_eni_id=eni_id, other_vpc_id=other_vpc_id, other_rtb_id=other_rtb_id)

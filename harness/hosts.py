@@ -32,7 +32,6 @@ import ipaddress
 import itertools
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -41,15 +40,17 @@ from dataclasses import field
 
 import pytest
 
+from harness.netns import NetnsLab
+from harness.netns import missing_tools
+from harness.netns import netns_unavailable_reason
+from harness.netns import skip_if
+from harness.paths import COLLECTIONS_ROOT
+from harness.paths import REPO_ROOT
 from lab import nspawn
-from tests.support.netns import REPO_ROOT
-from tests.support.netns import NetnsLab
-from tests.support.netns import netns_unavailable_reason
 
 LINK_BLOCK = ipaddress.ip_network("198.18.240.0/21")
 LAB_TOOLS = ("systemd-nspawn", "debootstrap", "nsenter")
 ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-COLLECTIONS_PATH = os.path.join(REPO_ROOT, ".cache", "collections")
 CONTAINER_PYTHON = "/usr/bin/python3"
 
 _link_sequence = itertools.count()
@@ -60,16 +61,12 @@ def lab_unavailable_reason():
     reason = netns_unavailable_reason()
     if reason:
         return reason
-    missing = [tool for tool in LAB_TOOLS if shutil.which(tool) is None]
-    if missing:
-        return "lab hosts need %s (scripts/setup.sh installs them)" % ", ".join(missing)
-    return None
+    missing = missing_tools(LAB_TOOLS)
+    return "lab hosts need %s (scripts/setup.sh installs them)" % ", ".join(missing) if missing else None
 
 
 def require_lab():
-    reason = lab_unavailable_reason()
-    if reason:
-        pytest.skip(reason)
+    skip_if(lab_unavailable_reason())
 
 
 @functools.lru_cache(maxsize=None)
@@ -230,7 +227,7 @@ def ansible_environment():
     env.update(
         {
             "ANSIBLE_CONFIG": os.path.join(REPO_ROOT, "ansible.cfg"),
-            "ANSIBLE_COLLECTIONS_PATH": COLLECTIONS_PATH,
+            "ANSIBLE_COLLECTIONS_PATH": COLLECTIONS_ROOT,
             "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
             "ANSIBLE_NOCOLOR": "1",
             "ANSIBLE_RETRY_FILES_ENABLED": "0",
