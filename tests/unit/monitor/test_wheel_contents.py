@@ -4,9 +4,10 @@
 """The daemon's wheel holds the packages the daemon imports, and no others.
 
 The modules the daemon needs are found by following its imports (read from the source,
-not run) from monitor/*.py into plugins/module_utils, transitively; their packages must
-be exactly the core packages pyproject.toml lists. The drill analysis (reports, plots)
-is for the controller and must stay out.
+not run) from monitor/*.py into plugins/module_utils, transitively. pyproject.toml lists
+exactly those core modules, and a wheel built from it holds exactly them (with their
+packages' __init__.py) and the daemon. Module-side helpers (the Ansible error idiom, the
+route watch, Direct Connect) and the drill analysis (reports, plots) stay out.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ from __future__ import annotations
 import ast
 import glob
 import os
+import shutil
+import subprocess
+import sys
+import zipfile
 
 import pytest
 
@@ -89,9 +94,31 @@ def core_files_the_daemon_imports():
     return seen
 
 
-def wheel_packages():
+def listed_core_modules():
     with open(os.path.join(REPO_ROOT, "pyproject.toml"), "rb") as handle:
-        return tomllib.load(handle)["tool"]["setuptools"]["packages"]
+        setuptools_table = tomllib.load(handle)["tool"]["setuptools"]
+    assert setuptools_table["packages"] == [DAEMON], "the core ships module by module, through py-modules"
+    return setuptools_table["py-modules"]
+
+
+def modules_the_daemon_needs():
+    return {dotted_name(path) for path in core_files_the_daemon_imports() if not path.endswith("__init__.py")}
+
+
+def built_wheel_files(tmp_path):
+    """The .py files of a wheel built from a copy of the sources (so the checkout gets no build/ tree)."""
+    source = tmp_path / "source"
+    shutil.copytree(os.path.join(REPO_ROOT, "monitor"), source / "monitor")
+    shutil.copytree(CORE_DIR, source / "plugins" / "module_utils", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(os.path.join(REPO_ROOT, "pyproject.toml"), source)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
+         "--wheel-dir", str(tmp_path / "wheel"), str(source)],
+        check=True, timeout=300,
+    )
+    (wheel,) = (tmp_path / "wheel").glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        return {name for name in archive.namelist() if name.endswith(".py")}
 
 
 def test_the_daemon_imports_the_core_and_not_the_drill():
@@ -100,15 +127,16 @@ def test_the_daemon_imports_the_core_and_not_the_drill():
     assert not any(path.startswith("drill") for path in files)
 
 
-def test_the_wheel_lists_exactly_the_packages_the_daemon_imports():
-    needed = {package_of(path) for path in core_files_the_daemon_imports()}
-    assert sorted(wheel_packages()) == sorted(needed | {DAEMON})
+def test_pyproject_lists_exactly_the_core_modules_the_daemon_imports():
+    assert sorted(listed_core_modules()) == sorted(modules_the_daemon_needs())
 
 
-def test_no_drill_code_in_the_packages_the_wheel_ships():
-    shipped = [package for package in wheel_packages() if package.startswith(CORE)]
-    files = []
-    for package in shipped:
-        directory = os.path.dirname(core_file(package))
-        files += [name for name in os.listdir(directory) if name.endswith(".py")]  # subpackages ship only when listed
-    assert shipped and not [name for name in files if name.startswith("drill")]
+def test_the_built_wheel_holds_the_daemon_and_exactly_the_core_files_it_imports(tmp_path):
+    core_prefix = CORE.replace(".", "/") + "/"
+    shipped = built_wheel_files(tmp_path)
+    shipped_core = {name[len(core_prefix):] for name in shipped if name.startswith(core_prefix)}
+    needed_core = {os.path.relpath(path, CORE_DIR).replace(os.sep, "/") for path in core_files_the_daemon_imports()}
+    assert shipped_core == needed_core
+    daemon_files = {name for name in os.listdir(os.path.join(REPO_ROOT, "monitor")) if name.endswith(".py")}
+    assert {name for name in shipped if name.startswith(DAEMON + "/")} == {DAEMON + "/" + name for name in daemon_files}
+    assert not shipped - {core_prefix + name for name in needed_core} - {DAEMON + "/" + name for name in daemon_files}
