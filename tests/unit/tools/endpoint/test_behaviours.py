@@ -5,7 +5,12 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 import pytest
+
+import tools.endpoint
 
 from tests.unit.tools.endpoint.ec2_calls import ONPREM_V4
 from tests.unit.tools.endpoint.ec2_calls import PROPAGATED
@@ -26,3 +31,16 @@ def test_install_is_idempotent(ec2, lz_world):
     error = api_error(ec2.create_route, RouteTableId=lz_world.prod_rtb_id, DestinationCidrBlock=ONPREM_V4, NetworkInterfaceId=lz_world.vpn_eni_id)
     assert error.code == "RouteAlreadyExists"
     assert origins_to(ec2, lz_world.prod_rtb_id, ONPREM_V4) == [STATIC, PROPAGATED]
+
+
+def test_every_module_that_patches_moto_is_a_listed_behaviour():
+    """A new behaviour file is one module with an ``install()``; forgetting its line in BEHAVIOURS fails here."""
+    patching_modules = set()
+    for info in pkgutil.iter_modules(tools.endpoint.__path__):
+        if info.name in ("__main__", "behaviours"):
+            continue  # the entry point runs a server when imported; behaviours installs the others
+        module = importlib.import_module("tools.endpoint." + info.name)
+        install = getattr(module, "install", None)
+        if callable(install) and install.__module__ == module.__name__:  # defined here, not imported
+            patching_modules.add(module)
+    assert patching_modules == set(behaviours.BEHAVIOURS)

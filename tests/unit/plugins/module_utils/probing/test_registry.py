@@ -9,6 +9,9 @@ its fake sockets; that a registered kind reaches the daemon, in tests/unit/monit
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 import pytest
 
 from ansible_collections.localzones.failover.plugins.module_utils import probing
@@ -35,3 +38,15 @@ def test_the_known_kinds_are_read_when_asked(monkeypatch):
     monkeypatch.setitem(probing.PROBERS, "bfd", IcmpProber)
     assert probing.kind_problem("bfd") is None
     assert probing.kind_problem("tcp") == "unknown probe kind 'tcp'; known kinds: bfd, icmp"
+
+
+def test_every_prober_in_the_package_is_a_registered_kind():
+    """A new kind is one module with a Prober subclass; forgetting its line in PROBERS fails here."""
+    probers = set()
+    for info in pkgutil.iter_modules(probing.__path__):
+        module = importlib.import_module(probing.__name__ + "." + info.name)
+        probers |= {
+            value for value in vars(module).values()
+            if isinstance(value, type) and issubclass(value, Prober) and value is not Prober and value.__module__ == module.__name__
+        }
+    assert probers == set(probing.PROBERS.values())
