@@ -35,7 +35,8 @@ stage_shellcheck() {
 
 stage_pytest() {
   local rc=0
-  "$VENV_BIN/python" -m pytest || rc=$?
+  # The slowest tests are listed at the end, so a CI run shows where its time goes.
+  "$VENV_BIN/python" -m pytest --durations=30 --durations-min=10 || rc=$?
   if [[ $rc -eq 5 ]]; then
     echo "pytest collected no tests: that is a failure here" >&2
   fi
