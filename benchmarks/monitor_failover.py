@@ -244,6 +244,24 @@ class Bench:
         self.wait_ready(daemon, baseline)
         return daemon, baseline, tables
 
+    def run_trials(self, name, count, one_trial):
+        """``count`` trials of ``one_trial(world, daemon, baseline, tables)``; the trials' dicts.
+
+        Each trial has a fresh world and freshly started contenders (``start_contenders``).
+        ``one_trial`` returns a dict with the seconds the daemon and the baseline took
+        under the labels "daemon" and "baseline" (None: not within the cap).
+        """
+        trials = []
+        for index in range(count):
+            world = self.begin("%s-%d" % (name, index + 1))
+            daemon, baseline, tables = self.start_contenders(world)
+            trial = one_trial(world, daemon, baseline, tables)
+            trials.append(trial)
+            self.note("%s: trial %d/%d, daemon %s, baseline %s" % (
+                name, index + 1, count, seconds(trial["daemon"]), seconds(trial.get("baseline"))))
+            self.end()
+        return trials
+
     @staticmethod
     def wait_ready(*processes):
         for process in processes:
@@ -438,25 +456,7 @@ class Bench:
     # -- 3. 40% loss
 
     def scenario_loss40(self):
-        trials = []
-        for index in range(self.args.loss40_trials):
-            world = self.begin("loss40-%d" % (index + 1))
-            daemon, baseline, tables = self.start_contenders(world)
-            time.sleep(BROWNOUT_WINDOW_S)
-            start, start_wall = time.monotonic(), time.time()
-            self.set_loss(40)
-            seen = self.watch_tables(world, tables, PATH_VPN, LOSS40_CAP_S, [daemon, baseline])
-            self.set_loss(0)
-            trial = {label: rounded(None if moment is None else moment - start) for label, moment in seen.items()}
-            transition = next(iter(events_since(daemon, "transition", start_wall, to_path=PATH_VPN)), None)
-            trial["daemon_reason"] = transition["reason"] if transition else None
-            if transition is not None:
-                trial["daemon_decision_s"] = rounded(log_time(transition) - start_wall)
-                trial["daemon_window_loss_pct"] = transition["evidence"].get("window_loss_pct")
-            trials.append(trial)
-            self.note("loss40: trial %d/%d, daemon %s, baseline %s" % (
-                index + 1, self.args.loss40_trials, seconds(trial["daemon"]), seconds(trial.get("baseline"))))
-            self.end()
+        trials = self.run_trials("loss40", self.args.loss40_trials, self._loss40_trial)
         daemon_times = [trial["daemon"] for trial in trials]
         ok = all(value is not None and value <= LOSS40_TARGET_S for value in daemon_times)
         row = {
@@ -470,6 +470,20 @@ class Bench:
             raw["baseline"] = stats(base_times)
             row["baseline"] = self._each_and_max(base_times)
         return [row], raw
+
+    def _loss40_trial(self, world, daemon, baseline, tables):
+        time.sleep(BROWNOUT_WINDOW_S)
+        start, start_wall = time.monotonic(), time.time()
+        self.set_loss(40)
+        seen = self.watch_tables(world, tables, PATH_VPN, LOSS40_CAP_S, [daemon, baseline])
+        self.set_loss(0)
+        trial = {label: rounded(None if moment is None else moment - start) for label, moment in seen.items()}
+        transition = next(iter(events_since(daemon, "transition", start_wall, to_path=PATH_VPN)), None)
+        trial["daemon_reason"] = transition["reason"] if transition else None
+        if transition is not None:
+            trial["daemon_decision_s"] = rounded(log_time(transition) - start_wall)
+            trial["daemon_window_loss_pct"] = transition["evidence"].get("window_loss_pct")
+        return trial
 
     @staticmethod
     def _each_and_max(values):
@@ -530,32 +544,7 @@ class Bench:
     # -- 5. failback
 
     def scenario_failback(self):
-        trials = []
-        for index in range(self.args.failback_trials):
-            world = self.begin("failback-%d" % (index + 1))
-            daemon, baseline, tables = self.start_contenders(world)
-            time.sleep(3.0)
-            cut = self.cut_dx()
-            switched = self.watch_tables(world, tables, PATH_VPN, LOSS40_CAP_S, [daemon, baseline])
-            sleep_until(cut["mono"] + 3.0)  # DX down for 3 s at least
-            on_vpn = {label: rtb_id for label, rtb_id in tables.items() if switched[label] is not None}
-            if "daemon" not in on_vpn:
-                raise BenchError("the daemon did not fail over within %g s of a hard cut" % LOSS40_CAP_S)
-            restored, restored_wall = time.monotonic(), time.time()
-            self.mlab.set_dx(up=True)
-            back = self.watch_tables(world, on_vpn, PATH_DX, FAILBACK_HOLD_S + 60.0, [daemon, baseline])
-            trial = {label: rounded(None if moment is None else moment - restored) for label, moment in back.items()}
-            trial["cut_lasted_s"] = rounded(restored - cut["mono"])
-            if trial["daemon"] is not None:
-                trial["daemon_error_s"] = rounded(trial["daemon"] - FAILBACK_HOLD_S)
-            transition = next(iter(events_since(daemon, "transition", restored_wall, to_path=PATH_DX)), None)
-            if transition is not None:
-                trial["daemon_decision_s"] = rounded(log_time(transition) - restored_wall)
-                trial["daemon_hold_s"] = transition["evidence"].get("failback_hold_s")
-            trials.append(trial)
-            self.note("failback: trial %d/%d, daemon %s, baseline %s" % (
-                index + 1, self.args.failback_trials, seconds(trial["daemon"]), seconds(trial.get("baseline"))))
-            self.end()
+        trials = self.run_trials("failback", self.args.failback_trials, self._failback_trial)
         daemon_times = [trial["daemon"] for trial in trials]
         ok = all(value is not None and abs(value - FAILBACK_HOLD_S) <= FAILBACK_TOLERANCE_S for value in daemon_times)
         each = ", ".join("never" if value is None else "%.2f" % value for value in daemon_times)
@@ -570,6 +559,27 @@ class Bench:
             raw["baseline"] = stats(base_times)
             row["baseline"] = "%s s (10 good cycles)" % ", ".join("never" if value is None else "%.1f" % value for value in base_times)
         return [row], raw
+
+    def _failback_trial(self, world, daemon, baseline, tables):
+        time.sleep(3.0)
+        cut = self.cut_dx()
+        switched = self.watch_tables(world, tables, PATH_VPN, LOSS40_CAP_S, [daemon, baseline])
+        sleep_until(cut["mono"] + 3.0)  # DX down for 3 s at least
+        on_vpn = {label: rtb_id for label, rtb_id in tables.items() if switched[label] is not None}
+        if "daemon" not in on_vpn:
+            raise BenchError("the daemon did not fail over within %g s of a hard cut" % LOSS40_CAP_S)
+        restored, restored_wall = time.monotonic(), time.time()
+        self.mlab.set_dx(up=True)
+        back = self.watch_tables(world, on_vpn, PATH_DX, FAILBACK_HOLD_S + 60.0, [daemon, baseline])
+        trial = {label: rounded(None if moment is None else moment - restored) for label, moment in back.items()}
+        trial["cut_lasted_s"] = rounded(restored - cut["mono"])
+        if trial["daemon"] is not None:
+            trial["daemon_error_s"] = rounded(trial["daemon"] - FAILBACK_HOLD_S)
+        transition = next(iter(events_since(daemon, "transition", restored_wall, to_path=PATH_DX)), None)
+        if transition is not None:
+            trial["daemon_decision_s"] = rounded(log_time(transition) - restored_wall)
+            trial["daemon_hold_s"] = transition["evidence"].get("failback_hold_s")
+        return trial
 
     # -- 6. resources
 

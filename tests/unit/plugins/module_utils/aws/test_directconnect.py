@@ -20,6 +20,7 @@ from botocore.exceptions import EndpointConnectionError
 from ansible_collections.localzones.failover.plugins.module_utils.aws import directconnect as dx
 from ansible_collections.localzones.failover.plugins.module_utils.errors import AwsApiError
 from ansible_collections.localzones.failover.plugins.module_utils.errors import ValidationError
+from tests.support.fake_clock import FakeClock
 
 VIF = "dxvif-ffabc123"
 OTHER_VIF = "dxvif-ffxyz789"
@@ -253,53 +254,40 @@ def test_a_failed_stop_with_the_test_still_running_is_the_error():
 # --------------------------------------------------------------------------- waiting
 
 
-class FakeTime:
-    """A clock that only moves when the code under test sleeps."""
-
-    def __init__(self):
-        self.now = 1000.0
-        self.sleeps = []
-
-    def clock(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
+@pytest.fixture
+def clock():
+    """The waits' clock (time.time and time.sleep): it moves only when the wait sleeps."""
+    return FakeClock(start=1000.0)
 
 
-def reads_changing_at(fake_time, change_at, before, after):
+def reads_changing_at(clock, change_at, before, after):
     """A read_peers that answers ``before`` until the fake clock reaches ``change_at``, then ``after``."""
-    return lambda: (an_interface(*after) if fake_time.now >= change_at else an_interface(*before))["bgpPeers"]
+    return lambda: (an_interface(*after) if clock.now >= change_at else an_interface(*before))["bgpPeers"]
 
 
-def test_wait_returns_when_the_first_answer_shows_every_peer_down():
-    fake_time = FakeTime()
-    read = reads_changing_at(fake_time, 1003.5, ("up", "up"), ("down", "down"))
-    peers, seen_at = dx.wait_for_bgp_status(read, [PEER4, PEER6], "down", 30, VIF, interval=1.0, clock=fake_time.clock, sleep=fake_time.sleep)
+def test_wait_returns_when_the_first_answer_shows_every_peer_down(clock):
+    read = reads_changing_at(clock, 1003.5, ("up", "up"), ("down", "down"))
+    peers, seen_at = dx.wait_for_bgp_status(read, [PEER4, PEER6], "down", 30, VIF, interval=1.0, clock=clock.time, sleep=clock.sleep)
     assert seen_at == 1004.0, "the first poll after the change, one interval late at most"
     assert [peer["bgpStatus"] for peer in peers] == ["down", "down"]
 
 
-def test_wait_for_one_named_peer_ignores_the_others():
-    fake_time = FakeTime()
-    read = reads_changing_at(fake_time, 1002.0, ("up", "up"), ("up", "down"))
-    _peers, seen_at = dx.wait_for_bgp_status(read, [PEER6], "down", 30, VIF, clock=fake_time.clock, sleep=fake_time.sleep)
+def test_wait_for_one_named_peer_ignores_the_others(clock):
+    read = reads_changing_at(clock, 1002.0, ("up", "up"), ("up", "down"))
+    _peers, seen_at = dx.wait_for_bgp_status(read, [PEER6], "down", 30, VIF, clock=clock.time, sleep=clock.sleep)
     assert seen_at == 1002.0
 
 
-def test_wait_that_is_already_satisfied_does_not_sleep():
-    fake_time = FakeTime()
-    read = reads_changing_at(fake_time, 0, ("up", "up"), ("up", "up"))
-    _peers, seen_at = dx.wait_for_bgp_status(read, [PEER4, PEER6], "up", 30, VIF, clock=fake_time.clock, sleep=fake_time.sleep)
-    assert (seen_at, fake_time.sleeps) == (1000.0, [])
+def test_wait_that_is_already_satisfied_does_not_sleep(clock):
+    read = reads_changing_at(clock, 0, ("up", "up"), ("up", "up"))
+    _peers, seen_at = dx.wait_for_bgp_status(read, [PEER4, PEER6], "up", 30, VIF, clock=clock.time, sleep=clock.sleep)
+    assert (seen_at, clock.sleeps) == (1000.0, [])
 
 
-def test_wait_times_out_naming_what_it_last_saw():
-    fake_time = FakeTime()
-    read = reads_changing_at(fake_time, 10 ** 9, ("down", "up"), ("down", "down"))
+def test_wait_times_out_naming_what_it_last_saw(clock):
+    read = reads_changing_at(clock, 10 ** 9, ("down", "up"), ("down", "down"))
     with pytest.raises(dx.BgpWaitTimeoutError) as excinfo:
-        dx.wait_for_bgp_status(read, [PEER4, PEER6], "down", 2.5, VIF, interval=1.0, clock=fake_time.clock, sleep=fake_time.sleep)
+        dx.wait_for_bgp_status(read, [PEER4, PEER6], "down", 2.5, VIF, interval=1.0, clock=clock.time, sleep=clock.sleep)
     assert excinfo.value.message == ("the BGP peers %s, %s of %s did not all report down within 2.5 s (last seen: %s down, %s up)"
                                      % (PEER4, PEER6, VIF, PEER4, PEER6))
-    assert fake_time.now == 1002.5 and max(fake_time.sleeps) <= 1.0, "never sleeps past the deadline"
+    assert clock.now == 1002.5 and max(clock.sleeps) <= 1.0, "never sleeps past the deadline"

@@ -28,6 +28,7 @@ from ansible_collections.localzones.failover.plugins.module_utils.probing import
 from ansible_collections.localzones.failover.plugins.module_utils.probing.base import ResolvedTarget
 
 from harness.paths import COLLECTIONS_ROOT
+from tests.support.fake_clock import FakeClock
 
 icmplib = pytest.importorskip("icmplib")
 
@@ -184,21 +185,15 @@ def _reply(request, source, identifier, icmp_type=0, code=0, family=4):
     )
 
 
-class ProbeClock:
-    """Simulated ``time.monotonic``/``time.sleep`` for icmp.py; ``selector()`` makes selectors that use it.
+class ProbeClock(FakeClock):
+    """The simulated clock for icmp.py; ``selector()`` makes selectors that use it.
 
     Fake sockets deliver replies synchronously on send, so a select that finds nothing
     ready would only ever time out: it advances the clock by its timeout at once.
     """
 
     def __init__(self):
-        self.now = 1000.0
-
-    def monotonic(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += max(seconds, 0.0)
+        super().__init__(start=1000.0)
 
     def selector(self):
         return ClockedSelector(self)
@@ -223,7 +218,7 @@ class ClockedSelector:
     def select(self, timeout=None):
         ready = self._real.select(0)
         if not ready:
-            self._clock.sleep(timeout)
+            self._clock.advance(timeout)
         return ready
 
 

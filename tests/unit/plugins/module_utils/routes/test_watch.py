@@ -11,6 +11,7 @@ from ansible_collections.localzones.failover.plugins.module_utils.errors import 
 from ansible_collections.localzones.failover.plugins.module_utils.routes.watch import RouteWatch
 from ansible_collections.localzones.failover.plugins.module_utils.routes.watch import validate_watch_settings
 from ansible_collections.localzones.failover.plugins.module_utils.routes.watch import watch_routes
+from tests.support.fake_clock import FakeClock
 
 RTB = "rtb-0123456789abcdef0"
 RTB2 = "rtb-0fedcba9876543210"
@@ -23,28 +24,6 @@ VPC = "vpc-0123456789abcdef0"
 ONPREM = "198.19.0.0/24"
 ONPREM6 = "2001:db8:100::/56"
 EPOCH = 1_700_000_000.0
-
-
-class FakeClock:
-    """Monotonic seconds from 0; wall time is EPOCH later. Only sleep and API latency move it."""
-
-    def __init__(self):
-        self.now = 0.0
-        self.sleeps = []
-
-    def monotonic(self):
-        return self.now
-
-    def time(self):
-        return EPOCH + self.now
-
-    def sleep(self, seconds):
-        assert seconds > 0
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def advance(self, seconds):
-        self.now += seconds
 
 
 def throttled():
@@ -148,7 +127,8 @@ def watch(fake, clock, **options):
 
 @pytest.fixture
 def clock():
-    return FakeClock()
+    """Monotonic seconds from 0, wall time EPOCH later; only sleeps and API latency move it."""
+    return FakeClock(start=0.0, wall_offset=EPOCH)
 
 
 class TestCadence:
