@@ -18,6 +18,7 @@ import ipaddress
 import os
 import re
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 import yaml
@@ -250,32 +251,29 @@ def absolute_path(value, path, problems):
     return os.path.normpath(value)
 
 
-def core_checked(kind):
-    """An EC2 resource ID, checked by the collection's core validation."""
+def core_checked(problem_of, normalize=None):
+    """A value the collection's core checks, so the daemon and the modules accept the same ones.
+
+    ``problem_of(value)`` says what is wrong (None when nothing is); ``normalize``, when
+    given, turns a good value into its canonical form.
+    """
     def check(value, path, problems):
-        problem = resource_id_problem(kind, value)
+        problem = problem_of(value)
         if problem:
             problems.append("%s: %s" % (path, problem))
             return None
-        return value
+        return normalize(value) if normalize else value
     return check
 
 
-def probe_kind(value, path, problems):
-    """A kind of prober the core knows (asked when checked, so every registered kind counts)."""
-    problem = probing.kind_problem(value)
-    if problem:
-        problems.append("%s: %s" % (path, problem))
-        return None
-    return value
+def resource_id(kind):
+    """An EC2 resource ID of ``kind`` ("route table", "network interface")."""
+    return core_checked(functools.partial(resource_id_problem, kind))
 
 
-def cidr(value, path, problems):
-    problem = cidr_problem(value)
-    if problem:
-        problems.append("%s: %s" % (path, problem))
-        return None
-    return normalize_cidr(value)
+# A kind of prober the core knows (kind_problem reads the registry on every call, so every registered kind counts).
+probe_kind = core_checked(probing.kind_problem)
+cidr = core_checked(cidr_problem, normalize_cidr)
 
 
 def list_of(item_checker, minimum=0, maximum=None):
@@ -372,10 +370,10 @@ CLOUDWATCH_SCHEMA = {
 SCHEMA = {
     "region": (default("region"), text(_REGION, "an AWS region name such as us-east-1")),
     "endpoint_url": (default("endpoint_url"), optional(text(_URL, "an http:// or https:// URL"))),
-    "route_table_ids": (default("route_table_ids"), list_of(core_checked("route table"), 1)),
+    "route_table_ids": (default("route_table_ids"), list_of(resource_id("route table"), 1)),
     "destination_cidrs": (default("destination_cidrs"), list_of(cidr, 1)),
-    "vpn_eni_id": (default("vpn_eni_id"), core_checked("network interface")),
-    "probe_route_table_id": (default("probe_route_table_id"), optional(core_checked("route table"))),
+    "vpn_eni_id": (default("vpn_eni_id"), resource_id("network interface")),
+    "probe_route_table_id": (default("probe_route_table_id"), optional(resource_id("route table"))),
     "probe": (REQUIRED, PROBE_SCHEMA),
     "policy": ({}, POLICY_SCHEMA),
     "vpn_check": ({}, VPN_CHECK_SCHEMA),
