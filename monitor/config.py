@@ -17,6 +17,8 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import dataclasses
+import functools
 from dataclasses import dataclass
 
 import yaml
@@ -26,10 +28,14 @@ from ansible_collections.localzones.failover.plugins.module_utils.policy.default
 from ansible_collections.localzones.failover.plugins.module_utils.policy.defaults import default
 from ansible_collections.localzones.failover.plugins.module_utils.policy.state_machine import PolicySettings
 from ansible_collections.localzones.failover.plugins.module_utils import probing
+from ansible_collections.localzones.failover.plugins.module_utils.probing.base import ip_version
+from ansible_collections.localzones.failover.plugins.module_utils.probing.base import other_family_targets
+from ansible_collections.localzones.failover.plugins.module_utils.probing.base import quorum_exceeds_targets
 from ansible_collections.localzones.failover.plugins.module_utils.validation import cidr_problem
 from ansible_collections.localzones.failover.plugins.module_utils.validation import is_int
 from ansible_collections.localzones.failover.plugins.module_utils.validation import is_number
 from ansible_collections.localzones.failover.plugins.module_utils.validation import normalize_cidr
+from ansible_collections.localzones.failover.plugins.module_utils.validation import probe_table_positions
 from ansible_collections.localzones.failover.plugins.module_utils.validation import resource_id_problem
 
 MAX_PROBE_TARGETS = 16
@@ -245,32 +251,29 @@ def absolute_path(value, path, problems):
     return os.path.normpath(value)
 
 
-def core_checked(kind):
-    """An EC2 resource ID, checked by the collection's core validation."""
+def core_checked(problem_of, normalize=None):
+    """A value the collection's core checks, so the daemon and the modules accept the same ones.
+
+    ``problem_of(value)`` says what is wrong (None when nothing is); ``normalize``, when
+    given, turns a good value into its canonical form.
+    """
     def check(value, path, problems):
-        problem = resource_id_problem(kind, value)
+        problem = problem_of(value)
         if problem:
             problems.append("%s: %s" % (path, problem))
             return None
-        return value
+        return normalize(value) if normalize else value
     return check
 
 
-def probe_kind(value, path, problems):
-    """A kind of prober the core knows (asked when checked, so every registered kind counts)."""
-    problem = probing.kind_problem(value)
-    if problem:
-        problems.append("%s: %s" % (path, problem))
-        return None
-    return value
+def resource_id(kind):
+    """An EC2 resource ID of ``kind`` ("route table", "network interface")."""
+    return core_checked(functools.partial(resource_id_problem, kind))
 
 
-def cidr(value, path, problems):
-    problem = cidr_problem(value)
-    if problem:
-        problems.append("%s: %s" % (path, problem))
-        return None
-    return normalize_cidr(value)
+# A kind of prober the core knows (kind_problem reads the registry on every call, so every registered kind counts).
+probe_kind = core_checked(probing.kind_problem)
+cidr = core_checked(cidr_problem, normalize_cidr)
 
 
 def list_of(item_checker, minimum=0, maximum=None):
@@ -367,10 +370,10 @@ CLOUDWATCH_SCHEMA = {
 SCHEMA = {
     "region": (default("region"), text(_REGION, "an AWS region name such as us-east-1")),
     "endpoint_url": (default("endpoint_url"), optional(text(_URL, "an http:// or https:// URL"))),
-    "route_table_ids": (default("route_table_ids"), list_of(core_checked("route table"), 1)),
+    "route_table_ids": (default("route_table_ids"), list_of(resource_id("route table"), 1)),
     "destination_cidrs": (default("destination_cidrs"), list_of(cidr, 1)),
-    "vpn_eni_id": (default("vpn_eni_id"), core_checked("network interface")),
-    "probe_route_table_id": (default("probe_route_table_id"), optional(core_checked("route table"))),
+    "vpn_eni_id": (default("vpn_eni_id"), resource_id("network interface")),
+    "probe_route_table_id": (default("probe_route_table_id"), optional(resource_id("route table"))),
     "probe": (REQUIRED, PROBE_SCHEMA),
     "policy": ({}, POLICY_SCHEMA),
     "vpn_check": ({}, VPN_CHECK_SCHEMA),
@@ -417,21 +420,20 @@ def check_section(document, schema, prefix, problems):
 
 
 # --------------------------------------------------------------------------- checks across keys
+#
+# The rules are the core's (probing.base, validation), the same the modules apply; only
+# the words are the daemon's own, naming key paths and indices of the file.
 
 
 def _family_problems(raw_targets, source, path, problems):
     """Targets must share the source's address family; indices are those of the file."""
     if source is None or not isinstance(raw_targets, list):
         return
-    version = ipaddress.ip_address(source).version
-    for index, target in enumerate(raw_targets):
-        try:
-            target_version = ipaddress.ip_address(target.strip()).version
-        except (AttributeError, ValueError):
-            continue  # already reported as not an IP address
-        if target_version != version:
-            why = "is not IPv%d like %s.source %s; probe each address family from its own source" % (version, path, source)
-            problems.append("%s.targets[%d]: %s %s" % (path, index, target, why))
+    version = ip_version(source)
+    # Entries that are not IP addresses are passed over: they are already reported as such.
+    for index, target in other_family_targets(raw_targets, version):
+        why = "is not IPv%d like %s.source %s; probe each address family from its own source" % (version, path, source)
+        problems.append("%s.targets[%d]: %s %s" % (path, index, target, why))
 
 
 def _timing_problems(section, path, problems):
@@ -441,7 +443,7 @@ def _timing_problems(section, path, problems):
 
 def _quorum_problems(section, path, problems):
     targets, needed = section["targets"], section["min_healthy_targets"]
-    if targets and needed is not None and needed > len(targets):
+    if quorum_exceeds_targets(needed, targets):
         problems.append("%s.min_healthy_targets: is %d but %s.targets lists only %d" % (path, needed, path, len(targets)))
 
 
@@ -488,12 +490,11 @@ def _probe_table_problems(document, values, problems):
     probe_rtb, raw_tables = values["probe_route_table_id"], _raw(document, "route_table_ids")
     if probe_rtb is None or not isinstance(raw_tables, list):
         return
-    for index, table in enumerate(raw_tables):
-        if table == probe_rtb:
-            problems.append(
-                "route_table_ids[%d]: %s is the probe_route_table_id; the utility subnet's route table must keep following "
-                "Direct Connect so the probes measure it, so it is never modified" % (index, probe_rtb)
-            )
+    for index in probe_table_positions(raw_tables, probe_rtb):
+        problems.append(
+            "route_table_ids[%d]: %s is the probe_route_table_id; the utility subnet's route table must keep following "
+            "Direct Connect so the probes measure it, so it is never modified" % (index, probe_rtb)
+        )
 
 
 def _policy_settings(values, problems):
@@ -531,29 +532,29 @@ def validate_document(document):
     policy = _policy_settings(values, problems)
     if problems:
         raise ValidationError(problems)
-    notifications = dict(values["notifications"])
-    notifications["region"] = notifications["region"] or values["region"]
-    cloudwatch = dict(values["cloudwatch"])
-    cloudwatch["region"] = cloudwatch["region"] or values["region"]
-    return MonitorConfig(
-        region=values["region"],
-        endpoint_url=values["endpoint_url"],
-        route_table_ids=values["route_table_ids"],
-        destination_cidrs=values["destination_cidrs"],
-        vpn_eni_id=values["vpn_eni_id"],
-        probe_route_table_id=values["probe_route_table_id"],
-        probe=ProbeConfig(**values["probe"]),
-        policy=policy,
-        vpn_check=VpnCheckConfig(**values["vpn_check"]),
-        reconcile_interval_s=values["reconcile_interval_s"],
-        status_interval_s=values["status_interval_s"],
-        api=ApiConfig(**values["api"]),
-        metrics=MetricsConfig(**values["metrics"]),
-        notifications=NotificationsConfig(**notifications),
-        cloudwatch=CloudWatchConfig(**cloudwatch),
-        state_file=values["state_file"],
-        log_level=values["log_level"],
-    )
+    return _monitor_config(values, policy)
+
+
+# Each section of the file and the frozen dataclass it becomes (same field names as its schema).
+_SECTION_TYPES = {
+    "probe": ProbeConfig,
+    "vpn_check": VpnCheckConfig,
+    "api": ApiConfig,
+    "metrics": MetricsConfig,
+    "notifications": NotificationsConfig,
+    "cloudwatch": CloudWatchConfig,
+}
+
+
+def _monitor_config(values, policy):
+    """MonitorConfig from checked values: every top-level key of SCHEMA is one of its fields, by name."""
+    fields = dict(values, policy=policy)
+    for name, section_type in _SECTION_TYPES.items():
+        fields[name] = section_type(**values[name])
+    # Notifications and CloudWatch go to the daemon's own region unless the file names another.
+    for name in ("notifications", "cloudwatch"):
+        fields[name] = dataclasses.replace(fields[name], region=fields[name].region or values["region"])
+    return MonitorConfig(**fields)
 
 
 # --------------------------------------------------------------------------- YAML

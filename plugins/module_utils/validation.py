@@ -82,6 +82,15 @@ def unique(values):
     return result
 
 
+def probe_table_positions(route_table_ids, probe_route_table_id):
+    """The indices at which ``route_table_ids`` lists the probe subnet's route table.
+
+    That table must keep following Direct Connect so the probes measure DX: it is never
+    managed, so any position found is a mistake of the caller's input.
+    """
+    return [index for index, rtb in enumerate(route_table_ids or []) if rtb == probe_route_table_id]
+
+
 def validate_route_inputs(route_table_ids, destination_cidrs, vpn_eni_id, probe_route_table_id=None):
     """Check every offline-checkable input at once and return normalized copies.
 
@@ -109,7 +118,7 @@ def validate_route_inputs(route_table_ids, destination_cidrs, vpn_eni_id, probe_
         problem = resource_id_problem("route table", probe_route_table_id)
         if problem:
             problems.append("probe_route_table_id: " + problem)
-        elif probe_route_table_id in (route_table_ids or []):
+        elif probe_table_positions(route_table_ids, probe_route_table_id):
             problems.append(
                 "route_table_ids lists %s, the probe subnet's route table; it must keep following "
                 "Direct Connect so the probes measure DX, so it is never modified" % probe_route_table_id

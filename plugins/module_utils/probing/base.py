@@ -139,12 +139,21 @@ def health_limit_problems(max_loss_pct, max_rtt_ms):
     return problems
 
 
+def quorum_exceeds_targets(min_healthy_targets, targets):
+    """True when the quorum asks for more healthy targets than are listed, so it could never be met.
+
+    Only an integer quorum and a non-empty list of targets are compared; what is wrong
+    with either on its own is each caller's own check.
+    """
+    return is_int(min_healthy_targets) and isinstance(targets, (list, tuple)) and bool(targets) and min_healthy_targets > len(targets)
+
+
 def quorum_problems(min_healthy_targets, targets):
     if not is_int(min_healthy_targets):
         return ["min_healthy_targets must be an integer, got %r" % (min_healthy_targets,)]
     if min_healthy_targets < 1:
         return ["min_healthy_targets must be at least 1, got %d" % min_healthy_targets]
-    if isinstance(targets, (list, tuple)) and targets and min_healthy_targets > len(targets):
+    if quorum_exceeds_targets(min_healthy_targets, targets):
         return ["min_healthy_targets is %d but only %d targets are listed; it must be between 1 and %d" % (min_healthy_targets, len(targets), len(targets))]
     return []
 
@@ -158,10 +167,20 @@ def source_problems(source, targets):
         return ["source %r is not an IP address (give an address of this host, not a name)" % (source,)]
     if not isinstance(targets, (list, tuple)):
         return []
-    other_family = unique(target for target in targets if isinstance(target, str) and ip_version(target) not in (None, address.version))
+    other_family = unique(target for _index, target in other_family_targets(targets, address.version))
     if other_family:
         return ["source %s is IPv%d but these targets are not: %s; probe each address family separately" % (source, address.version, ", ".join(other_family))]
     return []
+
+
+def other_family_targets(targets, version):
+    """``(index, target)`` of every IP literal in ``targets`` that is not IPv``version`` (4 or 6).
+
+    One source address probes one address family, so such a target could never be probed
+    from it. Host names (their family is only known once resolved) and entries that are not
+    text (each caller reports those itself) are passed over.
+    """
+    return [(index, target) for index, target in enumerate(targets) if isinstance(target, str) and ip_version(target) not in (None, version)]
 
 
 def checked_timeout(timeout):

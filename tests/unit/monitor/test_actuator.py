@@ -24,42 +24,9 @@ from harness.aws import VPN_APPLIANCE_TAG
 from harness.aws import put_fault
 from harness.monitor import route_changing_requests
 from harness.monitor import static_routes
-
-
-class FakeClock:
-    def __init__(self, now=100.0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
-
-
-class RecordingLog:
-    """Collects events as (level, name, fields)."""
-
-    def __init__(self):
-        self.records = []
-
-    def _add(self, level, name, fields):
-        self.records.append((level, name, fields))
-
-    def debug(self, name, **fields):
-        self._add("debug", name, fields)
-
-    def info(self, name, **fields):
-        self._add("info", name, fields)
-
-    def warning(self, name, **fields):
-        self._add("warning", name, fields)
-
-    def error(self, name, **fields):
-        self._add("error", name, fields)
-
-    def exception(self, name, **fields):
-        self._add("error", name, fields)
-
-    def named(self, name):
-        return [fields for _level, event, fields in self.records if event == name]
+from tests.support.monitor_doubles import FakeClock
+from tests.support.monitor_doubles import RecordingLog
+from tests.support.monitor_doubles import sample
 
 
 # --------------------------------------------------------------------------- pure parts
@@ -114,10 +81,6 @@ def setup(lz_world):
     clock, log, metrics = FakeClock(), RecordingLog(), Metrics()
     actuator = Actuator(config, log, metrics, client_factory=ec2_client, clock=clock, rng=lambda: 1.0)
     return actuator, config, clock, log, metrics
-
-
-def sample(metrics, name, **labels):
-    return metrics.registry.get_sample_value(name, labels) or 0.0
 
 
 @pytest.mark.moto

@@ -30,13 +30,15 @@ from lz_failover_monitor.config import CLOUDWATCH_SCHEMA
 from lz_failover_monitor.config import validate_document
 from lz_failover_monitor.metrics import Metrics
 from harness.paths import REPO_ROOT
-from tests.unit.monitor.test_actuator import FakeClock
-from tests.unit.monitor.test_actuator import RecordingLog
-from tests.unit.monitor.test_daemon import DOWN
-from tests.unit.monitor.test_daemon import UP
-from tests.unit.monitor.test_daemon import Harness
-from tests.unit.monitor.test_daemon import StubVpn
-from tests.unit.monitor.test_daemon import document
+from tests.support.monitor_configs import document
+from tests.support.monitor_configs import write_config
+from tests.support.monitor_doubles import DOWN
+from tests.support.monitor_doubles import UP
+from tests.support.monitor_doubles import FakeClock
+from tests.support.monitor_doubles import Harness
+from tests.support.monitor_doubles import RecordingLog
+from tests.support.monitor_doubles import StubVpn
+from tests.support.monitor_doubles import sample
 
 AT = datetime(2026, 12, 2, 20, 0, tzinfo=timezone.utc)
 GROUP = [{"Name": "FailoverGroup", "Value": "lz-test"}]
@@ -49,10 +51,6 @@ def settings(**changes):
 
 def by_name(data):
     return {(datum["MetricName"], tuple(d["Value"] for d in datum["Dimensions"][1:])): datum for datum in data}
-
-
-def sample(metrics, name, **labels):
-    return metrics.registry.get_sample_value(name, labels) or 0.0
 
 
 # --------------------------------------------------------------------------- interval sums
@@ -285,11 +283,11 @@ def test_the_iam_role_allows_the_namespace_the_daemon_and_the_monitor_role_defau
 
 def test_a_reload_with_a_new_cloudwatch_section_replaces_the_publisher_and_off_removes_it(tmp_path):
     config_path = tmp_path / "config.yml"
-    config_path.write_text(yaml.safe_dump(document()))
+    write_config(config_path, document())
     harness = Harness(config_path=str(config_path)).rounds(2, UP)
     # A closed loopback port: the publisher's last flush, on its way out, goes nowhere else.
     cloudwatch = {"enabled": True, "failover_group": "lz-test", "endpoint_url": "http://127.0.0.1:9", "timeout_s": 1}
-    config_path.write_text(yaml.safe_dump(document(cloudwatch=cloudwatch)))
+    write_config(config_path, document(cloudwatch=cloudwatch))
     harness.monitor.reload()
     publisher_in_use = harness.monitor.cloudwatch
     try:
@@ -298,6 +296,6 @@ def test_a_reload_with_a_new_cloudwatch_section_replaces_the_publisher_and_off_r
         harness.rounds(3, UP)
         assert publisher_in_use.aggregator.take().on_vpn.count == 3, "rounds go to the new publisher"
     finally:
-        config_path.write_text(yaml.safe_dump(document()))
+        write_config(config_path, document())
         harness.monitor.reload()
     assert harness.monitor.cloudwatch is None

@@ -17,6 +17,7 @@ from lz_failover_monitor.config import validate_document
 from ansible_collections.localzones.failover.plugins.module_utils.errors import ValidationError
 from ansible_collections.localzones.failover.plugins.module_utils.policy.defaults import SETTINGS
 from ansible_collections.localzones.failover.plugins.module_utils.policy.state_machine import PolicySettings
+from tests.support.monitor_configs import FULL_YAML
 
 RTB = "rtb-0123456789abcdef0"
 PROBE_RTB = "rtb-0fedcba9876543210"
@@ -29,67 +30,6 @@ MINIMAL = {
     "vpn_eni_id": ENI,
     "probe": {"targets": ["198.19.0.10"]},
 }
-
-# The schema as the Ansible role renders it: every key, with its default value.
-FULL_YAML = """\
-region: us-east-1
-endpoint_url: null
-route_table_ids: [rtb-0123456789abcdef0]
-destination_cidrs: [198.19.0.0/24, "2001:db8:100::/56"]
-vpn_eni_id: eni-0123456789abcdef0
-probe_route_table_id: null
-probe:
-  targets: [198.19.0.10]
-  interval: 0.1
-  timeout: 0.1
-  source: null
-  privileged: true
-  min_healthy_targets: 1
-  max_rtt_ms: null
-policy:
-  hard_failure_rounds: 5
-  brownout_window_s: 10
-  brownout_loss_pct: 20
-  brownout_max_rtt_ms: null
-  brownout_min_window_fraction: 0.5
-  failback_hold_s: 30
-  dampening_window_s: 900
-  dampening_max_hold_s: 600
-vpn_check:
-  enabled: false
-  targets: []
-  interval: 1.0
-  timeout: 0.5
-  source: null
-  min_healthy_targets: 1
-  unhealthy_after_rounds: 3
-  healthy_after_rounds: 2
-reconcile_interval_s: 30
-status_interval_s: 10
-api:
-  max_attempts: 8
-  connect_timeout_s: 3
-  read_timeout_s: 5
-  retry_backoff_max_s: 10
-metrics:
-  enabled: true
-  address: 127.0.0.1
-  port: 9190
-notifications:
-  sns_topic_arn: null
-  region: null
-  endpoint_url: null
-cloudwatch:
-  enabled: false
-  namespace: LocalZonesFailover
-  interval_s: 60
-  failover_group: lz-failover
-  timeout_s: 5
-  region: null
-  endpoint_url: null
-state_file: /var/lib/lz-failover-monitor/state.json
-log_level: info
-"""
 
 
 def with_changes(**changes):

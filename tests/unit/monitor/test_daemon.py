@@ -10,93 +10,17 @@ tests check what the loop hands them, not what they do with it.
 from __future__ import annotations
 
 import pytest
-import yaml
 
-from lz_failover_monitor.config import validate_document
-from lz_failover_monitor.daemon import Monitor
-from lz_failover_monitor.metrics import Metrics
 from lz_failover_monitor.state_file import PersistedState
 from lz_failover_monitor.state_file import Transition
-from tests.unit.monitor.test_actuator import FakeClock
-from tests.unit.monitor.test_actuator import RecordingLog
-
-TARGETS = ["198.19.0.10", "198.19.0.11"]
-WALL_OFFSET = 1700000000.0  # the fake wall clock is the fake monotonic clock plus this
-UP, DOWN = [1.0, 1.2], [None, None]
-
-
-def document(**changes):
-    base = {
-        "region": "us-east-1",
-        "route_table_ids": ["rtb-0123456789abcdef0"],
-        "destination_cidrs": ["198.19.0.0/24"],
-        "vpn_eni_id": "eni-0123456789abcdef0",
-        "probe": {"targets": list(TARGETS)},
-        "policy": {"failback_hold_s": 3, "dampening_max_hold_s": 60},
-        "state_file": "/nonexistent/state.json",
-    }
-    base.update(changes)
-    return base
-
-
-class RecordingActuator:
-    def __init__(self, initial_path=None):
-        self.initial_path = initial_path
-        self.desired = []
-        self.configs = []
-        self.book = type("Book", (), {"applied": initial_path, "converged": True})()
-        self.failures = 0
-        self.last_error = None
-        self.foreign_routes = ()
-
-    def set_desired(self, path):
-        self.desired.append(path)
-
-    def reconfigure(self, config):
-        self.configs.append(config)
-
-
-class RecordingWriter:
-    def __init__(self):
-        self.states = []
-        self.path = None
-
-    def submit(self, state):
-        self.states.append(state)
-
-
-class RecordingNotifier:
-    def __init__(self):
-        self.messages = []
-
-    def submit(self, subject, message):
-        self.messages.append((subject, message))
-
-
-class Harness:
-    """A Monitor with recorders instead of threads, and rounds every 0.1 s on a fake clock."""
-
-    def __init__(self, config=None, initial_path="dx", persisted=None, config_path="/nonexistent/config.yml"):
-        self.clock = FakeClock(1000.0)
-        self.log = RecordingLog()
-        self.metrics = Metrics()
-        config = config or validate_document(document())
-        self.monitor = Monitor(config, config_path, self.log, metrics=self.metrics, clock=self.clock, wall=lambda: self.clock.now + WALL_OFFSET)
-        self.monitor.actuator = RecordingActuator(initial_path)
-        self.monitor.writer = RecordingWriter()
-        self.monitor.notifier = RecordingNotifier()
-        self.monitor.persisted = persisted or PersistedState()
-        self.monitor.last_transition = self.monitor.persisted.last_transition
-        self.monitor.bind_targets(self.monitor.config)
-
-    def rounds(self, count, rtts):
-        for _round in range(count):
-            self.clock.now += 0.1
-            self.monitor.take_round(self.clock.now, list(rtts))
-        return self
-
-    def sample(self, name, **labels):
-        return self.metrics.registry.get_sample_value(name, labels)
+from tests.support.monitor_configs import TARGETS
+from tests.support.monitor_configs import document
+from tests.support.monitor_configs import write_config
+from tests.support.monitor_doubles import DOWN
+from tests.support.monitor_doubles import UP
+from tests.support.monitor_doubles import WALL_OFFSET
+from tests.support.monitor_doubles import Harness
+from tests.support.monitor_doubles import StubVpn
 
 
 def test_rounds_are_only_judged_once_the_tables_were_read():
@@ -160,10 +84,6 @@ def test_failover_history_from_the_state_file_keeps_dampening_across_a_restart()
     assert machine.entered_path_at == pytest.approx(950.0), "time in state continues from the transition in the file"
 
 
-class StubVpn:
-    healthy = False
-
-
 def test_both_paths_down_raises_one_alert_and_no_transition():
     harness = Harness().rounds(2, UP)
     harness.monitor.vpn_checker = StubVpn()
@@ -175,13 +95,8 @@ def test_both_paths_down_raises_one_alert_and_no_transition():
     assert harness.monitor.notifier.messages[0][0] == "lz-failover-monitor: alert: both_down"
 
 
-def write(path, content):
-    path.write_text(yaml.safe_dump(content))
-    return str(path)
-
-
 def test_reload_keeps_the_running_config_when_the_new_one_is_invalid(tmp_path):
-    config_path = write(tmp_path / "config.yml", document(probe={"targets": list(TARGETS), "interval": "fast"}))
+    config_path = write_config(tmp_path / "config.yml", document(probe={"targets": list(TARGETS), "interval": "fast"}))
     harness = Harness(config_path=config_path).rounds(6, UP)
     before = harness.monitor.config
     harness.monitor.reload()
@@ -191,10 +106,10 @@ def test_reload_keeps_the_running_config_when_the_new_one_is_invalid(tmp_path):
 
 
 def test_reload_of_the_policy_keeps_the_path_and_the_failover_history(tmp_path):
-    config_path = write(tmp_path / "config.yml", document())
+    config_path = write_config(tmp_path / "config.yml", document())
     harness = Harness(config_path=config_path).rounds(3, UP).rounds(5, DOWN)
     history = list(harness.monitor.machine.failover_history)
-    write(tmp_path / "config.yml", document(policy={"failback_hold_s": 7, "dampening_max_hold_s": 60}))
+    write_config(tmp_path / "config.yml", document(policy={"failback_hold_s": 7, "dampening_max_hold_s": 60}))
     harness.monitor.reload()
     machine = harness.monitor.machine
     assert machine.path == "vpn" and list(machine.failover_history) == history and machine.settings.failback_hold_s == 7

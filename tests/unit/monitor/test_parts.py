@@ -18,8 +18,9 @@ from lz_failover_monitor.metrics import Metrics
 from lz_failover_monitor.notify import Notifier
 from lz_failover_monitor.status import IntervalStats
 from lz_failover_monitor.vpn_check import VpnHealthTracker
-from tests.unit.monitor.test_actuator import RecordingLog
-from tests.unit.monitor.test_config import FULL_YAML
+from tests.support.monitor_configs import FULL_YAML
+from tests.support.monitor_doubles import RecordingLog
+from tests.support.monitor_doubles import sample
 
 # --------------------------------------------------------------------------- VPN health
 
@@ -71,10 +72,6 @@ class FakeSns:
         if self.fail:
             raise RuntimeError("SNS is not reachable")
         self.published.append(request)
-
-
-def sample(metrics, name, **labels):
-    return metrics.registry.get_sample_value(name, labels) or 0.0
 
 
 def test_notifications_are_published_in_order_with_a_short_subject():

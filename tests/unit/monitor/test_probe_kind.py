@@ -17,9 +17,9 @@ from ansible_collections.localzones.failover.plugins.module_utils.probing.base i
 from ansible_collections.localzones.failover.plugins.module_utils.probing.base import Prober
 from ansible_collections.localzones.failover.plugins.module_utils.probing.base import resolve_target
 from lz_failover_monitor.config import validate_document
-from tests.unit.monitor.test_daemon import TARGETS
-from tests.unit.monitor.test_daemon import Harness
-from tests.unit.monitor.test_daemon import document
+from tests.support.monitor_configs import TARGETS
+from tests.support.monitor_configs import document
+from tests.support.monitor_doubles import Harness
 
 VPN_TARGETS = ["198.19.1.10"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.localzones.failover.plugins.module_utils.errors import ValidationError
+from ansible_collections.localzones.failover.plugins.module_utils.validation import probe_table_positions
 from ansible_collections.localzones.failover.plugins.module_utils.validation import validate_route_inputs
 
 ENI = "eni-0123456789abcdef0"
@@ -28,3 +29,9 @@ class TestValidateInputs:
         tables, cidrs = validate_route_inputs(["rtb-12345678", "rtb-12345678"], [ONPREM, "2001:DB8:100::/56", ONPREM], ENI)
         assert tables == ["rtb-12345678"]
         assert cidrs == [ONPREM, ONPREM6]
+
+
+def test_probe_table_positions_are_every_place_the_managed_list_names_it():
+    assert probe_table_positions(["rtb-12345678", "rtb-87654321", "rtb-12345678"], "rtb-12345678") == [0, 2]
+    assert probe_table_positions(["rtb-87654321"], "rtb-12345678") == []
+    assert probe_table_positions(None, "rtb-12345678") == []

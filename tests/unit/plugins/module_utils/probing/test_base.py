@@ -16,6 +16,23 @@ from ansible_collections.localzones.failover.plugins.module_utils.errors import 
 from ansible_collections.localzones.failover.plugins.module_utils.probing import base
 
 
+# --------------------------------------------------------------------------- settings rules (the modules' and the daemon's)
+
+
+@pytest.mark.parametrize(
+    "quorum, targets, expected",
+    [(2, ["a", "b"], False), (3, ["a", "b"], True), (3, (), False), (3, None, False), (None, ["a"], False), (True, [], False)],
+)
+def test_a_quorum_exceeds_the_targets_only_when_both_are_usable(quorum, targets, expected):
+    assert base.quorum_exceeds_targets(quorum, targets) is expected
+
+
+def test_other_family_targets_name_ip_literals_by_index_and_pass_over_names():
+    targets = ["198.18.1.1", " 2001:db8::1 ", "router.lab", 7, "not-an-ip", "2001:DB8::2"]
+    assert base.other_family_targets(targets, 4) == [(1, " 2001:db8::1 "), (5, "2001:DB8::2")]
+    assert base.other_family_targets(targets, 6) == [(0, "198.18.1.1")]
+
+
 # --------------------------------------------------------------------------- statistics
 
 

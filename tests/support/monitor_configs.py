@@ -1,0 +1,93 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the localzones.failover collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Monitor daemon configurations the unit tests start from, as documents and as files."""
+
+from __future__ import annotations
+
+import yaml
+
+TARGETS = ["198.19.0.10", "198.19.0.11"]
+
+
+def document(**changes):
+    """A valid configuration probing TARGETS, with top-level keys replaced by ``changes``."""
+    base = {
+        "region": "us-east-1",
+        "route_table_ids": ["rtb-0123456789abcdef0"],
+        "destination_cidrs": ["198.19.0.0/24"],
+        "vpn_eni_id": "eni-0123456789abcdef0",
+        "probe": {"targets": list(TARGETS)},
+        "policy": {"failback_hold_s": 3, "dampening_max_hold_s": 60},
+        "state_file": "/nonexistent/state.json",
+    }
+    base.update(changes)
+    return base
+
+
+def write_config(path, content):
+    """Write ``content`` as the YAML file at ``path`` (a pathlib.Path); return the path as text."""
+    path.write_text(yaml.safe_dump(content))
+    return str(path)
+
+
+# The schema as the Ansible role renders it: every key, with its default value.
+FULL_YAML = """\
+region: us-east-1
+endpoint_url: null
+route_table_ids: [rtb-0123456789abcdef0]
+destination_cidrs: [198.19.0.0/24, "2001:db8:100::/56"]
+vpn_eni_id: eni-0123456789abcdef0
+probe_route_table_id: null
+probe:
+  targets: [198.19.0.10]
+  interval: 0.1
+  timeout: 0.1
+  source: null
+  privileged: true
+  min_healthy_targets: 1
+  max_rtt_ms: null
+policy:
+  hard_failure_rounds: 5
+  brownout_window_s: 10
+  brownout_loss_pct: 20
+  brownout_max_rtt_ms: null
+  brownout_min_window_fraction: 0.5
+  failback_hold_s: 30
+  dampening_window_s: 900
+  dampening_max_hold_s: 600
+vpn_check:
+  enabled: false
+  targets: []
+  interval: 1.0
+  timeout: 0.5
+  source: null
+  min_healthy_targets: 1
+  unhealthy_after_rounds: 3
+  healthy_after_rounds: 2
+reconcile_interval_s: 30
+status_interval_s: 10
+api:
+  max_attempts: 8
+  connect_timeout_s: 3
+  read_timeout_s: 5
+  retry_backoff_max_s: 10
+metrics:
+  enabled: true
+  address: 127.0.0.1
+  port: 9190
+notifications:
+  sns_topic_arn: null
+  region: null
+  endpoint_url: null
+cloudwatch:
+  enabled: false
+  namespace: LocalZonesFailover
+  interval_s: 60
+  failover_group: lz-failover
+  timeout_s: 5
+  region: null
+  endpoint_url: null
+state_file: /var/lib/lz-failover-monitor/state.json
+log_level: info
+"""
