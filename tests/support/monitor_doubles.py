@@ -13,6 +13,7 @@ from lz_failover_monitor.config import validate_document
 from lz_failover_monitor.daemon import Monitor
 from lz_failover_monitor.metrics import Metrics
 from lz_failover_monitor.state_file import PersistedState
+from tests.support.fake_clock import FakeClock
 from tests.support.monitor_configs import document
 
 WALL_OFFSET = 1700000000.0  # the fake wall clock is the fake monotonic clock plus this
@@ -23,14 +24,6 @@ UP, DOWN = [1.0, 1.2], [None, None]
 def sample(metrics, name, **labels):
     """The value of one Prometheus sample of ``metrics``; 0.0 when it was never recorded."""
     return metrics.registry.get_sample_value(name, labels) or 0.0
-
-
-class FakeClock:
-    def __init__(self, now=100.0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
 
 
 class RecordingLog:
@@ -99,11 +92,11 @@ class Harness:
     """A Monitor with recorders instead of threads, and rounds every 0.1 s on a fake clock."""
 
     def __init__(self, config=None, initial_path="dx", persisted=None, config_path="/nonexistent/config.yml"):
-        self.clock = FakeClock(1000.0)
+        self.clock = FakeClock(start=1000.0, wall_offset=WALL_OFFSET)
         self.log = RecordingLog()
         self.metrics = Metrics()
         config = config or validate_document(document())
-        self.monitor = Monitor(config, config_path, self.log, metrics=self.metrics, clock=self.clock, wall=lambda: self.clock.now + WALL_OFFSET)
+        self.monitor = Monitor(config, config_path, self.log, metrics=self.metrics, clock=self.clock.monotonic, wall=self.clock.time)
         self.monitor.actuator = RecordingActuator(initial_path)
         self.monitor.writer = RecordingWriter()
         self.monitor.notifier = RecordingNotifier()

@@ -24,7 +24,7 @@ from harness.aws import VPN_APPLIANCE_TAG
 from harness.aws import put_fault
 from harness.monitor import route_changing_requests
 from harness.monitor import static_routes
-from tests.support.monitor_doubles import FakeClock
+from tests.support.fake_clock import FakeClock
 from tests.support.monitor_doubles import RecordingLog
 from tests.support.monitor_doubles import sample
 
@@ -79,7 +79,7 @@ def setup(lz_world):
         "api": {"max_attempts": 1, "retry_backoff_max_s": 10},
     })
     clock, log, metrics = FakeClock(), RecordingLog(), Metrics()
-    actuator = Actuator(config, log, metrics, client_factory=ec2_client, clock=clock, rng=lambda: 1.0)
+    actuator = Actuator(config, log, metrics, client_factory=ec2_client, clock=clock.monotonic, rng=lambda: 1.0)
     return actuator, config, clock, log, metrics
 
 
@@ -198,7 +198,7 @@ def test_a_route_to_a_replaced_appliance_is_vpn_to_the_monitor_and_to_lz_route_f
         SubnetId=lz_world.public_subnet_id, TagSpecifications=[{"ResourceType": "network-interface", "Tags": [VPN_APPLIANCE_TAG]}],
     )["NetworkInterface"]["NetworkInterfaceId"]
     replaced = dataclasses.replace(config, vpn_eni_id=new_eni)
-    monitor = Actuator(replaced, RecordingLog(), Metrics(), client_factory=ec2_client, clock=FakeClock())
+    monitor = Actuator(replaced, RecordingLog(), Metrics(), client_factory=ec2_client, clock=FakeClock().monotonic)
     monitor.attempt(replaced, None)
     params = {"route_table_ids": [lz_world.prod_rtb_id], "destination_cidrs": list(lz_world.onprem_cidrs), "vpn_eni_id": new_eni}
     info = InfoModule(dict(params, probe_route_table_id=lz_world.probe_rtb_id), ec2)

@@ -30,11 +30,11 @@ from lz_failover_monitor.config import CLOUDWATCH_SCHEMA
 from lz_failover_monitor.config import validate_document
 from lz_failover_monitor.metrics import Metrics
 from harness.paths import REPO_ROOT
+from tests.support.fake_clock import FakeClock
 from tests.support.monitor_configs import document
 from tests.support.monitor_configs import write_config
 from tests.support.monitor_doubles import DOWN
 from tests.support.monitor_doubles import UP
-from tests.support.monitor_doubles import FakeClock
 from tests.support.monitor_doubles import Harness
 from tests.support.monitor_doubles import RecordingLog
 from tests.support.monitor_doubles import StubVpn
@@ -138,8 +138,8 @@ def client_error(code, status):
 
 
 def publisher(client, metrics=None, backlog_limit=5000, clock=None, **changes):
-    clock = clock or FakeClock(100.0)
-    return Publisher(settings(**changes), RecordingLog(), metrics or Metrics(), client_factory=lambda _settings: client, clock=clock,
+    clock = clock or FakeClock(start=100.0)
+    return Publisher(settings(**changes), RecordingLog(), metrics or Metrics(), client_factory=lambda _settings: client, clock=clock.monotonic,
                      wall=lambda: 1796241600.0, backlog_limit=backlog_limit)
 
 
@@ -193,7 +193,7 @@ def test_a_full_backlog_drops_the_oldest_data_and_counts_it():
 
 
 def test_a_slow_flush_stops_starting_batches_after_half_an_interval():
-    clock = FakeClock(100.0)
+    clock = FakeClock(start=100.0)
     client = FakeCloudWatch(clock=clock, call_s=20.0)  # every call takes 20 s of a 60 s interval
     pub = publisher(client, clock=clock, backlog_limit=10000)
     waiting = [{"MetricName": "M", "Dimensions": GROUP, "Timestamp": AT, "Unit": "Count", "Value": 1.0}] * 4000
