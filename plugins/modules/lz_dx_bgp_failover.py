@@ -87,6 +87,7 @@ notes:
     test; AWS acts on it some seconds later. RV(bgp_status_changed_at) is the controller's clock
     when the first answer showing the new BGP status arrived, at most one poll (1 s) late.
 extends_documentation_fragment:
+  - localzones.failover.attributes
   - localzones.failover.aws_attributes
   - amazon.aws.common.modules
   - amazon.aws.region.modules

@@ -55,6 +55,7 @@ attributes:
     support: full
     description: Shows, per route table, each managed destination's target before and after.
 extends_documentation_fragment:
+  - localzones.failover.attributes
   - localzones.failover.aws_attributes
   - localzones.failover.routes
   - amazon.aws.common.modules

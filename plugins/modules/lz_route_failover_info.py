@@ -23,14 +23,9 @@ description:
     own, exactly as M(localzones.failover.lz_route_failover) would refuse them.
 author:
   - Local Zones Failover Maintainers (@localzones)
-attributes:
-  check_mode:
-    support: full
-    description: Only reads, so it runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
 extends_documentation_fragment:
+  - localzones.failover.attributes
+  - localzones.failover.attributes.read_only
   - localzones.failover.aws_attributes
   - localzones.failover.routes
   - amazon.aws.common.modules

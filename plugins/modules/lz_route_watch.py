@@ -34,13 +34,6 @@ description:
     M(localzones.failover.lz_route_failover_info) needs.
 author:
   - Local Zones Failover Maintainers (@localzones)
-attributes:
-  check_mode:
-    support: full
-    description: Only reads, so it runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
 options:
   interval:
     description:
@@ -71,6 +64,8 @@ options:
     type: str
     choices: [dx, vpn]
 extends_documentation_fragment:
+  - localzones.failover.attributes
+  - localzones.failover.attributes.read_only
   - localzones.failover.aws_attributes
   - localzones.failover.routes
   - amazon.aws.common.modules

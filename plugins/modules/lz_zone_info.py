@@ -34,14 +34,9 @@ options:
       - Also list, for each zone, the instance types it offers (RV(zones[].instance_types)).
     type: bool
     default: false
-attributes:
-  check_mode:
-    support: full
-    description: Only reads, so it runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
 extends_documentation_fragment:
+  - localzones.failover.attributes
+  - localzones.failover.attributes.read_only
   - localzones.failover.aws_attributes
   - amazon.aws.common.modules
   - amazon.aws.region.modules
