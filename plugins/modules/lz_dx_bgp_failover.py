@@ -381,6 +381,7 @@ def main():
     result = dict(changed=False, change=dx.CHANGE_NONE, test=None, bgp_peers=[])
 
     def with_what_was_done(error):
+        """The result so far, and a message that names a test the run had already started."""
         return dict(result, msg=failure_message(error.message, result))
 
     run_or_fail(module, functools.partial(run, result=result), failure_report=with_what_was_done)

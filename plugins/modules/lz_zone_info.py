@@ -184,6 +184,7 @@ def main():
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
 
     def naming_the_zones(error):
+        """A message that names the zones asked for, as the error's own does not."""
         return {"msg": "Could not describe the zones %s: %s" % (", ".join(module.params["zone_names"]), error.message)}
 
     run_or_fail(module, run, failure_report=naming_the_zones)
