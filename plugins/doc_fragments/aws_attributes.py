@@ -6,13 +6,9 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # Attributes every AWS-facing module of this collection shares.
+    # The attribute every AWS-facing module of this collection adds to localzones.failover.attributes.
     DOCUMENTATION = r"""
 attributes:
-  platform:
-    support: full
-    platforms: posix
-    description: Target OS/families that can be operated against.
   action_group:
     support: full
     membership:

@@ -88,16 +88,12 @@ options:
     type: float
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: The module only sends ICMP echo requests and reads the replies, so it probes in check mode as well.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
+extends_documentation_fragment:
+  - localzones.failover.attributes
 notes:
   - Statistics count every echo that was attempted as sent, including echoes the kernel refused to send
     because there is no route, so an unroutable target shows 100% loss.

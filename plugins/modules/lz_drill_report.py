@@ -146,16 +146,12 @@ options:
     default: true
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Analyses and renders everything, writes nothing, and reports whether the files would change.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
+extends_documentation_fragment:
+  - localzones.failover.attributes
 notes:
   - Outage durations use the sender's timestamps only, so the endpoints' clocks need not agree;
     one-way delay compares two clocks and is shown as information only.

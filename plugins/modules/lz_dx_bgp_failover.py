@@ -87,6 +87,7 @@ notes:
     test; AWS acts on it some seconds later. RV(bgp_status_changed_at) is the controller's clock
     when the first answer showing the new BGP status arrived, at most one poll (1 s) late.
 extends_documentation_fragment:
+  - localzones.failover.attributes
   - localzones.failover.aws_attributes
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -244,21 +245,16 @@ bgp_status_changed_at:
   sample: 1748942131.902
 """
 
+import functools
 import time
-
-try:
-    import botocore.config
-except ImportError:
-    pass  # Handled by AnsibleAWSModule
 
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.localzones.failover.plugins.module_utils.aws import directconnect as dx
-from ansible_collections.localzones.failover.plugins.module_utils.aws.calls import retry_config
-from ansible_collections.localzones.failover.plugins.module_utils.aws.modules import fail_json_aws_error
-from ansible_collections.localzones.failover.plugins.module_utils.errors import FailoverError
+from ansible_collections.localzones.failover.plugins.module_utils.aws.modules import retrying_client
+from ansible_collections.localzones.failover.plugins.module_utils.aws.modules import run_or_fail
 from ansible_collections.localzones.failover.plugins.module_utils.errors import ValidationError
 
 
@@ -346,7 +342,7 @@ def run(module, result):
     peer_ids = dx.validate_test_inputs(
         params["virtual_interface_id"], params["state"], params["bgp_peers"], params["test_duration_minutes"],
         params["wait_timeout"] if params["wait_for_bgp"] else None)
-    client = module.client("directconnect", config=botocore.config.Config(**retry_config()))
+    client = retrying_client(module, "directconnect")
     interface = read_interface(client, params["virtual_interface_id"], module.region)
     if params["state"] == dx.STATE_STARTED:
         refuse_unknown_peers(interface, peer_ids)
@@ -383,10 +379,12 @@ def main():
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     # Filled in as the run goes, so a failure after a test was started still reports it.
     result = dict(changed=False, change=dx.CHANGE_NONE, test=None, bgp_peers=[])
-    try:
-        run(module, result)
-    except FailoverError as exc:
-        fail_json_aws_error(module, exc, msg=failure_message(exc.message, result), **result)
+
+    def with_what_was_done(error):
+        """The result so far, and a message that names a test the run had already started."""
+        return dict(result, msg=failure_message(error.message, result))
+
+    run_or_fail(module, functools.partial(run, result=result), failure_report=with_what_was_done)
 
 
 if __name__ == "__main__":

@@ -55,6 +55,7 @@ attributes:
     support: full
     description: Shows, per route table, each managed destination's target before and after.
 extends_documentation_fragment:
+  - localzones.failover.attributes
   - localzones.failover.aws_attributes
   - localzones.failover.routes
   - amazon.aws.common.modules
@@ -190,24 +191,17 @@ route_tables:
           type: bool
 """
 
-try:
-    import botocore.config
-except ImportError:
-    pass  # Handled by AnsibleAWSModule
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.localzones.failover.plugins.module_utils.aws.calls import retry_config
 from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import apply_plan
-from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import load_snapshot
-from ansible_collections.localzones.failover.plugins.module_utils.aws.modules import fail_json_aws_error
-from ansible_collections.localzones.failover.plugins.module_utils.errors import FailoverError
+from ansible_collections.localzones.failover.plugins.module_utils.aws.modules import load_managed_routes
+from ansible_collections.localzones.failover.plugins.module_utils.aws.modules import managed_routes_argument_spec
+from ansible_collections.localzones.failover.plugins.module_utils.aws.modules import run_or_fail
 from ansible_collections.localzones.failover.plugins.module_utils.routes import apply_to_snapshot
 from ansible_collections.localzones.failover.plugins.module_utils.routes import describe_table
 from ansible_collections.localzones.failover.plugins.module_utils.routes import diff_view
 from ansible_collections.localzones.failover.plugins.module_utils.routes import path_of
 from ansible_collections.localzones.failover.plugins.module_utils.routes import plan_routes
-from ansible_collections.localzones.failover.plugins.module_utils.validation import validate_route_inputs
 
 
 def build_diff(snapshot, planned_tables):
@@ -218,11 +212,7 @@ def build_diff(snapshot, planned_tables):
 
 def run(module):
     params = module.params
-    route_table_ids, destinations = validate_route_inputs(
-        params["route_table_ids"], params["destination_cidrs"], params["vpn_eni_id"], params["probe_route_table_id"]
-    )
-    client = module.client("ec2", config=botocore.config.Config(**retry_config()))
-    snapshot = load_snapshot(client, route_table_ids, destinations, params["vpn_eni_id"], params["probe_route_table_id"])
+    client, snapshot = load_managed_routes(module)
     plan = plan_routes(snapshot.tables, snapshot.destinations, params["path"], snapshot.ownership)
     for warning in snapshot.warnings + plan.notes:
         module.warn(warning)
@@ -244,21 +234,16 @@ def run(module):
     module.exit_json(**result)
 
 
+def completed_actions(error):
+    """A plan stopped half-way has still changed the route tables: say which calls ran."""
+    completed = [outcome.as_dict() for outcome in error.completed]
+    return {"changed": bool(completed), "actions": completed}
+
+
 def main():
-    argument_spec = dict(
-        route_table_ids=dict(type="list", elements="str", required=True),
-        destination_cidrs=dict(type="list", elements="str", required=True),
-        vpn_eni_id=dict(type="str", required=True),
-        path=dict(type="str", required=True, choices=["vpn", "dx"]),
-        probe_route_table_id=dict(type="str"),
-    )
+    argument_spec = managed_routes_argument_spec(path=dict(type="str", required=True, choices=["vpn", "dx"]))
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    try:
-        run(module)
-    except FailoverError as exc:
-        # A plan stopped half-way has still changed the route tables: say which calls ran.
-        completed = [outcome.as_dict() for outcome in exc.completed]
-        fail_json_aws_error(module, exc, changed=bool(completed), actions=completed)
+    run_or_fail(module, run, failure_report=completed_actions)
 
 
 if __name__ == "__main__":

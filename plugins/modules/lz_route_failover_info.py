@@ -23,14 +23,9 @@ description:
     own, exactly as M(localzones.failover.lz_route_failover) would refuse them.
 author:
   - Local Zones Failover Maintainers (@localzones)
-attributes:
-  check_mode:
-    support: full
-    description: Only reads, so it runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
 extends_documentation_fragment:
+  - localzones.failover.attributes
+  - localzones.failover.attributes.read_only
   - localzones.failover.aws_attributes
   - localzones.failover.routes
   - amazon.aws.common.modules
@@ -99,31 +94,19 @@ route_tables:
           type: bool
 """
 
-try:
-    import botocore.config
-except ImportError:
-    pass  # Handled by AnsibleAWSModule
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.localzones.failover.plugins.module_utils.aws.calls import retry_config
-from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import load_snapshot
-from ansible_collections.localzones.failover.plugins.module_utils.aws.modules import fail_json_aws_error
-from ansible_collections.localzones.failover.plugins.module_utils.errors import FailoverError
+from ansible_collections.localzones.failover.plugins.module_utils.aws.modules import load_managed_routes
+from ansible_collections.localzones.failover.plugins.module_utils.aws.modules import managed_routes_argument_spec
+from ansible_collections.localzones.failover.plugins.module_utils.aws.modules import run_or_fail
 from ansible_collections.localzones.failover.plugins.module_utils.errors import RouteConflictError
 from ansible_collections.localzones.failover.plugins.module_utils.routes import describe_table
 from ansible_collections.localzones.failover.plugins.module_utils.routes import find_conflicts
 from ansible_collections.localzones.failover.plugins.module_utils.routes import routing_notes
-from ansible_collections.localzones.failover.plugins.module_utils.validation import validate_route_inputs
 
 
 def run(module):
-    params = module.params
-    route_table_ids, destinations = validate_route_inputs(
-        params["route_table_ids"], params["destination_cidrs"], params["vpn_eni_id"], params["probe_route_table_id"]
-    )
-    client = module.client("ec2", config=botocore.config.Config(**retry_config()))
-    snapshot = load_snapshot(client, route_table_ids, destinations, params["vpn_eni_id"], params["probe_route_table_id"])
+    _client, snapshot = load_managed_routes(module)
     conflicts = find_conflicts(snapshot.tables, snapshot.destinations, snapshot.ownership)
     if conflicts:
         raise RouteConflictError(conflicts)
@@ -136,17 +119,8 @@ def run(module):
 
 
 def main():
-    argument_spec = dict(
-        route_table_ids=dict(type="list", elements="str", required=True),
-        destination_cidrs=dict(type="list", elements="str", required=True),
-        vpn_eni_id=dict(type="str", required=True),
-        probe_route_table_id=dict(type="str"),
-    )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    try:
-        run(module)
-    except FailoverError as exc:
-        fail_json_aws_error(module, exc)
+    module = AnsibleAWSModule(argument_spec=managed_routes_argument_spec(), supports_check_mode=True)
+    run_or_fail(module, run)
 
 
 if __name__ == "__main__":

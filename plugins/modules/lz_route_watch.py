@@ -34,13 +34,6 @@ description:
     M(localzones.failover.lz_route_failover_info) needs.
 author:
   - Local Zones Failover Maintainers (@localzones)
-attributes:
-  check_mode:
-    support: full
-    description: Only reads, so it runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
 options:
   interval:
     description:
@@ -71,6 +64,8 @@ options:
     type: str
     choices: [dx, vpn]
 extends_documentation_fragment:
+  - localzones.failover.attributes
+  - localzones.failover.attributes.read_only
   - localzones.failover.aws_attributes
   - localzones.failover.routes
   - amazon.aws.common.modules
@@ -231,15 +226,11 @@ ended_at:
   sample: 1767225900.671
 """
 
-try:
-    import botocore.config
-except ImportError:
-    pass  # Handled by AnsibleAWSModule
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.localzones.failover.plugins.module_utils.aws.modules import fail_json_aws_error
-from ansible_collections.localzones.failover.plugins.module_utils.errors import FailoverError
+from ansible_collections.localzones.failover.plugins.module_utils.aws.modules import managed_routes_argument_spec
+from ansible_collections.localzones.failover.plugins.module_utils.aws.modules import retrying_client
+from ansible_collections.localzones.failover.plugins.module_utils.aws.modules import run_or_fail
 from ansible_collections.localzones.failover.plugins.module_utils.routes.watch import validate_watch_settings
 from ansible_collections.localzones.failover.plugins.module_utils.routes.watch import watch_retry_config
 from ansible_collections.localzones.failover.plugins.module_utils.routes.watch import watch_routes
@@ -257,7 +248,7 @@ def run(module):
         stop_file=params["stop_file"],
         until_path=params["until_path"],
     )
-    client = module.client("ec2", config=botocore.config.Config(**watch_retry_config()))
+    client = retrying_client(module, "ec2", watch_retry_config())
     record, warnings = watch_routes(client, settings)
     for warning in warnings:
         module.warn(warning)
@@ -267,21 +258,14 @@ def run(module):
 
 
 def main():
-    argument_spec = dict(
-        route_table_ids=dict(type="list", elements="str", required=True),
-        destination_cidrs=dict(type="list", elements="str", required=True),
-        vpn_eni_id=dict(type="str", required=True),
-        probe_route_table_id=dict(type="str"),
+    argument_spec = managed_routes_argument_spec(
         interval=dict(type="float", default=0.5),
         duration=dict(type="float", required=True),
         stop_file=dict(type="path"),
         until_path=dict(type="str", choices=["dx", "vpn"]),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    try:
-        run(module)
-    except FailoverError as exc:
-        fail_json_aws_error(module, exc)
+    run_or_fail(module, run)
 
 
 if __name__ == "__main__":

@@ -34,14 +34,9 @@ options:
       - Also list, for each zone, the instance types it offers (RV(zones[].instance_types)).
     type: bool
     default: false
-attributes:
-  check_mode:
-    support: full
-    description: Only reads, so it runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
 extends_documentation_fragment:
+  - localzones.failover.attributes
+  - localzones.failover.attributes.read_only
   - localzones.failover.aws_attributes
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -130,8 +125,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.localzones.failover.plugins.module_utils.aws.calls import call
 from ansible_collections.localzones.failover.plugins.module_utils.aws.calls import paginate
-from ansible_collections.localzones.failover.plugins.module_utils.aws.modules import fail_json_aws_error
-from ansible_collections.localzones.failover.plugins.module_utils.errors import FailoverError
+from ansible_collections.localzones.failover.plugins.module_utils.aws.modules import run_or_fail
 
 # The API's keys and the names this module returns them under.
 _ZONE_KEYS = (
@@ -151,7 +145,7 @@ _ZONE_KEYS = (
 def describe_zones(client, zone_names):
     """The API's description of each named zone the region has, opted in to or not."""
     # ZoneNames would fail the whole call on the first unknown name; a filter reports all of them.
-    # aws_retry=True: the client's AWSRetry backoff (see main) applies to this call.
+    # aws_retry=True: the client's AWSRetry backoff (see run) applies to this call.
     response = call(
         client, "describe_availability_zones", AllAvailabilityZones=True, Filters=[{"Name": "zone-name", "Values": list(zone_names)}], aws_retry=True
     )
@@ -170,7 +164,8 @@ def offered_instance_types(client, zone_names):
     return {name: sorted(types) for name, types in offered.items()}
 
 
-def run(module, client):
+def run(module):
+    client = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff())
     zone_names = list(dict.fromkeys(module.params["zone_names"]))
     found = describe_zones(client, zone_names)
     zones = [{name: found[zone_name].get(key) for key, name in _ZONE_KEYS} for zone_name in zone_names if zone_name in found]
@@ -187,11 +182,12 @@ def main():
         instance_type_offerings=dict(type="bool", default=False),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    client = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff())
-    try:
-        run(module, client)
-    except FailoverError as exc:
-        fail_json_aws_error(module, exc, msg="Could not describe the zones %s: %s" % (", ".join(module.params["zone_names"]), exc.message))
+
+    def naming_the_zones(error):
+        """A message that names the zones asked for, as the error's own does not."""
+        return {"msg": "Could not describe the zones %s: %s" % (", ".join(module.params["zone_names"]), error.message)}
+
+    run_or_fail(module, run, failure_report=naming_the_zones)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,67 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the localzones.failover collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What the collection's AWS modules share: the one way they report a failure.
+"""What the collection's AWS modules share: their clients, the managed-route
+options and reading them, and the one way they report a failure.
 
 The module object is passed in (an AnsibleAWSModule or anything with its
-``fail_json``), so the core stays free of Ansible imports.
+``params``, ``client`` and ``fail_json``), so the core stays free of Ansible imports.
 """
 
 from __future__ import annotations
+
+try:
+    import botocore.config
+except ImportError:
+    pass  # AnsibleAWSModule fails the task on a missing botocore before a client is asked for
+
+from ..errors import FailoverError
+from ..validation import validate_route_inputs
+from .calls import retry_config
+from .ec2 import load_snapshot
+
+
+def managed_routes_argument_spec(**module_options):
+    """The options documented by the ``localzones.failover.routes`` doc fragment, plus the module's own."""
+    spec = dict(
+        route_table_ids=dict(type="list", elements="str", required=True),
+        destination_cidrs=dict(type="list", elements="str", required=True),
+        vpn_eni_id=dict(type="str", required=True),
+        probe_route_table_id=dict(type="str"),
+    )
+    spec.update(module_options)
+    return spec
+
+
+def retrying_client(module, service, client_settings=None):
+    """The module's boto3 client for ``service``, with ``client_settings`` (default: ``calls.retry_config()``)."""
+    return module.client(service, config=botocore.config.Config(**(client_settings or retry_config())))
+
+
+def load_managed_routes(module):
+    """Validate the managed-route options, then read the route tables: ``(ec2 client, ec2.Snapshot)``.
+
+    A bad input raises one ValidationError that lists every problem, before the first API call.
+    """
+    params = module.params
+    route_table_ids, destinations = validate_route_inputs(
+        params["route_table_ids"], params["destination_cidrs"], params["vpn_eni_id"], params["probe_route_table_id"]
+    )
+    client = retrying_client(module, "ec2")
+    snapshot = load_snapshot(client, route_table_ids, destinations, params["vpn_eni_id"], params["probe_route_table_id"])
+    return client, snapshot
+
+
+def run_or_fail(module, run, failure_report=None):
+    """Call ``run(module)``; a ``FailoverError`` it raises ends the task through ``fail_json_aws_error``.
+
+    ``failure_report(error)``, when given, returns the keyword arguments the
+    failure adds: a ``msg`` of its own, or what the run had done before it failed.
+    """
+    try:
+        run(module)
+    except FailoverError as error:
+        fail_json_aws_error(module, error, **(failure_report(error) if failure_report else {}))
 
 
 def fail_json_aws_error(module, error, msg=None, **result):
