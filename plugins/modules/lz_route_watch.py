@@ -231,9 +231,9 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.localzones.failover.plugins.module_utils.aws.modules import managed_routes_argument_spec
 from ansible_collections.localzones.failover.plugins.module_utils.aws.modules import retrying_client
 from ansible_collections.localzones.failover.plugins.module_utils.aws.modules import run_or_fail
-from ansible_collections.localzones.failover.plugins.module_utils.routes.watch import validate_watch_settings
-from ansible_collections.localzones.failover.plugins.module_utils.routes.watch import watch_retry_config
-from ansible_collections.localzones.failover.plugins.module_utils.routes.watch import watch_routes
+from ansible_collections.localzones.failover.plugins.module_utils.aws.route_watch import validate_watch_settings
+from ansible_collections.localzones.failover.plugins.module_utils.aws.route_watch import watch_retry_config
+from ansible_collections.localzones.failover.plugins.module_utils.aws.route_watch import watch_routes
 
 
 def run(module):

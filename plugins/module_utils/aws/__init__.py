@@ -7,6 +7,8 @@
   Direct Connect, CloudWatch, SNS), and the retry settings of the route clients;
   a failure is one ``errors.AwsApiError`` naming the service and the operation.
 * ``ec2``: route tables read and validated into a snapshot, plans applied.
+* ``route_watch``: a timestamped record of each route table's path, read at a fixed
+  cadence (lz_route_watch);
 * ``directconnect``: the Direct Connect BGP failover test, its state and waiting for BGP.
 * ``modules``: how the collection's AWS modules report a failure (given the module
   object, so this package stays free of Ansible imports).

@@ -1,18 +1,16 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the localzones.failover collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Routes: the route model, which path the tables are on, planning, and the route watch.
+"""Routes: the route model, which path the tables are on, and planning; pure, no AWS calls.
 
 * ``model``: routes and route tables as EC2 shows them, and ``Ownership``: which
   static routes are this failover's (the only ones it ever changes);
 * ``paths``: ``path_of``, the one definition of which path (``dx``, ``vpn`` or
   ``mixed``) a destination or a table is on, used by the monitor and every module;
-* ``plan``: the route calls that put the tables on a path (pure; ``aws`` runs them);
-* ``watch``: a timestamped record of each table's path, read at a fixed cadence
-  (lz_route_watch). It reads EC2 itself, so it is not imported here: import it
-  from ``routes.watch``.
+* ``plan``: the route calls that put the tables on a path (``aws`` runs them and
+  reads the tables; ``aws.route_watch`` records their path over time).
 
-The pure names of ``model``, ``paths`` and ``plan`` are importable from this package.
+The names of ``model``, ``paths`` and ``plan`` are importable from this package.
 """
 
 from __future__ import annotations

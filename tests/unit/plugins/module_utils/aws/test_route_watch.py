@@ -8,9 +8,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from ansible_collections.localzones.failover.plugins.module_utils.errors import ValidationError
-from ansible_collections.localzones.failover.plugins.module_utils.routes.watch import RouteWatch
-from ansible_collections.localzones.failover.plugins.module_utils.routes.watch import validate_watch_settings
-from ansible_collections.localzones.failover.plugins.module_utils.routes.watch import watch_routes
+from ansible_collections.localzones.failover.plugins.module_utils.aws.route_watch import RouteWatch
+from ansible_collections.localzones.failover.plugins.module_utils.aws.route_watch import validate_watch_settings
+from ansible_collections.localzones.failover.plugins.module_utils.aws.route_watch import watch_routes
 from tests.support.fake_clock import FakeClock
 
 RTB = "rtb-0123456789abcdef0"

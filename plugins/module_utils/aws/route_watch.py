@@ -39,16 +39,16 @@ import os
 import time
 from dataclasses import dataclass
 
-from ..aws.ec2 import load_snapshot
-from ..aws.ec2 import read_route_tables
-from ..aws.calls import retry_config
 from ..errors import AwsApiError
 from ..errors import ValidationError
+from ..routes.model import find_conflicts
+from ..routes.paths import PATH_DX
+from ..routes.paths import PATH_VPN
+from ..routes.paths import describe_table
 from ..validation import validate_route_inputs
-from .model import find_conflicts
-from .paths import PATH_DX
-from .paths import PATH_VPN
-from .paths import describe_table
+from .calls import retry_config
+from .ec2 import load_snapshot
+from .ec2 import read_route_tables
 
 MIN_INTERVAL = 0.1
 MAX_DURATION = 3600.0
