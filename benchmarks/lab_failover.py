@@ -37,6 +37,7 @@ See benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import os
@@ -61,11 +62,12 @@ from ansible_collections.localzones.failover.plugins.module_utils import drill
 from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import apply_plan
 from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import load_snapshot
 from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import read_route_tables
+from ansible_collections.localzones.failover.plugins.module_utils.aws.route_watch import MAX_DURATION as MAX_WATCH_DURATION
+from ansible_collections.localzones.failover.plugins.module_utils.aws.route_watch import RouteWatch
+from ansible_collections.localzones.failover.plugins.module_utils.aws.route_watch import validate_watch_settings
 from ansible_collections.localzones.failover.plugins.module_utils.errors import FailoverError
 from ansible_collections.localzones.failover.plugins.module_utils.routes import PATH_DX
 from ansible_collections.localzones.failover.plugins.module_utils.routes import PATH_VPN
-from ansible_collections.localzones.failover.plugins.module_utils.routes import Ownership
-from ansible_collections.localzones.failover.plugins.module_utils.routes import path_of
 from ansible_collections.localzones.failover.plugins.module_utils.routes import plan_routes
 from harness.bench import EXIT_INTERRUPTED
 from harness.bench import EXIT_OK
@@ -213,10 +215,6 @@ class Lab:
                 return handle.read()
         except OSError:
             return None
-
-    def production_path(self, client=None):
-        table = read_route_tables(client or self.ec2, [self.route_table_id])[self.route_table_id]
-        return path_of([table], self.settings["destination_cidrs"], Ownership(self.settings["vpn_eni_id"]))
 
     def dx_learned(self):
         """Whether BGP's routes are back: the probe subnet's table has a propagated route for every destination."""
@@ -524,33 +522,37 @@ class MonitorFiles:
 # --------------------------------------------------------------------------- observers
 
 
-class RouteWatch(threading.Thread):
-    """Reads the production route table every ``interval`` and keeps each change of its path, timed by the read."""
+class RouteRecorder:
+    """The collection's route watch (``aws.route_watch``, as lz_route_watch runs it) in a thread, at the benchmark's cadence.
 
-    def __init__(self, lab, interval):
-        super().__init__(daemon=True)
-        self.lab = lab
-        self.interval = interval
-        self.client = lab.client()
-        self.path = None
-        self.changes = []
-        self.read_errors = 0
-        self.stop_event = threading.Event()
+    Each change carries the bounds the watch gives it: ``time`` (end of the read that saw
+    it) and ``previous_read_time``. The settings are validated as the module's are, then
+    the cadence is set finer than the module allows (its floor bounds a user's API cost;
+    a measurement in the lab wants 20 ms).
+    """
 
-    def run(self):
-        previous_read = None
-        while not self.stop_event.is_set():
-            try:
-                path = self.lab.production_path(self.client)
-            except (FailoverError, KeyError):
-                self.read_errors += 1
-                path = self.path
-            now = time.time()
-            if self.path is not None and path != self.path:
-                self.changes.append({"time": now, "previous_read_time": previous_read, "route_table_id": self.lab.route_table_id,
-                                     "from_path": self.path, "to_path": path})
-            self.path, previous_read = path, now
-            self.stop_event.wait(self.interval)
+    def __init__(self, lab, interval, stop_file):
+        settings = validate_watch_settings(
+            [lab.route_table_id], lab.settings["destination_cidrs"], lab.settings["vpn_eni_id"],
+            duration=MAX_WATCH_DURATION, stop_file=stop_file,
+        )
+        self.route_table_id = lab.route_table_id
+        self.stop_file = stop_file
+        self.watch = RouteWatch(lab.client(), dataclasses.replace(settings, interval=interval))
+        self.thread = threading.Thread(target=self.watch.run, name="route-recorder", daemon=True)
+
+    def start(self):
+        self.watch.start()  # the validating first read, in the caller's thread: a bad lab fails here
+        self.thread.start()
+        return self
+
+    @property
+    def path(self):
+        return self.watch.paths()[self.route_table_id]
+
+    @property
+    def changes(self):
+        return self.watch.changes
 
     def first_change(self, path, start):
         return next((change for change in self.changes if change["to_path"] == path and change["time"] >= start), None)
@@ -559,8 +561,10 @@ class RouteWatch(threading.Thread):
         return first_within(lambda: self.first_change(path, start), timeout, 0.01)
 
     def stop(self):
-        self.stop_event.set()
-        self.join(timeout=5)
+        with open(self.stop_file, "w", encoding="utf-8"):
+            pass  # the watch ends at its next read
+        self.thread.join(timeout=5)
+        os.unlink(self.stop_file)
 
 
 class FlowPair:
@@ -696,10 +700,12 @@ class Bench:  # pylint: disable=too-many-instance-attributes
         contender.start()
 
     def start_watch(self, interval):
-        self.watch = RouteWatch(self.lab, interval)
-        self.watch.start()
-        if not first_within(lambda: self.watch.path, 5.0, 0.01):
-            raise BenchError("DescribeRouteTables did not answer within 5 s")
+        self.watch = RouteRecorder(self.lab, interval, os.path.join(self.workdir, "route-recorder.stop"))
+        try:
+            self.watch.start()
+        except FailoverError as exc:
+            self.watch = None
+            raise BenchError("the route watch could not start: %s" % exc) from exc
         return self.watch
 
     def store(self, scenario, contender, key, value):
