@@ -149,8 +149,9 @@ def seed_rule():
 
 def grid_candidate(interval_s, echoes, targets, hard_failure_rounds, timeout_s=None):
     timeout_s = interval_s if timeout_s is None else timeout_s
+    probes = "%d echo%s x %d target%s" % (echoes, "" if echoes == 1 else "es", targets, "" if targets == 1 else "s")
     return Candidate(
-        name="%g s, %d echo%s x %d target%s, H%d" % (interval_s, echoes, "" if echoes == 1 else "es", targets, "" if targets == 1 else "s", hard_failure_rounds),
+        name="%g s, %s, H%d" % (interval_s, probes, hard_failure_rounds),
         interval_s=interval_s, timeout_s=timeout_s, echoes=echoes, targets=targets,
         settings=PolicySettings(min_healthy_targets=1, hard_failure_rounds=hard_failure_rounds),
     )
@@ -398,7 +399,7 @@ def rate(value):
     if value >= 100:
         return "%.0f" % value
     if value >= 0.01:
-        return "%.2f" % value
+        return "%.3g" % value
     return "%.1e" % value
 
 
