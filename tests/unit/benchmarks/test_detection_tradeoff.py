@@ -1,0 +1,171 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the localzones.failover collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""benchmarks/detection_tradeoff.py: its exact rates against closed forms worked out by hand, its
+detection times against the schedule's arithmetic, and a short seeded Monte Carlo of the real machine."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from ansible_collections.localzones.failover.plugins.module_utils.policy.defaults import default
+from benchmarks import baseline_monitor
+from benchmarks import detection_tradeoff as tradeoff
+
+RTT_S = 0.001
+
+
+def hard_failure_only(candidate):
+    """The candidate with a brownout rule that random loss far below 99% cannot trigger."""
+    return dataclasses.replace(candidate, settings=dataclasses.replace(candidate.settings, brownout_loss_pct=99.0))
+
+
+# --------------------------------------------------------------------------- per-round failure
+
+
+@pytest.mark.parametrize("echoes, targets, quorum, expected", [
+    (1, 1, 1, 0.1),  # the echo is lost
+    (2, 1, 1, 0.01),  # both echoes lost
+    (1, 2, 1, 0.01),  # both targets lost
+    (1, 2, 2, 1 - 0.9 ** 2),  # either target lost
+    (1, 3, 2, 0.1 ** 3 + 3 * 0.1 ** 2 * 0.9),  # no target or one target answered
+    (2, 2, 1, 0.01 ** 2),
+])
+def test_round_failure_probability_matches_the_binomial_worked_by_hand(echoes, targets, quorum, expected):
+    assert tradeoff.round_failure_probability(0.1, echoes, targets, quorum) == pytest.approx(expected, rel=1e-12)
+
+
+# --------------------------------------------------------------------------- run lengths
+
+
+def test_with_one_hard_failure_round_every_failed_round_fails_over():
+    for p in (0.0, 0.01, 0.1, 0.5):
+        assert tradeoff.failover_rate_per_round(p, 1) == pytest.approx(p, abs=1e-15)
+
+
+def test_two_failed_rounds_in_a_row_at_even_odds_take_six_rounds_on_average():
+    # E[T] = 1/p + 1/p^2 = 2 + 4 for p = 1/2.
+    assert tradeoff.failover_rate_per_round(0.5, 2) == pytest.approx(1 / 6.0)
+
+
+def test_no_loss_never_fails_over_and_total_loss_fails_over_every_h_rounds():
+    assert tradeoff.failover_rate_per_round(0.0, 4) == 0.0
+    assert tradeoff.failover_rate_per_round(1.0, 4) == 0.25
+
+
+def test_the_rate_per_day_with_one_hard_failure_round_is_rounds_per_day_times_p():
+    candidate = tradeoff.grid_candidate(0.1, 1, 1, 1)
+    exact = tradeoff.exact_false_failovers(candidate, 0.1, RTT_S)
+    assert exact["per_day"] == pytest.approx(864000 * 0.1)
+    assert exact["mean_round_period_s"] == pytest.approx(0.1)
+
+
+def test_no_loss_gives_no_false_failover():
+    exact = tradeoff.exact_false_failovers(tradeoff.todays_defaults(1), 0.0, RTT_S)
+    assert exact["per_day"] == 0.0
+    assert exact["p_at_least_one_in_window"] == 0.0
+
+
+@pytest.mark.parametrize("p, runs, rounds, expected", [
+    (0.1, 1, 10, 1 - 0.9 ** 10),
+    (0.3, 2, 2, 0.3 ** 2),
+    (0.3, 2, 3, 0.3 ** 2 + 0.7 * 0.3 ** 2),  # FF. or PFF
+    (0.3, 3, 2, 0.0),  # too few rounds for a run of three
+    (1.0, 3, 3, 1.0),
+])
+def test_probability_of_a_failover_within_n_rounds_matches_the_enumeration(p, runs, rounds, expected):
+    assert tradeoff.probability_of_failover_within(p, runs, rounds) == pytest.approx(expected, abs=1e-15)
+
+
+def test_the_seeds_cycle_lasts_longer_only_when_its_last_echo_is_lost():
+    # Healthy: echoes at 0, 1, 2 s, the last answered at 2 s + RTT, then the pause. Its last echo lost: it times out at 3 s.
+    loss = 0.2
+    expected = tradeoff.SEED_PAUSE_S + 2.0 + RTT_S + loss * (1.0 - RTT_S)
+    assert tradeoff.mean_round_period_s(tradeoff.seed_rule(), loss, RTT_S) == pytest.approx(expected)
+
+
+# --------------------------------------------------------------------------- detection with the real machine
+
+
+def test_a_cut_at_a_rounds_start_is_detected_after_h_whole_rounds():
+    candidate = tradeoff.grid_candidate(0.1, 1, 1, 4)
+    assert tradeoff.detection_time_s(candidate, 0.0, RTT_S) == pytest.approx(4 * 0.1)
+
+
+def test_a_cut_inside_a_round_is_detected_h_rounds_after_the_next_slot_plus_the_timeout():
+    # The round in progress still passes; rounds 2..5 are lost; the 4th lost round ends at its timeout.
+    candidate = tradeoff.grid_candidate(0.1, 2, 1, 4, timeout_s=0.05)
+    assert tradeoff.detection_time_s(candidate, 0.25, RTT_S) == pytest.approx(4 * 0.1 + 0.05 - 0.025)
+
+
+def test_todays_defaults_detect_in_half_a_round_less_than_h_rounds_plus_the_timeout_at_the_median():
+    summary = tradeoff.detection_summary(tradeoff.todays_defaults(1), 20, RTT_S)
+    h, interval, timeout = default("policy.hard_failure_rounds"), default("probe.interval"), default("probe.timeout")
+    assert summary["median_s"] == pytest.approx(h * interval + timeout - interval / 2)
+    assert summary["max_s"] <= h * interval + timeout
+
+
+def test_the_seeds_rule_cut_at_a_cycles_start_is_detected_when_its_last_echo_times_out():
+    assert tradeoff.detection_time_s(tradeoff.seed_rule(), 0.0, RTT_S) == pytest.approx(2.0 + 1.0)
+
+
+# --------------------------------------------------------------------------- Monte Carlo of the real machine
+
+
+def test_the_monte_carlo_agrees_with_the_exact_rate_when_only_the_hard_failure_rule_can_fire():
+    candidate = hard_failure_only(tradeoff.grid_candidate(0.1, 1, 1, 2))
+    simulated = tradeoff.monte_carlo_false_failovers(candidate, 0.3, 1200.0, "test", RTT_S)
+    exact = tradeoff.exact_false_failovers(candidate, 0.3, RTT_S)
+    # About 750 failovers: the count's relative standard deviation is about 3.3%, so 15% is 4.5 of them.
+    assert simulated["failovers"] > 600
+    assert simulated["reasons"] == {"hard_failure": simulated["failovers"]}
+    assert simulated["per_day"] == pytest.approx(exact["per_day"], rel=0.15)
+
+
+def test_the_monte_carlo_sees_the_brownout_rule_the_exact_rate_leaves_out():
+    simulated = tradeoff.monte_carlo_false_failovers(tradeoff.todays_defaults(1), 0.25, 600.0, 7, RTT_S)
+    assert simulated["reasons"].get("brownout", 0) > 0
+
+
+def test_a_seed_gives_the_same_run_again():
+    candidate = tradeoff.grid_candidate(0.1, 1, 1, 2)
+    first = tradeoff.monte_carlo_false_failovers(candidate, 0.3, 200.0, "again", RTT_S)
+    second = tradeoff.monte_carlo_false_failovers(candidate, 0.3, 200.0, "again", RTT_S)
+    assert (first["failovers"], first["dx_s"]) == (second["failovers"], second["dx_s"])
+
+
+# --------------------------------------------------------------------------- candidates and choice
+
+
+def test_todays_defaults_and_the_seeds_rule_are_read_not_copied():
+    today = tradeoff.todays_defaults(1)
+    assert (today.interval_s, today.timeout_s) == (default("probe.interval"), default("probe.timeout"))
+    assert today.settings.hard_failure_rounds == default("policy.hard_failure_rounds")
+    seed = tradeoff.seed_rule()
+    assert (seed.echoes, seed.echo_spacing_s, seed.timeout_s) == (baseline_monitor.ECHOES, baseline_monitor.ECHO_INTERVAL_S, baseline_monitor.ECHO_TIMEOUT_S)
+    assert all(not candidate.problems() for candidate in tradeoff.default_candidates())
+
+
+def row(name, median_s, echoes_per_second, per_day_10, per_day_20):
+    return {
+        "candidate": name, "echoes_per_second": echoes_per_second, "detection": {"median_s": median_s},
+        "exact": {0.1: {"per_day": per_day_10}, 0.2: {"per_day": per_day_20}},
+        "monte_carlo": {0.1: {"per_day": 0.0}, 0.2: {"per_day": 0.0}},
+    }
+
+
+def test_the_recommendation_is_the_cheapest_that_meets_both_targets_then_the_most_robust():
+    args = tradeoff.parse_args(["--seed", "1"])
+    rows = [
+        row("too slow", 0.55, 10, 0.0, 0.0),
+        row("too many false failovers", 0.45, 10, 7.8, 200.0),
+        row("dearer", 0.35, 40, 0.0, 0.0),
+        row("cheap, fragile at 20%", 0.45, 20, 0.01, 50.0),
+        row("cheap, robust at 20%", 0.45, 20, 0.01, 2.0),
+    ]
+    for each in rows:
+        each["meets"] = tradeoff.meets_targets(each, args.loss)
+    assert [each["candidate"] for each in rows if each["meets"]] == ["dearer", "cheap, fragile at 20%", "cheap, robust at 20%"]
+    assert tradeoff.recommend(rows, args)["candidate"] == "cheap, robust at 20%"
