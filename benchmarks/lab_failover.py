@@ -82,6 +82,7 @@ from harness.bench import rounded
 from harness.bench import stats
 from harness.monitor import Metrics
 from harness.paths import REPO_ROOT
+from harness.processes import stop_process
 from harness.waiting import first_within
 from lab import lab as lab_tool
 from lab import nspawn
@@ -410,16 +411,9 @@ class BaselineProcess:
             raise BenchError("the baseline exited (code %s); its log:\n%s" % (None if self.process is None else self.process.returncode, self.log_tail()))
 
     def stop(self):
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        self.process = None
+        if self.process is not None:
+            stop_process(self.process)
+            self.process = None
 
     def log_lines(self):
         if not self.log_path:

@@ -90,7 +90,6 @@ RESULTS_DIR = os.path.join(REPO_ROOT, "benchmarks", "results")
 PROBE_INTERVAL_S = PROBE_SCHEMA["interval"][0]
 FAILBACK_HOLD_S = POLICY_SCHEMA["failback_hold_s"][0]
 BROWNOUT_WINDOW_S = POLICY_SCHEMA["brownout_window_s"][0]
-BROWNOUT_LOSS_PCT = POLICY_SCHEMA["brownout_loss_pct"][0]
 
 FAST_POLL_S = 0.01  # scenario 1: the route switch is timed to ~10 ms
 POLL_S = 0.05  # elsewhere the targets are in seconds; fewer reads leave the endpoint to the daemon

@@ -19,9 +19,6 @@ Usable from fixtures of any scope:
   first call of a session checks, later calls return at once);
 * ``booted_host(role)``: context manager yielding a running ``LabHost``, torn down
   (container, namespace, link) whatever happens.
-
-Fixtures (register with ``pytest_plugins`` or import): ``lab_image`` (session) and
-``lab_host`` (function).
 """
 
 from __future__ import annotations
@@ -37,8 +34,6 @@ import sys
 import time
 from dataclasses import dataclass
 from dataclasses import field
-
-import pytest
 
 from harness.netns import NetnsLab
 from harness.netns import missing_tools
@@ -148,20 +143,6 @@ def booted_host(role="host", rootfs=None, timeout=60.0):
     finally:
         nspawn.down(name)
         lab.cleanup()
-
-
-@pytest.fixture(scope="session")
-def lab_image():
-    """Path of the lab image tree (built on first use; cached on disk across runs)."""
-    require_lab()
-    return ensure_lab_image()
-
-
-@pytest.fixture
-def lab_host(lab_image):  # pylint: disable=redefined-outer-name
-    """A freshly booted lab host, torn down after the test."""
-    with booted_host("host", rootfs=lab_image) as host:
-        yield host
 
 
 # --------------------------------------------------------------------------- Ansible

@@ -55,6 +55,7 @@ from harness.netns import NetnsLab
 from harness.netns import build_pair
 from harness.netns import require_netns
 from harness.paths import REPO_ROOT
+from harness.processes import stop_process
 from harness.waiting import wait_for
 
 DX_TARGETS = ("198.18.1.10", "198.18.1.11", "2001:db8:1::10")
@@ -415,12 +416,7 @@ class MonitorLab:
     def end_test(self):
         """Per-test end: every daemon the test started is ended by PID, the network restored."""
         for daemon in self.daemons:
-            if daemon.process.poll() is None:
-                daemon.process.terminate()
-                try:
-                    daemon.process.wait(5)
-                except subprocess.TimeoutExpired:
-                    daemon.kill()
+            stop_process(daemon.process)
         self.daemons = []
         self.reset_network()
 

@@ -403,15 +403,15 @@ def check_section(document, schema, prefix, problems):
     for name in document:
         if name not in schema:
             problems.append("%s: unknown key (allowed here: %s)" % (_join(prefix, str(name)), ", ".join(schema)))
-    for name, (default, checker) in schema.items():
+    for name, (fallback, checker) in schema.items():
         path = _join(prefix, name)
         value = document.get(name, _MISSING)
         if value is _MISSING:
-            if default is REQUIRED:
+            if fallback is REQUIRED:
                 problems.append("%s: required key is missing" % path)
                 values[name] = None
                 continue
-            value = default
+            value = fallback
         if isinstance(checker, dict):
             values[name] = check_section(value, checker, path, problems)
         else:

@@ -326,10 +326,11 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
         if self.last_transition is not None and self.last_transition.to_path == path:
             # Time in state continues across a restart when the tables agree with the file.
             self.machine.entered_path_at = at - max(0.0, wall_now - self.last_transition.at)
-        self.metrics.failback_hold.set(failback_hold_s(self.config.policy, self.machine.failover_history, at))
+        hold = failback_hold_s(self.config.policy, self.machine.failover_history, at)
+        self.metrics.failback_hold.set(hold)
         self.log.info(
             events.INITIAL_PATH, tables_path=learned, path=path, persisted_desired_path=self.persisted.desired_path,
-            failovers_remembered=len(self.machine.failover_history), failback_hold_s=failback_hold_s(self.config.policy, self.machine.failover_history, at),
+            failovers_remembered=len(self.machine.failover_history), failback_hold_s=hold,
         )
         self.actuator.set_desired(path)
         self._persist()

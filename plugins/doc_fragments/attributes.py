@@ -7,8 +7,8 @@ from __future__ import annotations
 
 class ModuleDocFragment:
     # What the attributes mean, and the platform, for every module of this collection.
-    # A module states its own support (and details) for check_mode and diff_mode; when it
-    # also gives a description, ansible-core keeps the module's over this one.
+    # A module states its own support and details for check_mode and diff_mode; the
+    # descriptions stay these standard ones.
     DOCUMENTATION = r"""
 attributes:
   check_mode:

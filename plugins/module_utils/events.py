@@ -5,8 +5,9 @@
 
 The daemon (monitor/) writes one JSON line per event: ``ts``, ``level``, ``event`` and
 the event's fields (monitor/logs.py). The failover drill reads those lines back from
-the journal (drill/parse.py). Both sides take the names from here, so renaming an event
-or a field is one edit, and a test fails when the two sides drift apart.
+the journal (drill/parse.py). Both sides take the event names from here, so renaming an
+event is one edit. The daemon writes fields as keyword arguments, so a renamed field is
+two edits, and tests/unit/monitor/test_events.py fails until both sides agree.
 
 A transition's fields are ``from_path`` and ``to_path``: in the log, in the metric labels
 (``transitions_total{from_path,to_path,reason}``), in lz_route_watch's changes and in the

@@ -73,10 +73,10 @@ options:
 attributes:
   check_mode:
     support: full
-    description: Reads the interface and its test history, and returns the test it would start or stop without calling either.
+    details: Reads the interface and its test history, and returns the test it would start or stop without calling either.
   diff_mode:
     support: none
-    description: The result describes the change; there is no diff.
+    details: The result describes the change; there is no diff.
 notes:
   - Needs the IAM actions C(directconnect:DescribeVirtualInterfaces),
     C(directconnect:ListVirtualInterfaceTestHistory), C(directconnect:StartBgpFailoverTest) and

@@ -50,10 +50,10 @@ notes:
 attributes:
   check_mode:
     support: full
-    description: Can run in check mode and return the planned route calls without making them.
+    details: Can run in check mode and return the planned route calls without making them.
   diff_mode:
     support: full
-    description: Shows, per route table, each managed destination's target before and after.
+    details: Shows, per route table, each managed destination's target before and after.
 extends_documentation_fragment:
   - localzones.failover.attributes
   - localzones.failover.aws_attributes

@@ -30,7 +30,8 @@ description:
     warnings, not refused; such a destination's path is the route's target, and it is left out of
     its table's path, which says where this collection's routes put the table (C(dx) when there
     are none).
-  - Every read is one C(DescribeRouteTables) call, so the IAM policy needs nothing beyond what
+  - The first read validates the inputs as M(localzones.failover.lz_route_failover_info) does; every
+    later read is one C(DescribeRouteTables) call, so the IAM policy needs nothing beyond what
     M(localzones.failover.lz_route_failover_info) needs.
 author:
   - Local Zones Failover Maintainers (@localzones)

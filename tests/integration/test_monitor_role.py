@@ -231,7 +231,7 @@ def snapshot(host):
 
 
 @pytest.fixture(scope="module")
-def monitor_lab(tmp_path_factory):
+def role_lab(tmp_path_factory):
     """A booted host, the EC2 endpoint on its link and the reference world; torn down at the end."""
     with booted_host("monitor") as host:
         host.add_loopback_address(PROBE_TARGET)
@@ -254,13 +254,13 @@ def monitor_lab(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def converged(monitor_lab):  # pylint: disable=redefined-outer-name
+def converged(role_lab):  # pylint: disable=redefined-outer-name
     """The role applied once; the daemon has started and learned the path."""
-    run = monitor_lab.apply()
-    assert_succeeded(run, monitor_lab.host)
-    print("first converge: %.1f s, %s" % (run.seconds, run.stats(monitor_lab.host.name)))
-    wait_for(lambda: learned_dx_path(monitor_lab.host), 30, "the daemon to learn the DX path", interval=0.2)
-    return monitor_lab
+    run = role_lab.apply()
+    assert_succeeded(run, role_lab.host)
+    print("first converge: %.1f s, %s" % (run.seconds, run.stats(role_lab.host.name)))
+    wait_for(lambda: learned_dx_path(role_lab.host), 30, "the daemon to learn the DX path", interval=0.2)
+    return role_lab
 
 
 # --------------------------------------------------------------------------- tests

@@ -10,6 +10,7 @@
 * ``route_watch``: a timestamped record of each route table's path, read at a fixed
   cadence (lz_route_watch);
 * ``directconnect``: the Direct Connect BGP failover test, its state and waiting for BGP.
-* ``modules``: how the collection's AWS modules report a failure (given the module
-  object, so this package stays free of Ansible imports).
+* ``modules``: what the collection's AWS modules share: their clients, the managed-route
+  options and reading them, and how they report a failure (given the module object, so
+  this package stays free of Ansible imports).
 """

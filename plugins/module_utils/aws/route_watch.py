@@ -40,6 +40,8 @@ import time
 from dataclasses import dataclass
 
 from ..errors import AwsApiError
+from ..events import FROM_PATH
+from ..events import TO_PATH
 from ..errors import ValidationError
 from ..routes.model import find_conflicts
 from ..routes.paths import PATH_DX
@@ -243,8 +245,8 @@ class RouteWatch:
                 "time": read_ended,
                 "previous_read_time": self._last_read_started,
                 "route_table_id": view.route_table_id,
-                "from_path": previous.path,
-                "to_path": view.path,
+                FROM_PATH: previous.path,
+                TO_PATH: view.path,
                 "destinations": [dict(entry) for entry in view.destinations],
             }
         )

@@ -63,7 +63,8 @@ def _interval(sender, packets):
     steps = [(b["sent"] - a["sent"]) / (b["seq"] - a["seq"]) for a, b in zip(packets, packets[1:])]
     steps = [step for step in steps if step > 0]
     if steps:
-        return _median(steps), "the sender's interval is not in its start line: %.4f s estimated from the send times" % _median(steps)
+        estimate = _median(steps)
+        return estimate, "the sender's interval is not in its start line: %.4f s estimated from the send times" % estimate
     return None, "the sender's interval is unknown: outage durations cannot be computed"
 
 

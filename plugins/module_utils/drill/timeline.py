@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ..events import ALERT, FROM_PATH, ROUTE_ACTION, ROUTES_CONVERGED, TO_PATH, TRANSITION
+from ..events import ALERT, FROM_PATH, REASON, ROUTE_ACTION, ROUTES_CONVERGED, TO_PATH, TRANSITION
 from .values import _ms, _rel, _seconds
 
 # Loss windows per direction that get a timeline row (the longest); all are in the directions.
@@ -40,7 +40,7 @@ def _fault_entries(fault, origin):
 
 def _monitor_text(event):
     if event["event"] == TRANSITION:
-        return "monitor: %s -> %s (%s)" % (event[FROM_PATH], event[TO_PATH], event["reason"])
+        return "monitor: %s -> %s (%s)" % (event[FROM_PATH], event[TO_PATH], event[REASON])
     if event["event"] == ROUTES_CONVERGED:
         return "monitor: route tables converged on %s, %s ms after the decision" % (event["path"], event["since_decision_ms"])
     if event["event"] == ROUTE_ACTION:

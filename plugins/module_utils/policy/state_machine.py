@@ -47,11 +47,10 @@ from dataclasses import dataclass
 from dataclasses import field
 
 from ..errors import ValidationError
+from ..routes.paths import PATH_DX
+from ..routes.paths import PATH_VPN
 from ..validation import SelfChecking
 from .defaults import default
-
-PATH_DX = "dx"
-PATH_VPN = "vpn"
 
 REASON_STEADY = "steady"
 REASON_HARD_FAILURE = "hard_failure"

@@ -15,9 +15,10 @@ subclass, plus its line in ``PROBERS``.
 from __future__ import annotations
 
 from ..errors import ValidationError
+from ..policy.defaults import default
 from .icmp import IcmpProber
 
-DEFAULT_KIND = "icmp"
+DEFAULT_KIND = default("probe.kind")  # the one table of defaults says which
 
 # probe.kind -> the Prober class of that kind.
 PROBERS = {
