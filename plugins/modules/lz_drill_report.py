@@ -139,6 +139,12 @@ options:
       - The longest outage, in seconds, that a direction may see for RV(passed) to be true.
       - Unset, RV(passed) judges only that the traffic moved and came back and that every flow recovered.
     type: float
+  max_failback_asymmetry_s:
+    description:
+      - The longest time, in seconds, that one direction may be back on Direct Connect before the other
+        (RV(failback_asymmetry_s)) for RV(passed) to be true.
+      - Unset, the asymmetry is reported but not judged.
+    type: float
   plot:
     description:
       - Whether to draw C(timeline.png). Needs matplotlib.
@@ -263,6 +269,13 @@ failback_s:
   sample: 30.4
 vrrp_failback_s:
   description: Restore to the DX router becoming VRRP master again, in seconds.
+  returned: always
+  type: float
+failback_asymmetry_s:
+  description:
+    - The DX router becoming VRRP master again to every route table back on DX, in seconds; positive when
+      on-premises moved back first. Null unless both were seen.
+    - For this long the two directions of a connection take different paths, which stateful firewalls drop.
   returned: always
   type: float
 longest_outage_s:
@@ -421,7 +434,7 @@ else:
     MATPLOTLIB_IMPORT_TRACEBACK = None
 
 SUMMARY_KEYS = ("detection_s", "routes_converged_s", "route_change_s", "vrrp_failover_s", "fault_duration_s", "monitor_failback_s",
-                "failback_s", "vrrp_failback_s", "longest_outage_s", "outages")
+                "failback_s", "vrrp_failback_s", "failback_asymmetry_s", "longest_outage_s", "outages")
 
 
 def argument_spec():
@@ -450,6 +463,7 @@ def argument_spec():
         route_changes=dict(type="list", elements="dict"),
         events=dict(type="list", elements="dict"),
         max_outage_s=dict(type="float"),
+        max_failback_asymmetry_s=dict(type="float"),
         plot=dict(type="bool", default=True),
     )
 
@@ -459,7 +473,7 @@ def analyse(params):
     return analyse_drill(
         params["fault"], flows, monitor_lines=monitor_lines, vrrp_logs=vrrp_logs, route_changes=params["route_changes"],
         events=params["events"], max_outage_s=params["max_outage_s"], title=params["title"], environment=params["environment"],
-        settings=params["settings"], input_problems=problems,
+        settings=params["settings"], input_problems=problems, max_failback_asymmetry_s=params["max_failback_asymmetry_s"],
     )
 
 

@@ -54,13 +54,14 @@ class Drill:
 
 
 def analyse_drill(fault, flows, monitor_lines=None, vrrp_logs=None, route_changes=None, events=None, max_outage_s=None,
-                  title=DEFAULT_TITLE, environment=None, settings=None, input_problems=()):
+                  title=DEFAULT_TITLE, environment=None, settings=None, input_problems=(), max_failback_asymmetry_s=None):
     """Analyse a drill; returns a Drill.
 
     ``flows``: ``[{"name", "sender_lines", "receiver_lines"}]``; ``monitor_lines``: the
     monitor's log lines or None when not given; ``vrrp_logs``: ``[{"host", "role", "lines"}]``;
     ``route_changes``: lz_route_watch's ``changes`` or None; ``events``: extra
-    ``{time, source, event}``; ``input_problems``: what went wrong reading the inputs.
+    ``{time, source, event}``; ``input_problems``: what went wrong reading the inputs;
+    ``max_outage_s`` and ``max_failback_asymmetry_s``: optional pass/fail limits.
     """
     problems = list(input_problems)
     fault, fault_problems = normalise_fault(fault)
@@ -92,7 +93,9 @@ def analyse_drill(fault, flows, monitor_lines=None, vrrp_logs=None, route_change
     problems += _milestone_problems(fault, milestones, sources)
     timeline, early = build_timeline(fault, origin, monitor, changes, vrrp, directions, extra, milestones, _window_start(fault, parsed))
     summary = summary_numbers(fault, milestones, directions)
-    passed, failed_checks = judge(directions, milestones, sources, max_outage_s)
+    _passed, failed_checks = judge(directions, milestones, sources, max_outage_s)
+    failed_checks += asymmetry_failures(summary["failback_asymmetry_s"], max_failback_asymmetry_s)
+    passed = not failed_checks
     notes = list(NOTES)
     if early:
         notes.append("%d records from more than %d s before the drill started were left out of the timeline." % (early, LEAD_S))
@@ -109,6 +112,7 @@ def analyse_drill(fault, flows, monitor_lines=None, vrrp_logs=None, route_change
         "timeline": timeline,
         "sources": sources,
         "max_outage_s": max_outage_s,
+        "max_failback_asymmetry_s": max_failback_asymmetry_s,
         "passed": passed,
         "failed_checks": failed_checks,
         "problems": problems,
@@ -206,10 +210,36 @@ def summary_numbers(fault, milestones, directions):
         "monitor_failback_s": _since(milestones["monitor_back_on_dx"], stopped),
         "failback_s": _since(milestones["routes_back_on_dx"], stopped),
         "vrrp_failback_s": _since(milestones["vrrp_back_on_dx"], stopped),
+        "failback_asymmetry_s": failback_asymmetry(milestones),
         "longest_outage_s": max(longest) if longest else None,
         "outages": [{"name": direction["name"], "longest_outage_s": direction["longest_outage_s"], "total_outage_s": direction["total_outage_s"],
                      "lost": direction["lost"], "recovered": direction["recovered"]} for direction in directions],
     }
+
+
+def failback_asymmetry(milestones):
+    """Seconds between the two directions moving back to DX: the route tables minus the DX router's VRRP mastership.
+
+    Positive when on-premises moved back first.  For this long the traffic of one
+    connection goes out over one path and comes back over the other, which a stateful
+    firewall on either path drops.  None unless both moves were seen.
+    """
+    routes_back, vrrp_back = milestones["routes_back_on_dx"], milestones["vrrp_back_on_dx"]
+    if routes_back is None or vrrp_back is None:
+        return None
+    return _ms(routes_back["time"] - vrrp_back["time"])
+
+
+def asymmetry_failures(asymmetry_s, max_asymmetry_s):
+    """The failed check when the failback's asymmetric window is longer than ``max_asymmetry_s`` (None: not judged)."""
+    if max_asymmetry_s is None:
+        return []
+    if asymmetry_s is None:
+        return ["the failback's asymmetric window cannot be measured (the route tables' or VRRP's return was not seen)"]
+    if abs(asymmetry_s) > max_asymmetry_s:
+        first = "on-premises" if asymmetry_s > 0 else "the route tables"
+        return ["failback: %s moved back to DX %.3f s before the other direction (limit %.3f s)" % (first, abs(asymmetry_s), max_asymmetry_s)]
+    return []
 
 
 def _milestone_problems(fault, milestones, sources):

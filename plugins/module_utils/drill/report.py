@@ -66,6 +66,9 @@ SUMMARY_ROWS = (
     ("monitor_failback_s", "Monitor failback", "restore -> the monitor decides to move back to DX"),
     ("failback_s", "Failback", "restore -> every route table that moved is back on DX"),
     ("vrrp_failback_s", "VRRP failback", "restore -> the DX router is VRRP master again"),
+    ("failback_asymmetry_s", "Failback asymmetry",
+     "DX router VRRP master again -> every route table back on DX (positive: on-premises moved back first); "
+     "for this long the two directions of a connection take different paths"),
 )
 
 

@@ -303,7 +303,7 @@ def test_summary_numbers():
     report = full_drill().report
     assert report["summary"] == {
         "detection_s": 0.59, "routes_converged_s": 0.69, "route_change_s": 0.75, "vrrp_failover_s": 1.2, "fault_duration_s": 10.0,
-        "monitor_failback_s": 30.2, "failback_s": 30.4, "vrrp_failback_s": 5.0, "longest_outage_s": 2.0,
+        "monitor_failback_s": 30.2, "failback_s": 30.4, "vrrp_failback_s": 5.0, "failback_asymmetry_s": 25.4, "longest_outage_s": 2.0,
         "outages": [{"name": FORWARD, "longest_outage_s": 2.0, "total_outage_s": 2.0, "lost": 100, "recovered": True},
                     {"name": REVERSE, "longest_outage_s": 0.3, "total_outage_s": 0.3, "lost": 15, "recovered": True}]}
     assert report["route_tables"] == [
@@ -361,6 +361,31 @@ def test_outage_over_the_limit_fails_the_drill():
     # Without a limit only the movement and the recovery are judged.
     unlimited = full_drill(max_outage_s=None).report
     assert (unlimited["passed"], unlimited["failed_checks"]) == (True, [])
+
+
+def test_failback_asymmetry_over_the_limit_fails_the_drill():
+    # On-premises returned to DX 25.4 s before the route tables did.
+    report = full_drill(max_failback_asymmetry_s=1.0).report
+    assert report["passed"] is False
+    assert report["failed_checks"] == ["failback: on-premises moved back to DX 25.400 s before the other direction (limit 1.000 s)"]
+    assert report["max_failback_asymmetry_s"] == 1.0
+    assert full_drill(max_failback_asymmetry_s=30.0).report["passed"] is True
+
+
+def test_route_tables_moving_back_first_is_a_negative_asymmetry():
+    late_vrrp = vrrp_logs()
+    late_vrrp[0]["lines"][-1] = vrrp_lines((51.0, "VRRP instance lan_gateway is now MASTER (priority 150)"))[0]
+    report = full_drill(vrrp_logs=late_vrrp, max_failback_asymmetry_s=0.5).report
+    assert report["summary"]["failback_asymmetry_s"] == -0.6
+    assert report["failed_checks"] == ["failback: the route tables moved back to DX 0.600 s before the other direction (limit 0.500 s)"]
+
+
+def test_unmeasurable_asymmetry_is_not_judged_without_a_limit_and_fails_with_one():
+    report = full_drill(vrrp_logs=None).report
+    assert report["summary"]["failback_asymmetry_s"] is None and report["passed"] is True
+    limited = full_drill(vrrp_logs=None, max_failback_asymmetry_s=1.0).report
+    assert limited["failed_checks"] == [
+        "the failback's asymmetric window cannot be measured (the route tables' or VRRP's return was not seen)"]
 
 
 def test_route_that_never_moved_is_reported():

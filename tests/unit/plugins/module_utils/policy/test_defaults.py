@@ -53,12 +53,12 @@ def leaves(mapping, prefix=""):
     return flat
 
 
-def evaluated(value):
-    """A role variable's value as Ansible sees it with no inventory: Jinja expressions evaluated."""
+def evaluated(value, **role_vars):
+    """A role variable's value as Ansible sees it with no inventory: Jinja expressions evaluated (``role_vars`` in scope)."""
     if isinstance(value, dict):
-        return {name: evaluated(item) for name, item in value.items()}
+        return {name: evaluated(item, **role_vars) for name, item in value.items()}
     if isinstance(value, str) and "{{" in value:
-        return jinja2.nativetypes.NativeEnvironment().from_string(value).render()
+        return jinja2.nativetypes.NativeEnvironment().from_string(value).render(**role_vars)
     return value
 
 
@@ -105,7 +105,8 @@ def test_the_role_defaults_are_the_tables():
 
 def test_what_the_inventory_does_not_set_falls_back_to_the_tables_default():
     """The collection-wide variables win over the role's defaults; unset, they must not change them."""
-    from_inventory = leaves(evaluated(role_yaml("vars", "main.yml")["__monitor_config_from_inventory"]))
+    role_vars = role_yaml("vars", "main.yml")
+    from_inventory = leaves(evaluated(role_vars["__monitor_config_from_inventory"], __monitor_config_defaults=role_defaults()))
     for key, value in from_inventory.items():
         if TABLE[key] is REQUIRED:
             assert not value, "%s: unset, the role must report it missing" % key
