@@ -18,9 +18,14 @@ Every trial starts fresh: no fault, DX healthy, the route table on DX, the monit
 state file (its flap-dampening history) removed, the contender restarted. Scenarios
 (``--only`` takes their names):
 
-* ``cut``: DX cut with nftables, failover, 5 s on the VPN, restore, failback; the
-  detection, route switch and failback times, the workload's two-way UDP flow outage
-  (lz-drill-flow, analysed by ansible_collections.localzones.failover.plugins.module_utils.drill) and the on-premises VRRP move;
+* ``cut``: a silent blackhole of the DX link (nftables drops everything on it, the link
+  stays up: only BFD and the probes notice), failover, 5 s on the VPN, restore, failback;
+  the detection, route switch and failback times, the workload's two-way UDP flow outage
+  (lz-drill-flow, analysed by ansible_collections.localzones.failover.plugins.module_utils.drill), the on-premises VRRP move
+  and the failback's asymmetric window (one direction back on DX before the other);
+* ``link_down``: the same with the DX link itself going down (both ends lose carrier);
+* ``bgp_test``: the same with Direct Connect's BGP failover test (StartBgpFailoverTest on
+  the lab's virtual interface: the BGP session goes down, the link stays up);
 * ``loss5`` and ``loss20``: random loss on DX for a few minutes; transitions counted,
   CPU and RSS of the contender measured;
 * ``flap``: DX down 1.5 s / up 1.5 s for a minute; transitions until back on DX.
@@ -89,7 +94,9 @@ from lab import nspawn
 from lab import topology as topo
 
 SCENARIOS = (
-    ("cut", "DX cut -> failover -> 5 s on the VPN -> restore -> failback"),
+    ("cut", "silent DX blackhole -> failover -> 5 s on the VPN -> restore -> failback"),
+    ("link_down", "DX link down -> failover -> 5 s on the VPN -> link up -> failback"),
+    ("bgp_test", "Direct Connect BGP failover test -> failover -> 5 s on the VPN -> test stopped -> failback"),
     ("loss5", "5% random loss on DX"),
     ("loss20", "20% random loss on DX"),
     ("flap", "DX flapping, down 1.5 s / up 1.5 s"),
@@ -117,9 +124,11 @@ CONFIG_MARKER = "# lz-lab-failover-bench: temporary configuration"
 
 # The lab's table that lab_fault.yml's restore removes; the loss rules use it too.
 FAULT_TABLE = "lzlab_fault"
-# Only these lab settings are kept: where the API is and what to manage and probe.
+# Only these lab settings are kept: where the API is and what to manage and probe, and the
+# failback hold, which the on-premises routers' VRRP preempt delay shares (lz_failover_failback_hold_s).
 KEPT_SETTINGS = ("region", "endpoint_url", "route_table_ids", "destination_cidrs", "vpn_eni_id", "probe_route_table_id")
 KEPT_PROBE_SETTINGS = ("targets", "privileged")
+KEPT_POLICY_SETTINGS = ("failback_hold_s",)
 AWS_ENVIRONMENT = dict(lab_tool.AWS_ENVIRONMENT, AWS_EC2_METADATA_DISABLED="true")
 
 FAILBACK_HOLD_S = POLICY_SCHEMA["failback_hold_s"][0]
@@ -144,6 +153,9 @@ FLOW_MAX_S = 900  # a flow ends by itself even if this run dies
 FLOW_TAIL_S = 2.0
 FLOW_START_CAP_S = 30.0
 FLOW_NAMES = ("workload -> onprem-host", "onprem-host -> workload")
+FAULT_TEST_MINUTES = 5  # a BGP failover test outlives a trial; the trial stops it
+# The fault kind of each scenario that cuts DX and restores it.
+FAULT_OF_SCENARIO = {"cut": "blackhole", "link_down": "link_down", "bgp_test": "bgp_test"}
 
 
 class BenchError(Exception):
@@ -275,25 +287,64 @@ def one_way_loss_rules(clear, percent):
 
 
 class DxFault:
-    """Faults on the VPC router's DX link, each one nftables transaction, timed from just before the call."""
+    """Faults of Direct Connect, each started (and ended) by one call, timed from just before it.
+
+    Kinds: ``blackhole`` (one nftables transaction on the VPC router's DX link; the link
+    stays up), ``link_down`` (the VPC router's end of the link set down, so both ends lose
+    carrier) and ``bgp_test`` (Direct Connect's StartBgpFailoverTest on the lab's virtual
+    interface, through the EC2 endpoint; lab/vgw_agent.py takes the BGP session down).
+    """
+
+    KINDS = ("blackhole", "link_down", "bgp_test")
 
     def __init__(self):
         self.cut_rules, self.clear_rules = load_fault_rules()
+        self.directconnect = boto3.client("directconnect", region_name=topo.REGION, endpoint_url=topo.ENDPOINT_URL,
+                                          aws_access_key_id=AWS_ENVIRONMENT["AWS_ACCESS_KEY_ID"],
+                                          aws_secret_access_key=AWS_ENVIRONMENT["AWS_SECRET_ACCESS_KEY"])
 
     @staticmethod
-    def _apply(rules, what):
+    def _timed(what, action):
         wall = time.time()
-        lab_tool.in_namespace("vpc-router", ["nft", "-f", "-"], input_text=rules)
-        return {"what": what, "wall": wall, "nft_s": round(time.time() - wall, 4)}
+        action()
+        return {"what": what, "wall": wall, "call_s": round(time.time() - wall, 4)}
 
-    def cut(self):
-        return self._apply(self.cut_rules, "cut")
+    @staticmethod
+    def _nft(rules):
+        lab_tool.in_namespace("vpc-router", ["nft", "-f", "-"], input_text=rules)
+
+    @staticmethod
+    def _link(state):
+        lab_tool.in_namespace("vpc-router", ["ip", "link", "set", topo.DX_DEVICE, state])
+
+    def _bgp_test(self, running):
+        if running:
+            self.directconnect.start_bgp_failover_test(virtualInterfaceId=topo.DX_VIRTUAL_INTERFACE_ID, bgpPeers=[topo.DX_BGP_PEER_ID],
+                                                       testDurationInMinutes=FAULT_TEST_MINUTES)
+        else:
+            self.directconnect.stop_bgp_failover_test(virtualInterfaceId=topo.DX_VIRTUAL_INTERFACE_ID)
+
+    def start(self, kind):
+        actions = {"blackhole": lambda: self._nft(self.cut_rules), "link_down": lambda: self._link("down"), "bgp_test": lambda: self._bgp_test(True)}
+        return self._timed(kind, actions[kind])
+
+    def end(self, kind):
+        actions = {"blackhole": lambda: self._nft(self.clear_rules), "link_down": lambda: self._link("up"), "bgp_test": lambda: self._bgp_test(False)}
+        return self._timed("restore", actions[kind])
+
+    def bgp_test_running(self):
+        tests = self.directconnect.list_virtual_interface_test_history(virtualInterfaceId=topo.DX_VIRTUAL_INTERFACE_ID, status="in-progress")
+        return bool(tests["virtualInterfaceTestHistory"])
 
     def heal(self):
-        return self._apply(self.clear_rules, "restore")
+        """No fault of any kind, whatever an interrupted trial left: no nftables table, the link up, no BGP failover test."""
+        self._link("up")
+        if self.bgp_test_running():
+            self._bgp_test(False)
+        return self.end("blackhole")
 
     def loss(self, percent):
-        return self._apply(one_way_loss_rules(self.clear_rules, percent), "loss %d%%" % percent)
+        return self._timed("loss %d%%" % percent, lambda: self._nft(one_way_loss_rules(self.clear_rules, percent)))
 
 
 # --------------------------------------------------------------------------- the two contenders
@@ -436,9 +487,10 @@ class BaselineProcess:
 
 
 def default_settings_config(lab_config):
-    """The daemon's schema defaults plus only the lab's connection settings (what to manage, probe and call)."""
+    """The daemon's schema defaults plus only the lab's connection settings and its shared failback hold."""
     document = {key: lab_config[key] for key in KEPT_SETTINGS if lab_config.get(key) is not None}
     document["probe"] = {key: lab_config["probe"][key] for key in KEPT_PROBE_SETTINGS if key in lab_config["probe"]}
+    document["policy"] = {key: lab_config["policy"][key] for key in KEPT_POLICY_SETTINGS if key in lab_config.get("policy", {})}
     return document
 
 
@@ -708,16 +760,26 @@ class Bench:  # pylint: disable=too-many-instance-attributes
     # -- cut
 
     def scenario_cut(self, contender):
-        for index in range(self.args.cuts):
-            trial = self.cut_trial(contender)
-            self.store("cut", contender, "trials", trial)
-            flows = trial["flows"]
-            note("cut %d/%d (%s): decision %s s, route %s s, outage %s / %s s, failback %s s" % (
-                index + 1, self.args.cuts, contender.label, trial["detection_s"], trial["route_switched_s"],
-                flows[FLOW_NAMES[0]]["longest_outage_s"], flows[FLOW_NAMES[1]]["longest_outage_s"], trial["failback_s"]))
+        self.fault_trials(contender, "cut")
 
-    def cut_trial(self, contender):
-        """Cut, wait for the route switch, 5 s on the VPN, restore, wait for the failback and VRRP's return."""
+    def scenario_link_down(self, contender):
+        self.fault_trials(contender, "link_down")
+
+    def scenario_bgp_test(self, contender):
+        self.fault_trials(contender, "bgp_test")
+
+    def fault_trials(self, contender, scenario):
+        for index in range(self.args.cuts):
+            trial = self.cut_trial(contender, FAULT_OF_SCENARIO[scenario])
+            self.store(scenario, contender, "trials", trial)
+            flows = trial["flows"]
+            note("%s %d/%d (%s): decision %s s, route %s s, outage %s / %s s, failback %s s, asymmetry %s s" % (
+                scenario, index + 1, self.args.cuts, contender.label, trial["detection_s"], trial["route_switched_s"],
+                flows[FLOW_NAMES[0]]["longest_outage_s"], flows[FLOW_NAMES[1]]["longest_outage_s"], trial["failback_s"],
+                trial["failback_asymmetry_s"]))
+
+    def cut_trial(self, contender, kind):
+        """Start the fault, wait for the route switch, 5 s on the VPN, end it, wait for the failback and VRRP's return."""
         start = time.time()
         self.fresh_start(contender)
         watch = self.start_watch(ROUTE_POLL_S)
@@ -726,10 +788,10 @@ class Bench:  # pylint: disable=too-many-instance-attributes
         time.sleep(WARMUP_S)
         self.flows.wait_flowing()
         time.sleep(self.rng.uniform(0.0, BASELINE_CYCLE_S))
-        cut = self.fault.cut()
+        cut = self.fault.start(kind)
         on_vpn = watch.first_change_within(PATH_VPN, cut["wall"], FAILOVER_CAP_S)
         sleep_until((on_vpn["time"] if on_vpn else time.time()) + HOLD_ON_VPN_S)
-        restore = self.fault.heal()
+        restore = self.fault.end(kind)
         back = watch.first_change_within(PATH_DX, restore["wall"], FAILBACK_CAP_S) if on_vpn else None
         first_within(lambda: self.lab.vrrp_master() == "onprem-dx", VRRP_CAP_S, 0.2)
         time.sleep(FLOW_TAIL_S)
@@ -757,6 +819,8 @@ class Bench:  # pylint: disable=too-many-instance-attributes
             "failback_s": since(back and back["time"], restore["wall"]),
             "vrrp_on_vpn_s": since(vrrp_on_vpn and vrrp_on_vpn["time"], cut["wall"]),
             "vrrp_back_on_dx_s": since(vrrp_back and vrrp_back["time"], restore["wall"]),
+            # As the drill reports it: positive when on-premises was back on DX first.
+            "failback_asymmetry_s": since(back and back["time"], vrrp_back and vrrp_back["time"]),
             "transitions": [{"ts": e["ts"], "to_path": e["to_path"], "reason": e.get("reason")} for e in transitions],
             "vrrp_changes": [{"t": since(c["time"], cut["wall"]), "host": c["host"], "state": c["state"]} for c in vrrp],
             "flows": flows,
@@ -842,9 +906,9 @@ class Bench:  # pylint: disable=too-many-instance-attributes
         period = FLAP_DOWN_S + FLAP_UP_S
         for cycle in range(int(self.args.flap_seconds // period)):
             sleep_until(start + cycle * period)
-            self.fault.cut()
+            self.fault.start("blackhole")
             sleep_until(start + cycle * period + FLAP_DOWN_S)
-            self.fault.heal()
+            self.fault.end("blackhole")
         sleep_until(start + self.args.flap_seconds)
         flap_end = time.time()
         settled = first_within(lambda: self.settled_on_dx(contender, watch, start), SETTLE_CAP_S, 0.2)
@@ -916,6 +980,26 @@ def describe_vrrp(trials):
         "%.2f s" % there["median"] if "median" in there else "never", "%.2f s" % back["median"] if "median" in back else "never")
 
 
+def describe_asymmetry(trials):
+    """The failback's asymmetric window: how long one direction was back on DX before the other."""
+    values = [trial["failback_asymmetry_s"] for trial in trials]
+    summary = stats([abs(value) for value in values if value is not None])
+    if "median" not in summary:
+        return "not measured (%s)" % plural(len(values), "trial")
+    first = sum(1 for value in values if value is not None and value > 0)
+    return "median %.2f s, max %.2f s; on-premises back first in %d of %d" % (summary["median"], summary["max"], first, summary["n"])
+
+
+def fault_rows(prefix, scenario, what):
+    """Rows 1-4 of one fault scenario: detection, the outage each way, the failback's asymmetry."""
+    return (
+        (prefix + "a", "%s: detection (log `transition`)" % what, scenario, lambda r, _l: describe_times([t["detection_s"] for t in r["trials"]])),
+        (prefix + "b", "%s: outage %s" % (what, FLOW_NAMES[0]), scenario, lambda r, _l: describe_outage(r["trials"], FLOW_NAMES[0])),
+        (prefix + "c", "%s: outage %s" % (what, FLOW_NAMES[1]), scenario, lambda r, _l: describe_outage(r["trials"], FLOW_NAMES[1])),
+        (prefix + "d", "%s: failback asymmetric window" % what, scenario, lambda r, _l: describe_asymmetry(r["trials"])),
+    )
+
+
 def describe_loss(runs, label):
     run = runs[-1]
     text = "%s, %s" % (plural(run["failovers"], "failover"), plural(run["transitions"], "transition"))
@@ -953,10 +1037,11 @@ ROW_SPECS = (
     ("3b", "outage %s: longest loss run" % FLOW_NAMES[1], "cut", lambda r, _l: describe_outage(r["trials"], FLOW_NAMES[1])),
     ("3c", "on-prem VRRP (context): after the cut / after the restore", "cut", lambda r, _l: describe_vrrp(r["trials"])),
     ("4", "failback: DX restored -> static route deleted", "cut", lambda r, _l: describe_times([t["failback_s"] for t in r["trials"]])),
+    ("4b", "failback asymmetric window: route table vs on-prem VRRP back on DX", "cut", lambda r, _l: describe_asymmetry(r["trials"])),
     ("5a", "5% random loss on DX (one way): failovers", "loss5", lambda r, label: describe_loss(r["runs"], label)),
     ("5b", "20% random loss on DX (one way): failovers", "loss20", lambda r, label: describe_loss(r["runs"], label)),
     ("6", "DX flapping 1.5 s down / 1.5 s up: transitions until on DX", "flap", lambda r, _l: describe_flap(r["runs"])),
-)
+) + fault_rows("8", "link_down", "DX link down") + fault_rows("9", "bgp_test", "BGP failover test")
 
 
 def table_rows(results, errors):
@@ -1097,7 +1182,7 @@ def scenario_list(text):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0], epilog="See benchmarks/README.md. Needs root and the lab.")
-    parser.add_argument("--cuts", type=positive(int), help="DX cuts per contender (default 3, quick 1)")
+    parser.add_argument("--cuts", type=positive(int), help="trials per contender of each fault scenario (default 3, quick 1)")
     parser.add_argument("--loss-minutes", type=positive(float), help="length of each loss run (default 3, quick 0.5)")
     parser.add_argument("--flap-seconds", type=positive(float), help="length of the flapping (default 60, quick 15)")
     parser.add_argument("--only", type=scenario_list, action="append", metavar="SCENARIO",
@@ -1118,7 +1203,7 @@ def parse_args(argv=None):
 
 
 def estimated_minutes(args):
-    per_scenario = {"cut": args.cuts * 140.0, "loss5": 2 * (args.loss_minutes * 60 + 20), "loss20": 2 * (args.loss_minutes * 60 + 20),
+    per_scenario = {"cut": args.cuts * 140.0, "link_down": args.cuts * 140.0, "bgp_test": args.cuts * 140.0, "loss5": 2 * (args.loss_minutes * 60 + 20), "loss20": 2 * (args.loss_minutes * 60 + 20),
                     "flap": 2 * (args.flap_seconds + 60)}
     return sum(per_scenario[name] for name in args.scenarios) / 60.0
 
