@@ -232,6 +232,8 @@ def vgw_bird_config(md5_key):
     tables decide).  The reconnect timers are short, as the DX router role's: AWS's side
     answers a repaired link within seconds, not after BIRD's one-minute error wait.
     """
+    settings = (topo.DX_VGW_ADDRESS, topo.VPC_CIDR, topo.DX_VGW_ADDRESS, topo.VGW_ASN, topo.DX_ONPREM_ADDRESS, topo.ONPREM_ASN, md5_key,
+                topo.BGP_HOLD_SECONDS, topo.BGP_KEEPALIVE_SECONDS, topo.BFD_INTERVAL_MS, topo.BFD_INTERVAL_MS, topo.BFD_MULTIPLIER)
     return (
         "router id %s;\n"
         "protocol device { }\n"
@@ -245,8 +247,7 @@ def vgw_bird_config(md5_key):
         "  bfd { min tx interval %d ms; min rx interval %d ms; multiplier %d; };\n"
         "  connect delay time 1; connect retry time 1; error wait time 1, 2;\n"
         "  ipv4 { import all; export where proto = \"vpc\"; };\n"
-        "}\n" % (topo.DX_VGW_ADDRESS, topo.VPC_CIDR, topo.DX_VGW_ADDRESS, topo.VGW_ASN, topo.DX_ONPREM_ADDRESS, topo.ONPREM_ASN, md5_key,
-                  topo.BGP_HOLD_SECONDS, topo.BGP_KEEPALIVE_SECONDS, topo.BFD_INTERVAL_MS, topo.BFD_INTERVAL_MS, topo.BFD_MULTIPLIER)
+        "}\n" % settings
     )
 
 
