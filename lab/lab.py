@@ -5,7 +5,7 @@
 
 ``up`` builds the topology of lab/README.md: a network namespace per host, veth
 links, a bridge for the on-premises LAN, the hosts booted with lab/nspawn.py, BIRD
-on both ends of the DX link, a test service on onprem-host, the EC2 endpoint
+on the VGW end of the DX link (onprem-dx's is the dx_router role's), a test service on onprem-host, the EC2 endpoint
 (tools/endpoint/) on the host's end of the one host link, and the VPC
 router's two agents (lab/vgw_agent.py: BGP -> learned VGW prefixes;
 lab/router_agent.py: route tables -> kernel policy routing).  ``down`` removes
@@ -17,6 +17,7 @@ here: ``site.yml`` (``bash lab/lab.sh site``) provisions them with the collectio
 CLI (from the repository root)::
 
     python -m lab.lab up
+    python -m lab.lab dx-router     # only the dx_router role on onprem-dx (site.yml includes it)
     python -m lab.lab status
     python -m lab.lab down
 """
@@ -43,6 +44,9 @@ STATE_DIR = os.environ.get("LZLAB_TOPOLOGY_DIR", "/run/lzlab-topology")
 STATE_FILE = os.path.join(STATE_DIR, "state.json")
 CACHE_DIR = os.path.join(REPO_ROOT, ".cache", "lab")
 PSK_FILE = os.path.join(CACHE_DIR, "psk")
+# The DX virtual interface's BGP MD5 key: the VGW side's BIRD gets it from `up`, onprem-dx's from
+# the dx_router role (inventories/lab/group_vars/dx_routers.yml looks it up here).
+BGP_MD5_KEY_FILE = os.path.join(CACHE_DIR, "dx-bgp-md5-key")
 # Where the AWS inventory looks for the pre-shared key (<lz_failover_name>/vpn-psk,
 # inventories/aws/group_vars/all/vpn.yml): the lab keeps it in the endpoint's Secrets Manager too.
 PSK_SECRET_NAME = "lz-failover/vpn-psk"
@@ -221,42 +225,35 @@ def write_file_inside(init_pid, path, content, mode="0644"):
     nspawn.run_inside(init_pid, ["install", "-D", "-m", mode, "/dev/stdin", path], input_text=content)
 
 
-def bgp_protocol(name, local, local_asn, neighbor, neighbor_asn, export_filter):
+def vgw_bird_config(md5_key):
+    """The VGW side, as Direct Connect runs it: eBGP with the MD5 key and asynchronous BFD.
+
+    It announces the VPC and learns the on-premises prefixes but installs none (the route
+    tables decide).  The reconnect timers are short, as the DX router role's: AWS's side
+    answers a repaired link within seconds, not after BIRD's one-minute error wait.
+    """
+    settings = (topo.DX_VGW_ADDRESS, topo.VPC_CIDR, topo.DX_VGW_ADDRESS, topo.VGW_ASN, topo.DX_ONPREM_ADDRESS, topo.ONPREM_ASN, md5_key,
+                topo.BGP_HOLD_SECONDS, topo.BGP_KEEPALIVE_SECONDS, topo.BFD_INTERVAL_MS, topo.BFD_INTERVAL_MS, topo.BFD_MULTIPLIER)
     return (
-        "protocol bgp %s {\n"
+        "router id %s;\n"
+        "protocol device { }\n"
+        "protocol static vpc { ipv4; route %s unreachable; }\n"
+        "protocol bfd { }\n"
+        "protocol bgp dx {\n"
         "  local %s as %d;\n"
         "  neighbor %s as %d;\n"
+        "  password \"%s\";\n"
         "  hold time %d; keepalive time %d;\n"
-        "  # Reconnect at once after a cut: the defaults wait a minute after an error.\n"
-        "  connect retry time 1; error wait time 1, 2;\n"
-        "  ipv4 { import all; export %s; };\n"
-        "}\n" % (name, local, local_asn, neighbor, neighbor_asn, topo.BGP_HOLD_SECONDS, topo.BGP_KEEPALIVE_SECONDS, export_filter)
+        "  bfd { min tx interval %d ms; min rx interval %d ms; multiplier %d; };\n"
+        "  connect delay time 1; connect retry time 1; error wait time 1, 2;\n"
+        "  ipv4 { import all; export where proto = \"vpc\"; };\n"
+        "}\n" % settings
     )
 
 
-def vgw_bird_config():
-    """The VGW side: announces the VPC, learns on-premises prefixes but installs none (the route tables decide)."""
-    return (
-        "router id %s;\n"
-        "protocol device { }\n"
-        "protocol static vpc { ipv4; route %s unreachable; }\n" % (topo.DX_VGW_ADDRESS, topo.VPC_CIDR)
-        + bgp_protocol("dx", topo.DX_VGW_ADDRESS, topo.VGW_ASN, topo.DX_ONPREM_ADDRESS, topo.ONPREM_ASN, 'where proto = "vpc"')
-    )
-
-
-def onprem_bird_config():
-    """The DX router: announces the LAN, installs what the VGW announces (the VPC)."""
-    return (
-        "router id %s;\n"
-        "protocol device { }\n"
-        "protocol direct lan { ipv4; interface \"eth0\"; }\n"
-        "protocol kernel { ipv4 { import none; export where source = RTS_BGP; }; }\n" % topo.DX_ONPREM_ADDRESS
-        + bgp_protocol("vgw", topo.DX_ONPREM_ADDRESS, topo.ONPREM_ASN, topo.DX_VGW_ADDRESS, topo.VGW_ASN, 'where proto = "lan"')
-    )
-
-
-def start_bird(init_pid, config):
-    write_file_inside(init_pid, "/etc/bird/bird.conf", config)
+def start_vgw_bird(init_pid):
+    """BIRD in the vpc-router; its configuration holds the MD5 key, so only bird may read it."""
+    write_file_inside(init_pid, "/etc/bird/bird.conf", vgw_bird_config(read_secret(BGP_MD5_KEY_FILE)), mode="0600")
     nspawn.run_inside(init_pid, ["chown", "bird:bird", "/etc/bird/bird.conf"])
     nspawn.run_inside(init_pid, ["systemctl", "start", "bird.service"])
 
@@ -345,23 +342,28 @@ def stop_process(name, record):
 # --------------------------------------------------------------------------- secrets
 
 
-def ensure_psk():
-    """The IPsec pre-shared key, made once and kept 0600 in .cache/lab (never printed)."""
+def ensure_secret(path):
+    """A lab secret (the IPsec PSK, the BGP MD5 key), made once and kept 0600 in .cache/lab (never printed)."""
     os.makedirs(CACHE_DIR, mode=0o700, exist_ok=True)
-    if not os.path.exists(PSK_FILE):
-        descriptor = os.open(PSK_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    if not os.path.exists(path):
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+            # 43 URL-safe characters: the MD5 key goes into a BIRD string as it is (Direct Connect allows 6 to 80).
             handle.write(secrets.token_urlsafe(32) + "\n")
-    os.chmod(PSK_FILE, 0o600)
-    return PSK_FILE
+    os.chmod(path, 0o600)
+    return path
+
+
+def read_secret(path):
+    with open(path, encoding="ascii") as handle:
+        return handle.read().strip()
 
 
 def store_psk_secret():
     """Put the pre-shared key where an AWS user keeps it: a secret in (the endpoint's) Secrets Manager."""
     import boto3  # pylint: disable=import-outside-toplevel  # only `up` needs it
 
-    with open(PSK_FILE, encoding="ascii") as handle:
-        psk = handle.read().strip()
+    psk = read_secret(PSK_FILE)
     client = boto3.client("secretsmanager", endpoint_url=topo.ENDPOINT_URL, region_name=topo.REGION,
                           aws_access_key_id=AWS_ENVIRONMENT["AWS_ACCESS_KEY_ID"], aws_secret_access_key=AWS_ENVIRONMENT["AWS_SECRET_ACCESS_KEY"])
     client.create_secret(Name=PSK_SECRET_NAME, SecretString=psk)
@@ -392,13 +394,14 @@ def up():
         build_network(state)
         pids = boot_hosts(state, rootfs)
         log("network and %d hosts up in %.1f s" % (len(pids), time.monotonic() - started))
-        start_bird(pids["vpc-router"], vgw_bird_config())
-        start_bird(pids["onprem-dx"], onprem_bird_config())
+        ensure_secret(PSK_FILE)
+        ensure_secret(BGP_MD5_KEY_FILE)
+        # Only the VGW side: onprem-dx's BIRD is the dx_router role's (site.yml, or converge_dx_router()).
+        start_vgw_bird(pids["vpc-router"])
         start_test_service(pids["onprem-host"])
         start_endpoint(state)
         seed_dx_virtual_interface()
         start_agents(state, pids["vpc-router"])
-        ensure_psk()
         store_psk_secret()
     except BaseException:
         log("up failed: removing what was made")
@@ -409,6 +412,23 @@ def up():
     save_state(state)
     log("lab up in %.1f s; EC2 endpoint %s" % (up_seconds, topo.ENDPOINT_URL))
     return state
+
+
+def converge_dx_router():
+    """Apply the dx_router role to onprem-dx (playbooks/dx_router.yml through the lab inventory).
+
+    ``up`` leaves onprem-dx without BGP, as a customer's router is before site.yml; this is
+    for what needs the DX session without a whole ``site`` (tests of the topology).
+    """
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO_ROOT, "ansible.cfg"),
+               ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO_ROOT, ".cache", "collections"),
+               AWS_URL=topo.ENDPOINT_URL, AWS_EC2_METADATA_DISABLED="true", **AWS_ENVIRONMENT)
+    argv = [os.path.join(os.path.dirname(VENV_PYTHON), "ansible-playbook"), "-i", os.path.join(REPO_ROOT, "inventories", "lab"),
+            os.path.join(REPO_ROOT, "playbooks", "dx_router.yml")]
+    completed = subprocess.run(argv, capture_output=True, text=True, timeout=600, cwd=REPO_ROOT, env=env, check=False)
+    if completed.returncode != 0:
+        raise LabUpError("the dx_router role failed on onprem-dx (exit %d):\n%s" % (completed.returncode, completed.stdout[-3000:]))
+    log("onprem-dx: dx_router role applied")
 
 
 def recorded_or_leftover_namespaces(state):
@@ -474,7 +494,7 @@ def status():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Build, inspect and remove the failover lab.")
-    parser.add_argument("command", choices=("up", "down", "status"))
+    parser.add_argument("command", choices=("up", "down", "status", "dx-router"))
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
@@ -482,6 +502,9 @@ def main(argv=None):
             return 0
         if args.command == "down":
             down()
+            return 0
+        if args.command == "dx-router":
+            converge_dx_router()
             return 0
         return status()
     except (LabUpError, nspawn.LabError) as error:

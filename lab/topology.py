@@ -20,9 +20,13 @@ ONPREM_CIDR = "198.19.0.0/24"
 VRRP_ADDRESS = "198.19.0.1"
 VGW_ASN = 64512
 ONPREM_ASN = 65000
-# BGP timers: a cut DX link withdraws the learned prefixes within the hold time.
-BGP_HOLD_SECONDS = 3
-BGP_KEEPALIVE_SECONDS = 1
+# Direct Connect's own BGP and BFD timers (Direct Connect User Guide, "BGP-specific settings"):
+# hold 90 s / keepalive 30 s, and asynchronous BFD at 300 ms x 3, so a silent cut of the link
+# takes the session down after about 0.9 s (BFD), not after the hold time.
+BGP_HOLD_SECONDS = 90
+BGP_KEEPALIVE_SECONDS = 30
+BFD_INTERVAL_MS = 300
+BFD_MULTIPLIER = 3
 
 # The DX link's virtual interface and BGP peer, as the EC2 endpoint's Direct Connect shows them:
 # a BGP failover test started on it takes the lab's BGP session down (lab/vgw_agent.py).
