@@ -1131,7 +1131,7 @@ def run_scenarios(bench, args):
     """Every selected scenario, monitor first then baseline; True when all were measured."""
     measured = True
     for scenario in args.scenarios:
-        for label in CONTENDERS:
+        for label in args.contenders:
             note("scenario %s: %s" % (scenario, label))
             try:
                 getattr(bench, "scenario_" + scenario)(bench.contenders[label])
@@ -1180,6 +1180,14 @@ def scenario_list(text):
     return names
 
 
+def contender_list(text):
+    names = [item.strip() for item in text.split(",") if item.strip()]
+    unknown = [name for name in names if name not in CONTENDERS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError("choose contenders from %s" % ", ".join(CONTENDERS))
+    return tuple(label for label in CONTENDERS if label in names)
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0], epilog="See benchmarks/README.md. Needs root and the lab.")
     parser.add_argument("--cuts", type=positive(int), help="trials per contender of each fault scenario (default 3, quick 1)")
@@ -1187,6 +1195,8 @@ def parse_args(argv=None):
     parser.add_argument("--flap-seconds", type=positive(float), help="length of the flapping (default 60, quick 15)")
     parser.add_argument("--only", type=scenario_list, action="append", metavar="SCENARIO",
                         help="run only these scenarios (comma-separated, repeatable): %s" % ", ".join(SCENARIO_NAMES))
+    parser.add_argument("--contenders", type=contender_list, default=CONTENDERS, metavar="NAMES",
+                        help="comma-separated, from %s (default both)" % ", ".join(CONTENDERS))
     parser.add_argument("--quick", action="store_true", help="1 cut, 30 s loss runs, 15 s of flapping (about 8 minutes)")
     parser.add_argument("--setup", action="store_true", help="bring the lab up and converge it first when it is not (about 90 s)")
     parser.add_argument("--keep-lab", action="store_true", help="leave a lab that --setup brought up running (default: take it down again)")
@@ -1203,9 +1213,10 @@ def parse_args(argv=None):
 
 
 def estimated_minutes(args):
-    per_scenario = {"cut": args.cuts * 140.0, "link_down": args.cuts * 140.0, "bgp_test": args.cuts * 140.0, "loss5": 2 * (args.loss_minutes * 60 + 20), "loss20": 2 * (args.loss_minutes * 60 + 20),
-                    "flap": 2 * (args.flap_seconds + 60)}
-    return sum(per_scenario[name] for name in args.scenarios) / 60.0
+    """Seconds per contender of each scenario, summed over the contenders chosen."""
+    per_contender = {"cut": args.cuts * 70.0, "link_down": args.cuts * 70.0, "bgp_test": args.cuts * 70.0,
+                     "loss5": args.loss_minutes * 60 + 20, "loss20": args.loss_minutes * 60 + 20, "flap": args.flap_seconds + 60}
+    return len(args.contenders) * sum(per_contender[name] for name in args.scenarios) / 60.0
 
 
 def print_report(content, output, interrupted):
