@@ -19,9 +19,9 @@ round, number of targets, quorum, hard-failure rounds; brownout settings as toda
   exact computation.
 * **probe cost**: echoes per second on a healthy link.
 
-A target answers in a round when any of its echoes is answered; the brownout window sees
-that per-target answer, not each echo. Echoes of one round are sent together
-(``echo_spacing_s`` 0) except for the seed's rule, whose 3 echoes are 1 s apart.
+A target answers in a round when any of its echoes is answered; the brownout window counts
+every echo, as the daemon does. Echoes of one round are sent together (``echo_spacing_s``
+0) except for the seed's rule, whose 3 echoes are 1 s apart.
 
 It measures and reports; it asserts nothing. Exit code 0 whatever was measured, 2 on
 bad usage, 130 when interrupted. See benchmarks/README.md.
@@ -62,6 +62,9 @@ MAX_FALSE_FAILOVERS_PER_DAY = 1.0
 SEED_PAUSE_S = 2.0
 # Echo patterns of one round are enumerated for the exact mean round period; more echoes than this is a grid mistake.
 MAX_ECHOES_PER_ROUND = 12
+# baseline_monitor.py has no brownout rule. A threshold that only a window of nothing but lost
+# echoes exceeds leaves the seed's cycle to its hard-failure rule, which fires first on such a window.
+NO_BROWNOUT_LOSS_PCT = 99.9
 
 
 # --------------------------------------------------------------------------- candidates
@@ -139,10 +142,10 @@ def todays_defaults(targets):
 
 def seed_rule():
     """The original reference script as benchmarks/baseline_monitor.py models it: one target, a cycle of
-    3 echoes 1 s apart with 1 s timeouts, failover when the whole cycle is lost (one failed round)."""
+    3 echoes 1 s apart with 1 s timeouts, failover when the whole cycle is lost (one failed round), no brownout rule."""
     return Candidate(
         name="seed's rule", interval_s=None, timeout_s=baseline_monitor.ECHO_TIMEOUT_S, echoes=baseline_monitor.ECHOES, targets=1,
-        settings=PolicySettings(min_healthy_targets=1, hard_failure_rounds=1),
+        settings=PolicySettings(min_healthy_targets=1, hard_failure_rounds=1, brownout_loss_pct=NO_BROWNOUT_LOSS_PCT),
         echo_spacing_s=baseline_monitor.ECHO_INTERVAL_S, pause_s=SEED_PAUSE_S,
     )
 
@@ -242,9 +245,9 @@ def exact_false_failovers(candidate, loss, rtt_s):
 # --------------------------------------------------------------------------- the real state machine
 
 
-def rtts_of(lost, rtt_ms):
-    """What the daemon hands the machine: per target, the RTT of an answered echo or None."""
-    return [None if all(flags) else rtt_ms for flags in lost]
+def echo_rtts_of(lost, rtt_ms):
+    """What the daemon hands the machine: per target, the RTT of each echo, None for a lost one."""
+    return [[None if flag else rtt_ms for flag in flags] for flags in lost]
 
 
 def detection_time_s(candidate, phase, rtt_s, warm_up_s=None):
@@ -265,7 +268,7 @@ def detection_time_s(candidate, phase, rtt_s, warm_up_s=None):
             cut = start + phase * candidate.healthy_period_s(rtt_s)
         lost = [[cut is not None and start + offset + rtt_s > cut for offset in offsets] for _target in range(candidate.targets)]
         end = candidate.round_end(start, lost, rtt_s)
-        if machine.observe(start, rtts_of(lost, rtt_s * 1000.0)).transition:
+        if machine.observe(start, echo_rtts_of(lost, rtt_s * 1000.0)).transition:
             return end - cut
         start = candidate.next_start(start, end)
     raise RuntimeError("%s never failed over after a cut" % candidate.name)
@@ -294,7 +297,7 @@ def monte_carlo_false_failovers(candidate, loss, simulated_s, seed, rtt_s):
         end = candidate.round_end(start, lost, rtt_s)
         following = candidate.next_start(start, end)
         on_dx = machine.path == PATH_DX
-        decision = machine.observe(start, rtts_of(lost, rtt_ms))
+        decision = machine.observe(start, echo_rtts_of(lost, rtt_ms))
         if on_dx:
             dx_s += following - start
             if decision.transition:

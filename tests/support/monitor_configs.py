@@ -43,6 +43,7 @@ probe:
   targets: [198.19.0.10]
   interval: 0.1
   timeout: 0.1
+  echoes: 1
   source: null
   privileged: true
   min_healthy_targets: 1

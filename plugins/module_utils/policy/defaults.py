@@ -52,6 +52,7 @@ SETTINGS = (
     Setting("probe.targets", REQUIRED, "list"),
     Setting("probe.interval", 0.1, "float"),
     Setting("probe.timeout", 0.1, "float"),
+    Setting("probe.echoes", 1, "int"),
     Setting("probe.source", None, "str"),
     Setting("probe.privileged", True, "bool"),
     Setting("probe.min_healthy_targets", 1, "int"),

@@ -11,6 +11,7 @@ import dataclasses
 import pytest
 
 from ansible_collections.localzones.failover.plugins.module_utils.policy.defaults import default
+from ansible_collections.localzones.failover.plugins.module_utils.policy.state_machine import FailoverStateMachine
 from benchmarks import baseline_monitor
 from benchmarks import detection_tradeoff as tradeoff
 
@@ -129,6 +130,13 @@ def test_the_monte_carlo_sees_the_brownout_rule_the_exact_rate_leaves_out():
     assert simulated["reasons"].get("brownout", 0) > 0
 
 
+def test_the_brownout_window_counts_every_echo_as_the_daemon_does():
+    """30% echo loss with two echoes: 30% in the window (a brownout), where whole targets lost would be 9% (none)."""
+    candidate = tradeoff.grid_candidate(0.1, 2, 1, 1000)
+    simulated = tradeoff.monte_carlo_false_failovers(candidate, 0.3, 120.0, "every echo", RTT_S)
+    assert simulated["reasons"].get("brownout", 0) > 0 and "hard_failure" not in simulated["reasons"]
+
+
 def test_a_seed_gives_the_same_run_again():
     candidate = tradeoff.grid_candidate(0.1, 1, 1, 2)
     first = tradeoff.monte_carlo_false_failovers(candidate, 0.3, 200.0, "again", RTT_S)
@@ -146,6 +154,12 @@ def test_todays_defaults_and_the_seeds_rule_are_read_not_copied():
     seed = tradeoff.seed_rule()
     assert (seed.echoes, seed.echo_spacing_s, seed.timeout_s) == (baseline_monitor.ECHOES, baseline_monitor.ECHO_INTERVAL_S, baseline_monitor.ECHO_TIMEOUT_S)
     assert all(not candidate.problems() for candidate in tradeoff.default_candidates())
+
+
+def test_the_seeds_rule_has_no_brownout_rule_as_its_script_has_none():
+    """Two of a cycle's three echoes lost in every cycle: the script never fails over, nor may its model."""
+    machine = FailoverStateMachine(tradeoff.seed_rule().settings, 1)
+    assert not any(machine.observe(4.0 * cycle, [[None, None, 1.0]]).transition for cycle in range(1, 30))
 
 
 def row(name, median_s, echoes_per_second, per_day_10, per_day_20):
