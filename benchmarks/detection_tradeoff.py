@@ -19,6 +19,8 @@ round, number of targets, quorum, hard-failure rounds; brownout settings as toda
   exact computation.
 * **probe cost**: echoes per second on a healthy link.
 
+The candidates are today's defaults (read from policy/defaults.py), the previous defaults
+(1 echo per target per round, hard failure after 5 rounds), the seed's rule and a grid.
 A target answers in a round when any of its echoes is answered; the brownout window counts
 every echo, as the daemon does. Echoes of one round are sent together (``echo_spacing_s``
 0) except for the seed's rule, whose 3 echoes are 1 s apart.
@@ -62,6 +64,8 @@ MAX_FALSE_FAILOVERS_PER_DAY = 1.0
 SEED_PAUSE_S = 2.0
 # Echo patterns of one round are enumerated for the exact mean round period; more echoes than this is a grid mistake.
 MAX_ECHOES_PER_ROUND = 12
+# The daemon's defaults before issue 13 changed them, kept as a candidate to compare with.
+PREVIOUS_DEFAULTS = {"interval_s": 0.1, "timeout_s": 0.1, "echoes": 1, "hard_failure_rounds": 5}
 # baseline_monitor.py has no brownout rule. A threshold that only a window of nothing but lost
 # echoes exceeds leaves the seed's cycle to its hard-failure rule, which fires first on such a window.
 NO_BROWNOUT_LOSS_PCT = 99.9
@@ -131,12 +135,26 @@ class Candidate:
         return "%d x %d (quorum %d)" % (self.echoes, self.targets, self.settings.min_healthy_targets)
 
 
+def plural(count, word, suffix="s"):
+    return "%d %s%s" % (count, word, "" if count == 1 else suffix)
+
+
 def todays_defaults(targets):
     """The daemon's defaults, read from policy/defaults.py; the number of targets is the deployment's choice."""
     return Candidate(
-        name="today's defaults, %d target%s" % (targets, "" if targets == 1 else "s"),
-        interval_s=default("probe.interval"), timeout_s=default("probe.timeout"), echoes=1, targets=targets,
+        name="today's defaults, %s" % plural(targets, "target"),
+        interval_s=default("probe.interval"), timeout_s=default("probe.timeout"), echoes=default("probe.echoes"), targets=targets,
         settings=PolicySettings(),
+    )
+
+
+def previous_defaults(targets):
+    """The defaults before issue 13 (PREVIOUS_DEFAULTS); the brownout settings are today's, which they did not change."""
+    return Candidate(
+        name="previous defaults (%s, H%d), %s" % (plural(PREVIOUS_DEFAULTS["echoes"], "echo", "es"), PREVIOUS_DEFAULTS["hard_failure_rounds"],
+                                                  plural(targets, "target")),
+        interval_s=PREVIOUS_DEFAULTS["interval_s"], timeout_s=PREVIOUS_DEFAULTS["timeout_s"], echoes=PREVIOUS_DEFAULTS["echoes"], targets=targets,
+        settings=PolicySettings(hard_failure_rounds=PREVIOUS_DEFAULTS["hard_failure_rounds"]),
     )
 
 
@@ -152,7 +170,7 @@ def seed_rule():
 
 def grid_candidate(interval_s, echoes, targets, hard_failure_rounds, timeout_s=None):
     timeout_s = interval_s if timeout_s is None else timeout_s
-    probes = "%d echo%s x %d target%s" % (echoes, "" if echoes == 1 else "es", targets, "" if targets == 1 else "s")
+    probes = "%s x %s" % (plural(echoes, "echo", "es"), plural(targets, "target"))
     return Candidate(
         name="%g s, %s, H%d" % (interval_s, probes, hard_failure_rounds),
         interval_s=interval_s, timeout_s=timeout_s, echoes=echoes, targets=targets,
@@ -171,7 +189,20 @@ DEFAULT_GRID = (
 
 
 def default_candidates():
-    return [todays_defaults(1), todays_defaults(3), seed_rule()] + [grid_candidate(*row) for row in DEFAULT_GRID]
+    """The named candidates, then the grid without the rows that repeat one of them (today's defaults are in the grid)."""
+    named = [todays_defaults(1), todays_defaults(3), previous_defaults(1), previous_defaults(3), seed_rule()]
+    return without_repeats(named + [grid_candidate(*row) for row in DEFAULT_GRID])
+
+
+def without_repeats(candidates):
+    """The candidates in order, each schedule and policy once: a later candidate equal to an earlier one but for its name is left out."""
+    seen, kept = set(), []
+    for candidate in candidates:
+        key = dataclasses.replace(candidate, name="")
+        if key not in seen:
+            seen.add(key)
+            kept.append(candidate)
+    return kept
 
 
 # --------------------------------------------------------------------------- exact: the hard-failure rule

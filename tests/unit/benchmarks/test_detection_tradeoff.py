@@ -149,11 +149,22 @@ def test_a_seed_gives_the_same_run_again():
 
 def test_todays_defaults_and_the_seeds_rule_are_read_not_copied():
     today = tradeoff.todays_defaults(1)
-    assert (today.interval_s, today.timeout_s) == (default("probe.interval"), default("probe.timeout"))
+    assert (today.interval_s, today.timeout_s, today.echoes) == (default("probe.interval"), default("probe.timeout"), default("probe.echoes"))
     assert today.settings.hard_failure_rounds == default("policy.hard_failure_rounds")
     seed = tradeoff.seed_rule()
     assert (seed.echoes, seed.echo_spacing_s, seed.timeout_s) == (baseline_monitor.ECHOES, baseline_monitor.ECHO_INTERVAL_S, baseline_monitor.ECHO_TIMEOUT_S)
     assert all(not candidate.problems() for candidate in tradeoff.default_candidates())
+
+
+def test_the_previous_defaults_stand_beside_the_new_ones_and_no_candidate_is_listed_twice():
+    previous = tradeoff.previous_defaults(1)
+    assert (previous.interval_s, previous.timeout_s, previous.echoes, previous.settings.hard_failure_rounds) == (0.1, 0.1, 1, 5)
+    names = [candidate.name for candidate in tradeoff.default_candidates()]
+    for expected in ("today's defaults, 1 target", "today's defaults, 3 targets", "previous defaults (1 echo, H5), 1 target",
+                     "previous defaults (1 echo, H5), 3 targets", "seed's rule"):
+        assert expected in names
+    schedules = [dataclasses.replace(candidate, name="") for candidate in tradeoff.default_candidates()]
+    assert len(set(schedules)) == len(schedules)
 
 
 def test_the_seeds_rule_has_no_brownout_rule_as_its_script_has_none():

@@ -258,16 +258,17 @@ def test_the_probe_loop_reports_rounds_transitions_both_down_and_api_errors():
     harness = Harness()
     client = FakeCloudWatch()
     harness.monitor.cloudwatch = publisher(client)
-    harness.rounds(3, UP).rounds(5, DOWN)
+    hard_failure_rounds = harness.monitor.config.policy.hard_failure_rounds
+    harness.rounds(3, UP).rounds(hard_failure_rounds, DOWN)  # the last failed round decides the failover
     harness.monitor.vpn_checker = StubVpn()  # VPN down from here: both paths are down once DX fails again
     # What the actuator thread calls after a failed EC2 call.
     harness.monitor._count_api_error()  # pylint: disable=protected-access
     sums = harness.monitor.cloudwatch.aggregator.take()
     assert sums.transitions == {"ToVpn": 1, "ToDx": 0} and sums.api_errors == 1
     # The first round only starts the state machine (no path yet); the deciding round counts as on the VPN.
-    assert (sums.on_vpn.count, sums.on_vpn.total) == (7, 1.0)
+    assert (sums.on_vpn.count, sums.on_vpn.total) == (2 + hard_failure_rounds, 1.0)
     assert sums.both_down.count == 0, "not reported while the VPN path is not checked"
-    assert (sums.loss_pct.count, sums.loss_pct.total) == (8, 500.0)
+    assert (sums.loss_pct.count, sums.loss_pct.total) == (3 + hard_failure_rounds, 100.0 * hard_failure_rounds)
 
     harness.rounds(2, DOWN)
     sums = harness.monitor.cloudwatch.aggregator.take()

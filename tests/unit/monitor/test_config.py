@@ -52,6 +52,7 @@ def problems_of(document):
 def test_minimal_configuration_gets_the_documented_defaults():
     config = validate_document(MINIMAL)
     assert config.probe.interval == 0.1 and config.probe.timeout == 0.1 and config.probe.privileged is True
+    assert config.probe.echoes == 2 and config.policy.hard_failure_rounds == 4
     assert config.policy == PolicySettings()
     assert config.vpn_check.enabled is False and config.vpn_check.targets == ()
     assert config.reconcile_interval_s == 30 and config.status_interval_s == 10

@@ -45,7 +45,7 @@ def test_a_hard_failure_sets_the_desired_path_and_reports_it_everywhere():
     transition = harness.log.named("transition")[0]
     assert (transition["from_path"], transition["to_path"], transition["reason"]) == ("dx", "vpn", "hard_failure")
     assert transition["evidence"]["targets"] == TARGETS and transition["evidence"]["last_round_rtt_ms"] == [None, None]
-    assert transition["evidence"]["consecutive_failed_rounds"] == 5
+    assert transition["evidence"]["consecutive_failed_rounds"] == monitor.config.policy.hard_failure_rounds == 4
     assert harness.sample("lz_failover_transitions_total", from_path="dx", to_path="vpn", reason="hard_failure") == 1
     assert harness.sample("lz_failover_last_transition_timestamp_seconds") == pytest.approx(harness.clock.now + WALL_OFFSET)
     saved = monitor.writer.states[-1]

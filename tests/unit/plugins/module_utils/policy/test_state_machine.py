@@ -59,11 +59,19 @@ def test_healthy_dx_stays_on_dx():
     assert stream.transitions == [] and stream.path == "dx"
 
 
-def test_hard_failure_fails_over_after_the_configured_rounds():
-    stream = Stream().rounds(5).rounds(0.4, rtts=(DOWN,))
-    assert stream.path == "dx", "4 lost rounds are not enough"
+def test_hard_failure_fails_over_after_four_failed_rounds_by_default():
+    assert PolicySettings().hard_failure_rounds == default("policy.hard_failure_rounds") == 4
+    stream = Stream().rounds(5).rounds(0.3, rtts=(DOWN,))
+    assert stream.path == "dx", "3 lost rounds are not enough"
     stream.rounds(0.1, rtts=(DOWN,))
-    assert stream.transitions == [(1005.5, "vpn", "hard_failure")]
+    assert stream.transitions == [(1005.4, "vpn", "hard_failure")]
+
+
+def test_hard_failure_fails_over_after_the_configured_rounds():
+    stream = Stream(PolicySettings(hard_failure_rounds=6)).rounds(5).rounds(0.5, rtts=(DOWN,))
+    assert stream.path == "dx", "5 lost rounds are not enough"
+    stream.rounds(0.1, rtts=(DOWN,))
+    assert stream.transitions == [(1005.6, "vpn", "hard_failure")]
 
 
 def test_hard_failure_evidence_names_the_numbers():
@@ -268,6 +276,17 @@ def test_settings_errors_are_listed_together():
 def test_quorum_larger_than_targets_is_refused():
     with pytest.raises(ValidationError, match="exceeds the number of DX targets"):
         FailoverStateMachine(PolicySettings(min_healthy_targets=3), 2)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_ten_percent_loss_for_ten_minutes_never_fails_over_with_the_defaults(seed):
+    """The issue's target: 10 minutes (6000 rounds) of 10% random echo loss on one target, default settings.
+
+    About 1.3% of such runs see a false brownout (about 2 a day, benchmarks/README.md); these
+    seeds do not. The previous defaults (1 echo, 5 rounds) fail over in about half of them.
+    """
+    stream = Stream().rounds(600, loss=0.10, rng=random.Random(seed))
+    assert stream.transitions == []
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
