@@ -101,7 +101,8 @@ FAILBACK_TOLERANCE_S = 1.0
 FLAP_DOWN_S = 1.5
 FLAP_UP_S = 1.5
 # Scenario 1 cuts only when every target's brownout window holds at most this much loss:
-# then the brownout rule (more than 20%) cannot fire before the hard-failure rule (5 rounds).
+# then the brownout rule (more than 20% of the echoes) cannot fire before the hard-failure rule
+# (4 failed rounds by default: 8 more lost echoes, 4% of the window's 200).
 CLEAN_WINDOW_RATIO = 0.10
 
 
