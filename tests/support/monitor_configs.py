@@ -51,7 +51,7 @@ probe:
 policy:
   hard_failure_rounds: 4
   brownout_window_s: 10
-  brownout_loss_pct: 20
+  brownout_loss_pct: 25
   brownout_max_rtt_ms: null
   brownout_min_window_fraction: 0.5
   failback_hold_s: 30
