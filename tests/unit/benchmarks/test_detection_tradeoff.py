@@ -289,7 +289,7 @@ def test_the_brownout_candidates_hold_the_grid_for_one_and_two_targets_todays_de
 
 def brownout_row(name, in_grid, targets, meets, median_30_s, per_day=0.0):
     return {"candidate": name, "in_grid": in_grid, "targets": targets, "meets": meets, "expected_per_day_at_most": per_day,
-            "catch": {tradeoff.BROWNOUT_CATCH_LOSSES[0]: {"median_s": median_30_s}}}
+            "catch": {tradeoff.BROWNOUT_JUDGED_CATCH_LOSS: {"median_s": median_30_s}}}
 
 
 def test_the_brownout_choice_is_the_fastest_one_target_grid_row_that_meets_its_targets():
@@ -309,5 +309,5 @@ def test_todays_brownout_default_meets_the_brownout_targets_of_the_table():
     candidate = tradeoff.todays_defaults(1)
     bound = tradeoff.brownout_false_failovers_bound(candidate, 0.1, RTT_S)
     assert bound["per_day"] < tradeoff.MAX_BROWNOUT_FALSE_FAILOVERS_PER_DAY
-    caught = tradeoff.catch_summary(candidate, tradeoff.BROWNOUT_CATCH_LOSSES[0], 20, "default", RTT_S, tradeoff.BROWNOUT_CATCH_CAP_S)
+    caught = tradeoff.catch_summary(candidate, tradeoff.BROWNOUT_JUDGED_CATCH_LOSS, 20, "default", RTT_S, tradeoff.BROWNOUT_CATCH_CAP_S)
     assert caught["caught"] == 20 and caught["reasons"] == {"brownout": 20}
