@@ -821,7 +821,8 @@ def parse_args(argv=None):
     parser.add_argument("--jobs", type=positive(int), default=os.cpu_count() or 1, help="processes for the Monte Carlo (default: the CPUs)")
     parser.add_argument("--brownout-days", type=non_negative, default=2.0,
                         help="simulated days of the brownout table's Monte Carlo, run only where it can resolve the rate (default 2; 0: none)")
-    parser.add_argument("--catch-trials", type=positive(int), default=200, help="trials per candidate and loss of the brownout table's catch times (default 200)")
+    parser.add_argument("--catch-trials", type=positive(int), default=200,
+                        help="trials per candidate and loss of the brownout table's catch times (default 200)")
     parser.add_argument("--table", choices=("both", "tradeoff", "brownout"), default="both",
                         help="the detection tradeoff table, the brownout table, or both (default)")
     parser.add_argument("--quick", action="store_true",
@@ -854,7 +855,8 @@ def run_tradeoff(args):
 def run_brownout_table(args):
     candidates = brownout_candidates()
     print("seed %d; %d brownout candidates; %d catch trials at %s%% loss; Monte Carlo %g simulated days at %g%% where it resolves the rate"
-          % (args.seed, len(candidates), args.catch_trials, ",".join("%g" % (100 * loss) for loss in BROWNOUT_CATCH_LOSSES), args.brownout_days, 100 * args.loss),
+          % (args.seed, len(candidates), args.catch_trials, ",".join("%g" % (100 * loss) for loss in BROWNOUT_CATCH_LOSSES),
+             args.brownout_days, 100 * args.loss),
           file=sys.stderr, flush=True)
     rows = run_brownout(candidates, args)
     worker_cpu_s = sum(summary["cpu_s"] for row in rows for summary in row["catch"].values())
@@ -864,7 +866,8 @@ def run_brownout_table(args):
 
 def print_tables(tradeoff, brownout, args, runtime, output):
     print()
-    print("seed %d, %.1f s wall, %.1f s CPU (worker processes %.1f s), RTT %g ms" % (args.seed, runtime["wall_s"], runtime["cpu_s"], runtime["worker_cpu_s"], args.rtt_ms))
+    print("seed %d, %.1f s wall, %.1f s CPU (worker processes %.1f s), RTT %g ms"
+          % (args.seed, runtime["wall_s"], runtime["cpu_s"], runtime["worker_cpu_s"], args.rtt_ms))
     if tradeoff is not None:
         rows, recommended = tradeoff
         print()
