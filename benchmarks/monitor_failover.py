@@ -14,7 +14,8 @@ rule: 3 echoes, 1 s timeout) runs the same scenarios as the comparison column.
 Scenarios (``--only`` takes these names or their numbers):
 
 1. ``hard_failure``: hard DX cut -> production route table on the VPN; N cuts.
-2. ``loss5``: 5% random loss on DX for 10 minutes; failovers counted.
+2. ``random_loss``: 10% random loss on DX for 10 minutes (``--loss-pct``, ``--loss-minutes``),
+   the daemon probing one target (``--loss-targets``); failovers counted.
 3. ``loss40``: sustained 40% loss; time to failover, several trials.
 4. ``flapping``: DX down 1.5 s / up 1.5 s for 60 s; transitions counted until settled.
 5. ``failback``: DX restored -> static route deleted, against the failback hold.
@@ -75,7 +76,7 @@ from harness.waiting import wait_for
 
 SCENARIOS = (
     ("hard_failure", "hard DX failure -> route table switched"),
-    ("loss5", "5% random loss on DX"),
+    ("random_loss", "random loss on DX (--loss-pct, default 10%)"),
     ("loss40", "sustained 40% loss on DX"),
     ("flapping", "DX flapping, down 1.5 s / up 1.5 s"),
     ("failback", "DX restored -> failback"),
@@ -101,7 +102,8 @@ FAILBACK_TOLERANCE_S = 1.0
 FLAP_DOWN_S = 1.5
 FLAP_UP_S = 1.5
 # Scenario 1 cuts only when every target's brownout window holds at most this much loss:
-# then the brownout rule (more than 20%) cannot fire before the hard-failure rule (5 rounds).
+# then the brownout rule (more than 25% of the echoes) cannot fire before the hard-failure rule
+# (4 failed rounds by default: 8 more lost echoes, 4% of the window's 200).
 CLEAN_WINDOW_RATIO = 0.10
 
 
@@ -280,11 +282,13 @@ class Bench:
         self.mlab.set_dx(up=False)
         return {"mono": mono, "wall": wall, "nft_s": time.monotonic() - mono}
 
-    def set_loss(self, percent):
-        """Drop ``percent``% of the echo requests to each DX target, packet by packet at random; 0 heals DX."""
+    def set_loss(self, percent, targets=DX_TARGETS):
+        """Drop ``percent``% of the echo requests to each of ``targets``, packet by packet at random; 0 heals DX.
+
+        One way only: the requests are dropped where they arrive, so each echo is lost with ``percent``% chance."""
         self.mlab.reset_network()
         if percent:
-            for address in DX_TARGETS:
+            for address in targets:
                 self.mlab.lab.drop_icmp(self.mlab.pair.target, address, percent=percent)
 
     # -- observation
@@ -312,9 +316,9 @@ class Bench:
             time.sleep(interval)
 
     @staticmethod
-    def window_loss(daemon):
+    def window_loss(daemon, targets=DX_TARGETS):
         metrics = daemon.scrape()
-        return [metrics.value("lz_failover_target_window_loss_ratio", target=target) for target in DX_TARGETS]
+        return [metrics.value("lz_failover_target_window_loss_ratio", target=target) for target in targets]
 
     def wait_clean_window(self, daemon, timeout=BROWNOUT_WINDOW_S + 20):
         def clean():
@@ -398,34 +402,37 @@ class Bench:
         self.end()
         return {"overrides": {"failback_cycles": 1}, "summary": stats([record["switch_s"] for record in records]), "cuts": records}
 
-    # -- 2. 5% loss
+    # -- 2. random loss
 
-    def scenario_loss5(self):
-        duration = self.args.loss_minutes * 60.0
-        world = self.begin("loss5")
-        daemon = self.start_daemon(world, world.prod_rtb_id, "daemon")
+    def scenario_random_loss(self):
+        duration, percent = self.args.loss_minutes * 60.0, self.args.loss_pct
+        # With fewer targets there is less redundancy: one target at quorum 1 is the case the rules must bear alone.
+        targets = DX_TARGETS[:self.args.loss_targets]
+        world = self.begin("random_loss")
+        daemon = self.start_daemon(world, world.prod_rtb_id, "daemon", targets=targets)
         baseline = self.start_baseline(world, self.extra_table(world)) if self.with_baseline else None
         self.wait_ready(daemon, baseline)
         time.sleep(BROWNOUT_WINDOW_S)  # a full brownout window, as on a daemon that has run for a while
         before = daemon.scrape()
         start, start_wall = time.monotonic(), time.time()
-        self.set_loss(5)
-        max_window = dict.fromkeys(DX_TARGETS, 0.0)
+        self.set_loss(percent, targets)
+        max_window = dict.fromkeys(targets, 0.0)
         next_note = start + 60.0
         while time.monotonic() - start < duration:
             time.sleep(min(2.0, max(0.0, start + duration - time.monotonic())))
             ensure_running(daemon, baseline)
-            for target, ratio in zip(DX_TARGETS, self.window_loss(daemon)):
+            for target, ratio in zip(targets, self.window_loss(daemon, targets)):
                 max_window[target] = max(max_window[target], ratio or 0.0)
             if time.monotonic() >= next_note:
                 next_note += 60.0
-                self.note("loss5: %d of %d min, daemon failovers so far: %d" % (
-                    (time.monotonic() - start) // 60, duration // 60, len(events_since(daemon, "transition", start_wall, to_path=PATH_VPN))))
+                self.note("random_loss: %d of %d min at %g%%, daemon failovers so far: %d" % (
+                    (time.monotonic() - start) // 60, duration // 60, percent,
+                    len(events_since(daemon, "transition", start_wall, to_path=PATH_VPN))))
         end_wall = time.time()
         after = daemon.scrape()
         self.set_loss(0)
         loss = {}
-        for target in DX_TARGETS:
+        for target in targets:
             sent = counter(after, "lz_failover_echoes_sent_total", target=target) - counter(before, "lz_failover_echoes_sent_total", target=target)
             lost = counter(after, "lz_failover_echoes_lost_total", target=target) - counter(before, "lz_failover_echoes_lost_total", target=target)
             loss[target] = {"sent": int(sent), "lost": int(lost), "loss_pct": rounded(100.0 * lost / sent if sent else None, 2)}
@@ -433,14 +440,14 @@ class Bench:
         failovers = sum(1 for event in transitions if event["to_path"] == PATH_VPN)
         self.end()
         raw = {
-            "duration_s": duration, "loss_pct_applied": 5, "daemon": {
+            "duration_s": duration, "loss_pct_applied": percent, "direction": "echo requests only", "targets": list(targets), "daemon": {
                 "failovers": failovers, "transitions": [{"ts": e["ts"], "to_path": e["to_path"], "reason": e["reason"]} for e in transitions],
                 "echoes": loss, "max_window_loss_ratio": {target: round(value, 3) for target, value in max_window.items()},
             },
         }
         seen_loss = [value["loss_pct"] for value in loss.values() if value["loss_pct"] is not None]
         row = {
-            "target": "0 failovers in %g min" % (duration / 60.0),
+            "target": "0 failovers in %g min at %g%%, %s" % (duration / 60.0, percent, plural(len(targets), "target")),
             "measured": "%s (echo loss seen %s%%, worst window loss %d%%)" % (
                 plural(failovers, "failover"), "/".join("%.1f" % value for value in seen_loss), round(100 * max(max_window.values()))),
             "result": "PASS" if failovers == 0 else "FAIL",
@@ -739,7 +746,10 @@ def parse_args(argv=None):
     parser.add_argument("--only", type=scenario_list, action="append", metavar="SCENARIO",
                         help="run only these scenarios (names or numbers, comma-separated, repeatable): %s" % ", ".join(SCENARIO_NAMES))
     parser.add_argument("--cuts", type=positive(int), help="hard DX cuts of scenario 1 (default 20, quick 5)")
-    parser.add_argument("--loss-minutes", type=positive(float), help="length of the 5%% loss run (default 10, quick 1)")
+    parser.add_argument("--loss-minutes", type=positive(float), help="length of the random loss run (default 10, quick 1)")
+    parser.add_argument("--loss-pct", type=positive(int), default=10, help="random loss of the random loss run, in %% (default 10)")
+    parser.add_argument("--loss-targets", type=positive(int), default=1,
+                        help="DX targets the daemon probes in the random loss run, all of them lossy (default 1, at most %d)" % len(DX_TARGETS))
     parser.add_argument("--loss40-trials", type=positive(int), help="trials of the 40%% loss scenario (default 5, quick 2)")
     parser.add_argument("--failback-trials", type=positive(int), help="trials of the failback scenario (default 3, quick 1)")
     parser.add_argument("--flap-seconds", type=positive(float), default=60.0, help="length of the flapping (default 60)")
@@ -749,6 +759,10 @@ def parse_args(argv=None):
     parser.add_argument("--output", help="JSON file (default benchmarks/results/monitor-<UTC timestamp>.json)")
     parser.add_argument("--keep-logs", action="store_true", help="keep the daemon, baseline and endpoint logs (their directory is printed)")
     args = parser.parse_args(argv)
+    if args.loss_targets > len(DX_TARGETS):
+        parser.error("--loss-targets: the lab has %d DX targets, got %d" % (len(DX_TARGETS), args.loss_targets))
+    if args.loss_pct >= 100:
+        parser.error("--loss-pct: a random loss below 100%%, got %d" % args.loss_pct)
     defaults = {"cuts": (20, 5), "loss_minutes": (10.0, 1.0), "loss40_trials": (5, 2), "failback_trials": (3, 1), "resource_seconds": (60.0, 30.0)}
     for name, (full, quick) in defaults.items():
         if getattr(args, name) is None:
@@ -762,7 +776,7 @@ def estimated_minutes(args):
     baseline = 0 if args.no_baseline else 1
     seconds_by_scenario = {
         "hard_failure": 15 + args.cuts * (4.5 + baseline * 9.5),
-        "loss5": 20 + args.loss_minutes * 60,
+        "random_loss": 20 + args.loss_minutes * 60,
         "loss40": args.loss40_trials * (14 + (LOSS40_CAP_S if baseline else 7)),
         "flapping": 20 + args.flap_seconds + 35 + baseline * 12,
         "failback": args.failback_trials * (14 + FAILBACK_HOLD_S + baseline * 12),

@@ -24,7 +24,8 @@ Metrics, all with the dimension ``FailoverGroup``:
   "was on the VPN at all" and Average "share of the interval");
 * ``BothPathsDown`` (per round, only when the VPN path check is on: 1 while DX fails
   and the VPN path is down too, the state machine's ``both_down``);
-* ``ProbeLoss`` (Percent, per round: share of DX targets that did not answer);
+* ``ProbeLoss`` (Percent, per round: share of the round's echoes to DX targets that
+  were lost; with one echo per target, the share of targets that did not answer);
 * ``ProbeRtt`` (Milliseconds, per answered echo);
 * ``Transitions`` (Count, with ``Direction`` ``ToVpn`` or ``ToDx``);
 * ``ApiErrors`` (Count: EC2 calls that failed after the client's retries).
@@ -104,14 +105,15 @@ class Aggregator:
         self._lock = threading.Lock()
         self._sums = IntervalSums()
 
-    def record_round(self, rtts_ms, path, both_down):
-        """One DX probe round: RTT per target (None when lost), the decided path (None before
-        start-up settled it) and the both-paths-down state (None when not known)."""
-        answered = [rtt for rtt in rtts_ms if rtt is not None]
+    def record_round(self, echo_rtts_ms, path, both_down):
+        """One DX probe round: per target the RTT of each echo (None when lost), the decided
+        path (None before start-up settled it) and the both-paths-down state (None when not known)."""
+        sent = sum(len(rtts_ms) for rtts_ms in echo_rtts_ms)
+        answered = [rtt for rtts_ms in echo_rtts_ms for rtt in rtts_ms if rtt is not None]
         with self._lock:
             sums = self._sums
-            if rtts_ms:
-                sums.loss_pct.add(100.0 * (len(rtts_ms) - len(answered)) / len(rtts_ms))
+            if sent:
+                sums.loss_pct.add(100.0 * (sent - len(answered)) / sent)
             for rtt in answered:
                 sums.rtt_ms.add(rtt)
             if path is not None:
@@ -220,8 +222,8 @@ class Publisher:  # pylint: disable=too-many-instance-attributes
 
     # -- what the daemon reports (any thread, never blocks on I/O)
 
-    def record_round(self, rtts_ms, path, both_down):
-        self.aggregator.record_round(rtts_ms, path, both_down)
+    def record_round(self, echo_rtts_ms, path, both_down):
+        self.aggregator.record_round(echo_rtts_ms, path, both_down)
 
     def count_transition(self, to_path):
         self.aggregator.count_transition(to_path)

@@ -28,6 +28,7 @@ from ansible_collections.localzones.failover.plugins.module_utils.policy.default
 from ansible_collections.localzones.failover.plugins.module_utils.policy.defaults import default
 from ansible_collections.localzones.failover.plugins.module_utils.policy.state_machine import PolicySettings
 from ansible_collections.localzones.failover.plugins.module_utils import probing
+from ansible_collections.localzones.failover.plugins.module_utils.probing.base import echoes_problem
 from ansible_collections.localzones.failover.plugins.module_utils.probing.base import ip_version
 from ansible_collections.localzones.failover.plugins.module_utils.probing.base import other_family_targets
 from ansible_collections.localzones.failover.plugins.module_utils.probing.base import quorum_exceeds_targets
@@ -58,6 +59,7 @@ class ProbeConfig:
     targets: tuple
     interval: float
     timeout: float
+    echoes: int
     source: str
     privileged: bool
     min_healthy_targets: int
@@ -151,7 +153,8 @@ class MonitorConfig:  # pylint: disable=too-many-instance-attributes
             "region %s%s" % (self.region, ", endpoint %s" % self.endpoint_url if self.endpoint_url else ""),
             "%d route table(s): %s; probe route table %s (never modified)" % (len(self.route_table_ids), tables, self.probe_route_table_id or "not set"),
             "%d destination(s) (%d IPv6): %s -> %s" % (len(self.destination_cidrs), ipv6, ", ".join(self.destination_cidrs), self.vpn_eni_id),
-            "%d probe target(s) every %g s (timeout %g s), %s" % (len(self.probe.targets), self.probe.interval, self.probe.timeout, vpn),
+            "%d probe target(s), %d echo(es) each every %g s (timeout %g s), %s"
+            % (len(self.probe.targets), self.probe.echoes, self.probe.interval, self.probe.timeout, vpn),
             "hard failure after %d rounds, failback hold %g s, reconcile every %g s"
             % (self.policy.hard_failure_rounds, self.policy.failback_hold_s, self.reconcile_interval_s),
             cloudwatch,
@@ -273,6 +276,8 @@ def resource_id(kind):
 
 # A kind of prober the core knows (kind_problem reads the registry on every call, so every registered kind counts).
 probe_kind = core_checked(probing.kind_problem)
+# Echoes per target per round, within the bounds every prober accepts.
+probe_echoes = core_checked(echoes_problem)
 cidr = core_checked(cidr_problem, normalize_cidr)
 
 
@@ -308,6 +313,7 @@ PROBE_SCHEMA = {
     "targets": (default("probe.targets"), list_of(ip_address, 1, MAX_PROBE_TARGETS)),
     "interval": (default("probe.interval"), number(positive=True)),
     "timeout": (default("probe.timeout"), number(positive=True)),
+    "echoes": (default("probe.echoes"), probe_echoes),
     "source": (default("probe.source"), optional(ip_address)),
     "privileged": (default("probe.privileged"), boolean),
     "min_healthy_targets": (default("probe.min_healthy_targets"), integer()),

@@ -31,9 +31,11 @@ from ansible_collections.localzones.failover.plugins.module_utils.errors import 
 from ansible_collections.localzones.failover.plugins.module_utils.errors import ValidationError
 from ansible_collections.localzones.failover.plugins.module_utils.policy.state_machine import PATH_VPN
 from ansible_collections.localzones.failover.plugins.module_utils.policy.state_machine import FailoverStateMachine
+from ansible_collections.localzones.failover.plugins.module_utils.policy.state_machine import best_rtt_ms
 from ansible_collections.localzones.failover.plugins.module_utils.policy.state_machine import failback_hold_s
 from ansible_collections.localzones.failover.plugins.module_utils.policy.state_machine import round_passes
 from ansible_collections.localzones.failover.plugins.module_utils.probing import prober_for
+from ansible_collections.localzones.failover.plugins.module_utils.probing.base import echo_rtts_ms_of
 from ansible_collections.localzones.failover.plugins.module_utils.routes import PATH_MIXED
 from .metrics import NAN
 from .metrics import Metrics
@@ -47,6 +49,7 @@ from .state_file import load_state
 from .state_file import monotonic_to_wall
 from .state_file import wall_to_monotonic
 from .status import IntervalStats
+from .status import target_rtts_for_log
 from .vpn_check import VpnChecker
 from ansible_collections.localzones.failover.plugins.module_utils import events
 
@@ -164,7 +167,7 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
     @staticmethod
     def _new_prober(config):
         probe = config.probe
-        return prober_for(probe.kind, probe.targets, source=probe.source, privileged=probe.privileged, timeout=probe.timeout)
+        return prober_for(probe.kind, probe.targets, source=probe.source, privileged=probe.privileged, timeout=probe.timeout, echoes=probe.echoes)
 
     def bind_targets(self, config):
         targets = config.probe.targets
@@ -261,8 +264,7 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
     def _probe_once(self, started):
         """One round; an unexpected error skips the round (counted, logged once per status interval) instead of ending the daemon."""
         try:
-            echoes = self.prober.round()
-            self.take_round(started, [echo.rtt_ms for echo in echoes])
+            self.take_round(started, echo_rtts_ms_of(self.prober.round()))
         except Exception as exc:  # pylint: disable=broad-except
             self.metrics.probe_errors.inc()
             if started >= self._next_probe_error_log:
@@ -279,39 +281,47 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
             self.metrics.probe_overruns.inc(missed)
         return slot
 
-    def take_round(self, at, rtts):
-        """Everything done with one round: metrics, the decision, and what follows from it."""
+    def take_round(self, at, echo_rtts_ms):
+        """Everything done with one round: metrics, the decision, and what follows from it.
+
+        ``echo_rtts_ms`` is the round as the state machine reads it: per target, the RTT of
+        each of its echoes (None when lost).
+        """
         self._rounds.inc()
-        for children, rtt in zip(self._children, rtts):
-            children.sent.inc()
-            if rtt is None:
-                children.lost.inc()
-                children.rtt.set(NAN)
-            else:
-                children.rtt.set(rtt / 1000.0)
+        self._count_echoes(echo_rtts_ms)
         machine = self.machine
         if machine is None:
             # The state machine's own rule, for rounds it does not see (before start-up completes).
-            passed = round_passes(rtts, self.config.policy.min_healthy_targets, self.config.policy.max_rtt_ms)
-            self._stats.add(rtts, passed)
+            passed = round_passes(echo_rtts_ms, self.config.policy.min_healthy_targets, self.config.policy.max_rtt_ms)
+            self._stats.add(echo_rtts_ms, passed)
             if not passed:
                 self._failed_rounds.inc()
             if self.cloudwatch is not None:
-                self.cloudwatch.record_round(rtts, None, None)
+                self.cloudwatch.record_round(echo_rtts_ms, None, None)
             self._start_state_machine_when_path_known(at)
             return
-        decision = machine.observe(at, rtts, self.vpn_checker.healthy if self.vpn_checker is not None else None)
+        decision = machine.observe(at, echo_rtts_ms, self.vpn_checker.healthy if self.vpn_checker is not None else None)
         if self.cloudwatch is not None:
             # Both-paths-down is only known when the VPN path is checked.
-            self.cloudwatch.record_round(rtts, decision.path, machine.both_down if self.vpn_checker is not None else None)
+            self.cloudwatch.record_round(echo_rtts_ms, decision.path, machine.both_down if self.vpn_checker is not None else None)
         passed = machine.consecutive_failed_rounds == 0
-        self._stats.add(rtts, passed)
+        self._stats.add(echo_rtts_ms, passed)
         if not passed:
             self._failed_rounds.inc()
         if decision.transition:
-            self._on_transition(decision, at, rtts)
+            self._on_transition(decision, at, echo_rtts_ms)
         elif decision.alert:
-            self._on_alert(decision, rtts)
+            self._on_alert(decision, echo_rtts_ms)
+
+    def _count_echoes(self, echo_rtts_ms):
+        """Per target: every echo sent and lost, and the target's RTT in the round (its fastest echo)."""
+        for children, target_rtts in zip(self._children, echo_rtts_ms):
+            children.sent.inc(len(target_rtts))
+            lost = sum(1 for rtt in target_rtts if rtt is None)
+            if lost:
+                children.lost.inc(lost)
+            rtt = best_rtt_ms(target_rtts)
+            children.rtt.set(NAN if rtt is None else rtt / 1000.0)
 
     # ------------------------------------------------------------------ decisions
 
@@ -335,14 +345,14 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
         self.actuator.set_desired(path)
         self._persist()
 
-    def _evidence(self, decision, rtts):
+    def _evidence(self, decision, echo_rtts_ms):
         evidence = dict(decision.evidence)
         evidence["targets"] = list(self.config.probe.targets)
-        evidence["last_round_rtt_ms"] = [None if rtt is None else round(rtt, 3) for rtt in rtts]
+        evidence["last_round_rtt_ms"] = target_rtts_for_log(echo_rtts_ms)
         evidence["vpn_healthy"] = self.vpn_checker.healthy if self.vpn_checker is not None else None
         return evidence
 
-    def _on_transition(self, decision, at, rtts):
+    def _on_transition(self, decision, at, echo_rtts_ms):
         previous = "dx" if decision.path == PATH_VPN else "vpn"
         # The route change comes first: everything else here is reporting.
         self.actuator.set_desired(decision.path)
@@ -353,16 +363,16 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
             self.cloudwatch.count_transition(decision.path)
         self.metrics.last_transition.set(wall_now)
         self.metrics.failback_hold.set(failback_hold_s(self.config.policy, self.machine.failover_history, at))
-        evidence = self._evidence(decision, rtts)
+        evidence = self._evidence(decision, echo_rtts_ms)
         self.log.warning(events.TRANSITION, from_path=previous, to_path=decision.path, reason=decision.reason, evidence=evidence)
         self._persist()
         self._notify("%s -> %s (%s)" % (previous, decision.path, decision.reason), {
             "event": "transition", "from": previous, "to": decision.path, "reason": decision.reason, "at": wall_now, "evidence": evidence,
         })
 
-    def _on_alert(self, decision, rtts):
+    def _on_alert(self, decision, echo_rtts_ms):
         self.metrics.alerts.labels(decision.reason).inc()
-        evidence = self._evidence(decision, rtts)
+        evidence = self._evidence(decision, echo_rtts_ms)
         self.log.warning(events.ALERT, alert=decision.reason, path=decision.path, message=decision.alert, evidence=evidence)
         self._notify("alert: %s" % decision.reason, {
             "event": "alert", "alert": decision.reason, "path": decision.path, "message": decision.alert, "evidence": evidence,

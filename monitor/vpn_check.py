@@ -16,7 +16,9 @@ import time
 
 from ansible_collections.localzones.failover.plugins.module_utils.policy.state_machine import round_passes
 from ansible_collections.localzones.failover.plugins.module_utils.probing import prober_for
+from ansible_collections.localzones.failover.plugins.module_utils.probing.base import echo_rtts_ms_of
 from ansible_collections.localzones.failover.plugins.module_utils import events
+from .status import target_rtts_for_log
 
 
 class VpnHealthTracker:
@@ -72,8 +74,7 @@ class VpnChecker:
         next_round = time.monotonic()
         try:
             while not self._stop.is_set():
-                rtts = [echo.rtt_ms for echo in self._prober.round()]
-                self._record(rtts)
+                self._record(echo_rtts_ms_of(self._prober.round()))
                 next_round += interval
                 now = time.monotonic()
                 if next_round < now:
@@ -87,14 +88,14 @@ class VpnChecker:
         finally:
             self._prober.close()
 
-    def _record(self, rtts):
-        passed = round_passes(rtts, self.settings.min_healthy_targets)
+    def _record(self, echo_rtts_ms):
+        passed = round_passes(echo_rtts_ms, self.settings.min_healthy_targets)
         (self._passed if passed else self._failed).inc()
         if self._tracker.record(passed):
             healthy = self._tracker.healthy
             self._metrics.vpn_path_healthy.set(1 if healthy else 0)
             log = self._log.info if healthy else self._log.warning
-            log(events.VPN_HEALTH, healthy=healthy, targets=list(self.settings.targets), rtt_ms=[None if rtt is None else round(rtt, 3) for rtt in rtts])
+            log(events.VPN_HEALTH, healthy=healthy, targets=list(self.settings.targets), rtt_ms=target_rtts_for_log(echo_rtts_ms))
 
     def stop(self, timeout=2.0):
         self._stop.set()

@@ -4,8 +4,8 @@
 """The lz-failover-monitor daemon as a process: real ICMP, the EC2 fidelity endpoint, real signals.
 
 See harness/monitor.py for the topology. Every test gets a freshly built EC2
-world; the daemon runs with the default probe and hard-failure settings (one round
-every 0.1 s, 5 failed rounds) and a 3 s failback hold.
+world; the daemon runs with the default probe and hard-failure settings (a round of
+2 echoes per target every 0.1 s, 4 failed rounds) and a 3 s failback hold.
 
 Tests check behaviour first. A time is asserted only where it is the behaviour (the
 failback hold, the reconcile interval), with a margin a loaded 2-core machine keeps;
@@ -132,6 +132,20 @@ def test_starts_on_dx_stays_there_serves_metrics_and_sigterm_leaves_routes(mlab,
         assert json.load(handle)["desired_path"] == "dx"
 
 
+def test_a_round_of_two_echoes_counts_both_in_the_echoes_sent(mlab, world):
+    daemon = start(mlab, world, probe={"targets": list(DX_TARGETS), "echoes": 2})
+    wait_for(lambda: counter(daemon.scrape(), "lz_failover_probe_rounds_total") >= 10, 5, "ten probe rounds", 0.05)
+    metrics = daemon.scrape()
+    rounds = counter(metrics, "lz_failover_probe_rounds_total")
+    for target in DX_TARGETS:
+        sent = counter(metrics, "lz_failover_echoes_sent_total", target=target)
+        # Counters are read one after the other while rounds go on, so a round or two may be counted in one and
+        # not yet (or already) in the other; one echo per round would be about half of this, and never odd here.
+        assert sent % 2 == 0 and 2 * (rounds - 2) <= sent <= 2 * (rounds + 2), (target, sent, rounds)
+        assert counter(metrics, "lz_failover_echoes_lost_total", target=target) == 0
+    daemon.assert_running()
+
+
 @pytest.mark.parametrize("dx_when_stopped", ["down", "restored_during_the_hold"])
 def test_sigterm_on_the_vpn_leaves_the_routes_in_place(mlab, world, dx_when_stopped):
     """Stopping is not failing back: the static routes stay, whether DX is still down or already back."""
@@ -176,7 +190,7 @@ def test_hard_failure_fails_over_then_fails_back_after_the_hold(mlab, world):
     mlab.set_dx(up=False)
     wait_for(lambda: on_vpn(ec2, world) and on_vpn(ec2, world, second_rtb), 10, "the static routes to the VPN ENI", 0.01)
     transition = daemon.wait_for_event("transition", to_path="vpn")
-    assert transition["reason"] == "hard_failure" and transition["evidence"]["consecutive_failed_rounds"] >= 5
+    assert transition["reason"] == "hard_failure" and transition["evidence"]["consecutive_failed_rounds"] >= 4
     assert transition["evidence"]["targets"] == list(DX_TARGETS)
     assert all_routes(ec2, world.probe_rtb_id) == probe_before, "the probe route table must never change"
     assert route_changing_requests(mlab.endpoint_url) == {"CreateRoute": 4, "ReplaceRoute": 0, "DeleteRoute": 0}

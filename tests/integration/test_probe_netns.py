@@ -26,8 +26,8 @@ UNPRIVILEGED = (0, 65534)
 
 # Runs inside the prober namespace. argv[1] is a JSON request:
 #   {"mode": "run", "settings": {...ProbeSettings fields...}}
-#   {"mode": "rounds", "targets": [...], "timeout": s, "rounds": n, "privileged": bool, "source": ip|null}
-# It prints one JSON document: the report / the rounds, or the error the probe raised.
+#   {"mode": "rounds", "targets": [...], "timeout": s, "rounds": n, "privileged": bool, "source": ip|null, "echoes": n}
+# It prints one JSON document: the report / the rounds (each round's echoes, target by target), or the error the probe raised.
 DRIVER = r"""
 import json, os, sys, time
 from ansible_collections.localzones.failover.plugins.module_utils.probing import icmp, prober_for
@@ -41,14 +41,16 @@ def open_fds():
 
 
 def rounds():
-    with prober_for("icmp", request["targets"], source=request.get("source"), privileged=request.get("privileged", True), timeout=request["timeout"]) as prober:
+    options = dict(source=request.get("source"), privileged=request.get("privileged", True), timeout=request["timeout"], echoes=request.get("echoes", 1))
+    with prober_for("icmp", request["targets"], **options) as prober:
         fds_before = open_fds()
         done = []
         for _ in range(request["rounds"]):
             started = time.monotonic()
-            echoes = prober.round()
+            results = prober.round()
             done.append({"duration_s": time.monotonic() - started,
-                         "echoes": [{"address": e.address, "rtt_ms": e.rtt_ms, "error": e.error} for e in echoes]})
+                         "echoes": [{"address": e.address, "sequence": e.sequence, "rtt_ms": e.rtt_ms, "error": e.error}
+                                    for target_echoes in results for e in target_echoes]})
         return {"rounds": done, "fds_before": fds_before, "fds_after": open_fds()}
 
 
@@ -285,6 +287,18 @@ def test_round_returns_as_soon_as_every_target_answered(netns_pair):
         assert all(echo["rtt_ms"] is not None for echo in done["echoes"])
     # Answered rounds end with the last reply, far from the 1 s timeout even on a loaded machine.
     assert max(done["duration_s"] for done in result["rounds"]) < 1.0 / 2
+
+
+@pytest.mark.parametrize("privileged", [True, False])
+def test_a_round_of_two_echoes_sends_both_to_every_target_and_each_is_answered(netns_pair, privileged):
+    targets = [netns_pair.add_target("198.18.1.1"), netns_pair.add_target("2001:db8:1::1")]
+    netns_pair.lab.set_ping_group_range(netns_pair.prober, 0, 0)
+    result = rounds_in(netns_pair, targets, timeout=1.0, rounds=3, echoes=2, privileged=privileged)
+    for done in result["rounds"]:
+        assert [echo["address"] for echo in done["echoes"]] == [targets[0], targets[0], targets[1], targets[1]]
+        assert all(echo["rtt_ms"] is not None for echo in done["echoes"])
+        assert done["echoes"][0]["sequence"] != done["echoes"][1]["sequence"] and done["echoes"][2]["sequence"] != done["echoes"][3]["sequence"]
+        assert done["duration_s"] < 1.0 / 2, "both echoes left at once and were answered, far from the timeout"
 
 
 def test_reply_after_the_timeout_is_loss_and_the_next_round_recovers(netns_pair):

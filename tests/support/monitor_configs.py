@@ -43,14 +43,15 @@ probe:
   targets: [198.19.0.10]
   interval: 0.1
   timeout: 0.1
+  echoes: 2
   source: null
   privileged: true
   min_healthy_targets: 1
   max_rtt_ms: null
 policy:
-  hard_failure_rounds: 5
+  hard_failure_rounds: 4
   brownout_window_s: 10
-  brownout_loss_pct: 20
+  brownout_loss_pct: 25
   brownout_max_rtt_ms: null
   brownout_min_window_fraction: 0.5
   failback_hold_s: 30

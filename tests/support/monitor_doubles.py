@@ -17,8 +17,9 @@ from tests.support.fake_clock import FakeClock
 from tests.support.monitor_configs import document
 
 WALL_OFFSET = 1700000000.0  # the fake wall clock is the fake monotonic clock plus this
-# The RTTs (ms) of one probe round to the two TARGETS: both answer, or neither does.
-UP, DOWN = [1.0, 1.2], [None, None]
+# One probe round to the two TARGETS, two echoes each, as the daemon hands it
+# to the state machine (per target, the RTT in ms of each echo): all answer, or none does.
+UP, DOWN = [[1.0, 1.1], [1.2, 1.3]], [[None, None], [None, None]]
 
 
 def sample(metrics, name, **labels):
@@ -104,10 +105,10 @@ class Harness:
         self.monitor.last_transition = self.monitor.persisted.last_transition
         self.monitor.bind_targets(self.monitor.config)
 
-    def rounds(self, count, rtts):
+    def rounds(self, count, echo_rtts_ms):
         for _round in range(count):
             self.clock.now += 0.1
-            self.monitor.take_round(self.clock.now, list(rtts))
+            self.monitor.take_round(self.clock.now, [list(rtts) for rtts in echo_rtts_ms])
         return self
 
     def sample(self, name, **labels):

@@ -3,8 +3,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The failover state machine: which path traffic should take, decided from probe rounds.
 
-It is pure: it is fed one probe round at a time (the RTT of each target's echo, or
-None when it was lost) with the time of the round, and answers with a Decision.
+It is pure: it is fed one probe round at a time with the time of the round, and
+answers with a Decision. A round is given as ``echo_rtts_ms``: per DX target, in
+target order, the RTT in ms of each echo sent to it in the round, None for a lost one
+(``probing.base.echo_rtts_ms_of`` makes it from a prober's round).
 It never sleeps, reads clocks or calls AWS, so it is tested with synthetic streams
 and shared by the monitor daemon and the benchmarks. The two rules the daemon also
 applies outside the machine, ``round_passes`` (rounds before the machine exists) and
@@ -12,9 +14,11 @@ applies outside the machine, ``round_passes`` (rounds before the machine exists)
 
 Rules
 -----
-A *round* is one echo to every DX target. It **passes** when at least
-``min_healthy_targets`` targets answered (and, when ``max_rtt_ms`` is set, answered
-that fast); otherwise it **fails**.
+A *round* is ``probe.echoes`` echoes to every DX target, sent together. A target
+**answers** in a round when any of its echoes is answered (and, when ``max_rtt_ms`` is
+set, answered that fast; a slower echo counts as lost everywhere); its RTT in the round
+is that of its fastest echo. A round **passes** when at least ``min_healthy_targets``
+targets answered; otherwise it **fails**.
 
 On the DX path, fail over to the VPN when either
 
@@ -22,7 +26,10 @@ On the DX path, fail over to the VPN when either
   is noticed within about ``hard_failure_rounds * interval + timeout``); or
 * **brownout**: over the sliding ``brownout_window_s``, fewer than
   ``min_healthy_targets`` targets are within ``brownout_loss_pct`` loss (and within
-  ``brownout_max_rtt_ms`` average RTT, when set). A window is judged only once it
+  ``brownout_max_rtt_ms`` average RTT, when set). Loss and RTT are those of the
+  target's echoes, every echo counted: with 2 echoes per round, 10% of echoes lost is
+  10% in the window (which then holds twice the samples), although a round fails
+  only when both echoes to a target are lost. A window is judged only once it
   holds at least ``brownout_min_window_fraction`` of its span, so a few losses at
   start-up are never a brownout. Isolated losses never trigger either rule.
 
@@ -62,8 +69,8 @@ REASON_BOTH_DOWN = "both_down"
 
 @dataclass(frozen=True)
 class PolicySettings(SelfChecking):
-    """Thresholds of the state machine; defaults meet the project's measured targets
-    with one echo per target every 0.1 s."""
+    """Thresholds of the state machine; the defaults meet the project's measured targets
+    with the default probing (policy/defaults.py)."""
 
     min_healthy_targets: int = default("probe.min_healthy_targets")
     max_rtt_ms: float = default("probe.max_rtt_ms")
@@ -104,9 +111,15 @@ def counted_rtt(rtt_ms, max_rtt_ms):
     return rtt_ms
 
 
-def round_passes(rtts_ms, min_healthy_targets, max_rtt_ms=None):
-    """A round passes when at least ``min_healthy_targets`` echoes were answered (within ``max_rtt_ms``, when set)."""
-    answered = sum(1 for rtt_ms in rtts_ms if counted_rtt(rtt_ms, max_rtt_ms) is not None)
+def best_rtt_ms(rtts_ms, max_rtt_ms=None):
+    """A target's RTT in a round, from the RTTs of its echoes: the fastest one counted, None when none counts."""
+    counted = [rtt_ms for rtt_ms in rtts_ms if counted_rtt(rtt_ms, max_rtt_ms) is not None]
+    return min(counted) if counted else None
+
+
+def round_passes(echo_rtts_ms, min_healthy_targets, max_rtt_ms=None):
+    """A round passes when at least ``min_healthy_targets`` targets answered any echo (within ``max_rtt_ms``, when set)."""
+    answered = sum(1 for rtts_ms in echo_rtts_ms if best_rtt_ms(rtts_ms, max_rtt_ms) is not None)
     return answered >= min_healthy_targets
 
 
@@ -132,7 +145,7 @@ class Decision:
 
 
 class _TargetWindow:
-    """One target's echoes over the brownout window: (time, rtt or None)."""
+    """One target's echoes over the brownout window, one sample per echo: (time of its round, rtt or None)."""
 
     def __init__(self):
         self.samples = collections.deque()
@@ -192,15 +205,17 @@ class FailoverStateMachine:
 
     # -- inputs
 
-    def observe(self, at, rtts_ms, vpn_healthy=None):
-        """Take one round: ``rtts_ms`` holds each DX target's RTT, or None when lost.
+    def observe(self, at, echo_rtts_ms, vpn_healthy=None):
+        """Take one round: ``echo_rtts_ms`` holds, per DX target, the RTT of each of its echoes (None when lost).
 
         ``vpn_healthy`` is True/False when the caller checks the VPN path, None when it
         does not (the VPN is then assumed usable). Returns a Decision.
         """
-        if len(rtts_ms) != self.target_count:
-            raise ValueError("expected %d RTTs, got %d" % (self.target_count, len(rtts_ms)))
-        self._record(at, rtts_ms)
+        if len(echo_rtts_ms) != self.target_count:
+            raise ValueError("expected the echoes of %d targets, got %d" % (self.target_count, len(echo_rtts_ms)))
+        if not all(echo_rtts_ms):
+            raise ValueError("every target needs at least one echo in a round, got %r" % (echo_rtts_ms,))
+        self._record(at, echo_rtts_ms)
         if self.path == PATH_DX:
             return self._decide_on_dx(at, vpn_healthy)
         return self._decide_on_vpn(at, vpn_healthy)
@@ -212,12 +227,14 @@ class FailoverStateMachine:
 
     # -- bookkeeping
 
-    def _record(self, at, rtts_ms):
+    def _record(self, at, echo_rtts_ms):
         settings = self.settings
-        for window, rtt_ms in zip(self.windows, rtts_ms):
-            window.add(at, counted_rtt(rtt_ms, settings.max_rtt_ms))
+        for window, rtts_ms in zip(self.windows, echo_rtts_ms):
+            # Every echo is a sample, so the brownout threshold stays a share of echoes lost.
+            for rtt_ms in rtts_ms:
+                window.add(at, counted_rtt(rtt_ms, settings.max_rtt_ms))
             window.expire(at - settings.brownout_window_s)
-        if round_passes(rtts_ms, settings.min_healthy_targets, settings.max_rtt_ms):
+        if round_passes(echo_rtts_ms, settings.min_healthy_targets, settings.max_rtt_ms):
             self.consecutive_failed_rounds = 0
             if self.passing_since is None:
                 self.passing_since = at

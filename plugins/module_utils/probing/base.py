@@ -12,7 +12,7 @@ everything else lives here so that each kind judges a target the same way:
 * results (``EchoResult`` for one probe, ``TargetStats`` per target, ``ProbeReport``
   overall) and the statistics and verdicts computed from them;
 * the checks of the settings every kind has: targets, count, interval, timeout, source,
-  quorum, loss and RTT limits.
+  quorum, loss and RTT limits, echoes per round.
 
 Definitions used in the results:
 
@@ -42,6 +42,16 @@ DEFAULT_INTERVAL = 0.2
 DEFAULT_TIMEOUT = 1.0
 DEFAULT_MIN_HEALTHY_TARGETS = 1
 DEFAULT_MAX_LOSS_PCT = 50.0
+# A prober sends this many echoes to each target per round unless told otherwise; the
+# monitor daemon's own default is in policy/defaults.py (probe.echoes).
+DEFAULT_ECHOES = 1
+# The echoes of a round leave back to back, so this bounds the burst each target sees
+# every round. On-premises routers police ICMP to their control plane: a burst above
+# that allowance is dropped there and would look like loss on Direct Connect. More
+# echoes also buy little: losses within one short burst are correlated, so beyond a
+# few echoes the chance that all of them are lost hardly falls. Ten leaves room to
+# experiment and catches a slip (a 100 for a 10) before it floods the targets.
+MAX_ECHOES = 10
 
 _HOST_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
 _HOSTNAME = re.compile(r"^(?=.{1,253}\.?$)%s(?:\.%s)*\.?$" % (_HOST_LABEL, _HOST_LABEL), re.IGNORECASE)
@@ -56,11 +66,13 @@ class Prober(abc.ABC):
 
     Every kind is built the same way, so ``probing.prober_for`` can build any of them::
 
-        ProberClass(targets, source=None, privileged=True, timeout=DEFAULT_TIMEOUT)
+        ProberClass(targets, source=None, privileged=True, timeout=DEFAULT_TIMEOUT, echoes=DEFAULT_ECHOES)
 
     ``targets`` are IP addresses, host names or ``ResolvedTarget``; ``source`` is the
     local address to probe from; ``privileged`` says whether the process may open raw
-    sockets (a kind that needs none ignores it); ``timeout`` bounds a round in seconds.
+    sockets (a kind that needs none ignores it); ``timeout`` bounds a round in seconds;
+    ``echoes`` is how many probes each target gets per round (``echoes_problem`` says
+    which numbers are accepted).
     Set-up problems (bad target, no permission) raise ``ProbeError``; a target that does
     not answer is never an exception, only a lost probe. Use it as a context manager or
     call ``close()``.
@@ -73,8 +85,10 @@ class Prober(abc.ABC):
 
     @abc.abstractmethod
     def round(self, timeout=None):
-        """Probe every target once, all at once; return one ``EchoResult`` per target, in target order.
+        """Send the prober's ``echoes`` probes to every target, all at once.
 
+        Returns, per target in target order, the tuple of its ``EchoResult``, one per
+        echo in sending order (``echo_rtts_ms_of`` turns that into what the policy reads).
         Returns at the latest ``timeout`` seconds (default: the prober's) after it started.
         """
 
@@ -181,6 +195,21 @@ def other_family_targets(targets, version):
     text (each caller reports those itself) are passed over.
     """
     return [(index, target) for index, target in enumerate(targets) if isinstance(target, str) and ip_version(target) not in (None, version)]
+
+
+def echoes_problem(echoes):
+    """Why ``echoes`` cannot be the number of echoes per target per round (None when it can)."""
+    if not is_int(echoes) or not 1 <= echoes <= MAX_ECHOES:
+        return "must be an integer from 1 to %d (echoes to each target per round), got %r" % (MAX_ECHOES, echoes)
+    return None
+
+
+def checked_echoes(echoes):
+    """Return ``echoes`` when it is a valid number of echoes per round; ValidationError naming ``echoes`` otherwise."""
+    problem = echoes_problem(echoes)
+    if problem:
+        raise ValidationError("echoes: %s" % problem)
+    return echoes
 
 
 def checked_timeout(timeout):
@@ -341,6 +370,11 @@ class ProbeReport:
             "targets": [stats.as_dict() for stats in self.targets],
             "duration_ms": self.duration_ms,
         }
+
+
+def echo_rtts_ms_of(round_results):
+    """A ``Prober.round`` result as the policy reads a round: per target, the RTT of each echo (None when lost)."""
+    return [[echo.rtt_ms for echo in echoes] for echoes in round_results]
 
 
 def loss_percentage(sent, received):

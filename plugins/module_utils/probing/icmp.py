@@ -9,9 +9,9 @@ Two ways in:
   target, sent ``interval`` seconds apart, each allowed ``timeout`` seconds, all targets
   at once; returns a ``ProbeReport`` with per-target statistics and a quorum verdict.
 * ``IcmpProber``: the ``Prober`` of this kind, a long-lived object for the daemon. It
-  opens one ICMP socket per address family once and keeps it open; ``round()`` sends one
-  echo to every target concurrently and returns within ``timeout`` with one
-  ``EchoResult`` per target.
+  opens one ICMP socket per address family once and keeps it open; ``round()`` sends
+  ``echoes`` echoes to every target, back to back, and returns within ``timeout`` with
+  the ``EchoResult`` of each echo, per target.
 
 A target that cannot be reached is never an exception: a send the kernel refuses (no
 route), an ICMP error reply, and silence all count as a lost echo. Only problems that
@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from ..errors import ProbeError, ValidationError
 from ..validation import SelfChecking
 from .base import DEFAULT_COUNT
+from .base import DEFAULT_ECHOES
 from .base import DEFAULT_INTERVAL
 from .base import DEFAULT_MAX_LOSS_PCT
 from .base import DEFAULT_MIN_HEALTHY_TARGETS
@@ -43,6 +44,7 @@ from .base import EchoResult
 from .base import Prober
 from .base import ProbeReport
 from .base import ResolvedTarget
+from .base import checked_echoes
 from .base import checked_timeout
 from .base import health_limit_problems
 from .base import ip_version
@@ -198,8 +200,9 @@ class IcmpProber(Prober):
     only noticed by its timeout; raw sockets end such an echo as soon as the error arrives.
     """
 
-    def __init__(self, targets, source=None, privileged=DEFAULT_PRIVILEGED, timeout=DEFAULT_TIMEOUT):
+    def __init__(self, targets, source=None, privileged=DEFAULT_PRIVILEGED, timeout=DEFAULT_TIMEOUT, echoes=DEFAULT_ECHOES):
         require_icmplib()
+        self._echoes = checked_echoes(echoes)
         version = ip_version(source) if source else None
         self._targets = tuple(target if isinstance(target, ResolvedTarget) else resolve_target(target, version) for target in targets)
         if not self._targets:
@@ -235,6 +238,10 @@ class IcmpProber(Prober):
     def privileged(self):
         return self._privileged
 
+    @property
+    def echoes(self):
+        return self._echoes
+
     def close(self):
         """Close the sockets and the selector; the prober cannot be used afterwards."""
         for icmp_socket in self._sockets.values():
@@ -248,21 +255,29 @@ class IcmpProber(Prober):
     # -- public probing
 
     def round(self, timeout=None):
-        """Send one echo to every target at once; return their EchoResults in target order.
+        """Send ``echoes`` echoes to every target at once; return per target the tuple of their EchoResults.
 
-        Returns as soon as every echo is answered, and at the latest ``timeout`` seconds
-        (default: the prober's) after the round started, however many targets are dead.
+        Targets are in target order, each one's echoes in sending order, every echo with a
+        sequence number of its own. Returns as soon as every echo is answered, and at the
+        latest ``timeout`` seconds (default: the prober's) after the round started,
+        however many targets are dead.
         """
         timeout = self._timeout if timeout is None else checked_timeout(timeout)
         self._pending.clear()  # late replies from an earlier round must not count now
+        first_sequence = dict(self._next_sequence)
         deadline = time.monotonic() + timeout
-        finished = [self._send_echo(index, deadline, timeout) for index in range(len(self._targets))]
-        finished.extend(self._await_replies(until=deadline))
-        by_index = {}
-        for index, echo in finished:
-            if echo is not None:
-                by_index[index] = echo
-        return [by_index[index] for index in range(len(self._targets))]
+        echoes = [[] for _target in self._targets]
+        # All echoes leave back to back at the round's start rather than spread over the
+        # interval: each then has the whole timeout to be answered and the round still ends
+        # within it, so a cut is detected after hard_failure_rounds rounds plus one timeout,
+        # as with one echo. The price: bursty loss (a queue overflowing, a flapping link)
+        # takes neighbouring packets together, so the echoes of one round are often lost
+        # together, and n echoes make a falsely failed round less rare than the loss rate
+        # to the n-th power that independent losses would give.
+        for _number in range(self._echoes):
+            self._collect(echoes, [self._send_echo(index, deadline, timeout) for index in range(len(self._targets))])
+        self._collect(echoes, self._await_replies(until=deadline))
+        return [_in_sending_order(target_echoes, first_sequence[target.version]) for target, target_echoes in zip(self._targets, echoes)]
 
     def series(self, count, interval, timeout=None):
         """Send ``count`` echoes to every target, ``interval`` s apart; return EchoResults per target.
@@ -373,6 +388,15 @@ class IcmpProber(Prober):
             del self._pending[(version, reply.sequence)]
             return [(pending.index, self._lost(pending.index, pending.sequence, pending.sent_at, _describe_icmp_error(reply, version)))]
         return []  # our own echo requests looping back, neighbour discovery, ...
+
+
+def _in_sending_order(echoes, first_sequence):
+    """One target's echoes of a round as a tuple in sending order.
+
+    Sequence numbers are taken in sending order from ``first_sequence`` on and wrap at 16
+    bits; a round uses far fewer than 65536 of them, so the distance from the first is exact.
+    """
+    return tuple(sorted(echoes, key=lambda echo: (echo.sequence - first_sequence) & 0xFFFF))
 
 
 def _describe_icmp_error(reply, version):

@@ -7,10 +7,12 @@ detection times against the schedule's arithmetic, and a short seeded Monte Carl
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 
 from ansible_collections.localzones.failover.plugins.module_utils.policy.defaults import default
+from ansible_collections.localzones.failover.plugins.module_utils.policy.state_machine import FailoverStateMachine
 from benchmarks import baseline_monitor
 from benchmarks import detection_tradeoff as tradeoff
 
@@ -125,8 +127,15 @@ def test_the_monte_carlo_agrees_with_the_exact_rate_when_only_the_hard_failure_r
 
 
 def test_the_monte_carlo_sees_the_brownout_rule_the_exact_rate_leaves_out():
-    simulated = tradeoff.monte_carlo_false_failovers(tradeoff.todays_defaults(1), 0.25, 600.0, 7, RTT_S)
+    simulated = tradeoff.monte_carlo_false_failovers(tradeoff.todays_defaults(1), 0.3, 600.0, 7, RTT_S)
     assert simulated["reasons"].get("brownout", 0) > 0
+
+
+def test_the_brownout_window_counts_every_echo_as_the_daemon_does():
+    """30% echo loss with two echoes: 30% in the window (a brownout), where whole targets lost would be 9% (none)."""
+    candidate = tradeoff.grid_candidate(0.1, 2, 1, 1000)
+    simulated = tradeoff.monte_carlo_false_failovers(candidate, 0.3, 120.0, "every echo", RTT_S)
+    assert simulated["reasons"].get("brownout", 0) > 0 and "hard_failure" not in simulated["reasons"]
 
 
 def test_a_seed_gives_the_same_run_again():
@@ -141,11 +150,28 @@ def test_a_seed_gives_the_same_run_again():
 
 def test_todays_defaults_and_the_seeds_rule_are_read_not_copied():
     today = tradeoff.todays_defaults(1)
-    assert (today.interval_s, today.timeout_s) == (default("probe.interval"), default("probe.timeout"))
+    assert (today.interval_s, today.timeout_s, today.echoes) == (default("probe.interval"), default("probe.timeout"), default("probe.echoes"))
     assert today.settings.hard_failure_rounds == default("policy.hard_failure_rounds")
     seed = tradeoff.seed_rule()
     assert (seed.echoes, seed.echo_spacing_s, seed.timeout_s) == (baseline_monitor.ECHOES, baseline_monitor.ECHO_INTERVAL_S, baseline_monitor.ECHO_TIMEOUT_S)
     assert all(not candidate.problems() for candidate in tradeoff.default_candidates())
+
+
+def test_the_previous_defaults_stand_beside_the_new_ones_and_no_candidate_is_listed_twice():
+    previous = tradeoff.previous_defaults(1)
+    assert (previous.interval_s, previous.timeout_s, previous.echoes, previous.settings.hard_failure_rounds) == (0.1, 0.1, 1, 5)
+    names = [candidate.name for candidate in tradeoff.default_candidates()]
+    for expected in ("today's defaults, 1 target", "today's defaults, 3 targets", "previous defaults (1 echo, H5), 1 target",
+                     "previous defaults (1 echo, H5), 3 targets", "seed's rule"):
+        assert expected in names
+    schedules = [dataclasses.replace(candidate, name="") for candidate in tradeoff.default_candidates()]
+    assert len(set(schedules)) == len(schedules)
+
+
+def test_the_seeds_rule_has_no_brownout_rule_as_its_script_has_none():
+    """Two of a cycle's three echoes lost in every cycle: the script never fails over, nor may its model."""
+    machine = FailoverStateMachine(tradeoff.seed_rule().settings, 1)
+    assert not any(machine.observe(4.0 * cycle, [[None, None, 1.0]]).transition for cycle in range(1, 30))
 
 
 def row(name, median_s, echoes_per_second, per_day_10, per_day_20):
@@ -169,3 +195,119 @@ def test_the_recommendation_is_the_cheapest_that_meets_both_targets_then_the_mos
         each["meets"] = tradeoff.meets_targets(each, args.loss)
     assert [each["candidate"] for each in rows if each["meets"]] == ["dearer", "cheap, fragile at 20%", "cheap, robust at 20%"]
     assert tradeoff.recommend(rows, args)["candidate"] == "cheap, robust at 20%"
+
+
+# --------------------------------------------------------------------------- the brownout table
+
+
+@pytest.mark.parametrize("trials, p, most, expected", [
+    (3, 0.5, 1, 0.5),  # 2 or 3 of 3 at even odds: 4 of 8 patterns
+    (4, 0.1, 2, 4 * 0.1 ** 3 * 0.9 + 0.1 ** 4),
+    (200, 0.1, 200, 0.0),
+    (5, 0.0, 0, 0.0),
+    (5, 1.0, 4, 1.0),
+])
+def test_the_binomial_tail_matches_the_sum_worked_by_hand(trials, p, most, expected):
+    assert tradeoff.binomial_tail(trials, p, most) == pytest.approx(expected, rel=1e-12, abs=1e-300)
+
+
+def test_a_long_window_does_not_overflow_the_binomial_tail():
+    # 1202 echoes (30 s of 2 echoes every 0.05 s): the binomial coefficients alone pass a float's range.
+    assert 0.0 < tradeoff.binomial_tail(1202, 0.1, 240) < 1e-20
+
+
+def full_window_with_lost(lost):
+    """A machine of today's defaults (one target, no hard-failure rule) fed 100 rounds of 2 echoes in 10 s, ``lost`` echoes lost
+    (at most one a round, so no round fails); the decision of the last round, the only one whose window is judged (span 9.9 s)."""
+    settings = dataclasses.replace(tradeoff.todays_defaults(1).settings, hard_failure_rounds=1000, brownout_min_window_fraction=0.985)
+    machine = FailoverStateMachine(settings, 1)
+    decisions = [machine.observe(0.1 * number, [[None if number < lost else 1.0, 1.0]]) for number in range(100)]
+    return decisions[-1]
+
+
+def test_the_most_lost_echoes_without_a_brownout_is_where_the_real_machine_starts_to_fail_over():
+    most = tradeoff.most_lost_within(200, default("policy.brownout_loss_pct"))
+    assert most == 50
+    assert not full_window_with_lost(most).transition
+    assert full_window_with_lost(most + 1).reason == "brownout"
+
+
+def test_the_window_holds_every_echo_of_its_span_give_or_take_the_round_at_its_edge():
+    counts = tradeoff.window_echo_counts(tradeoff.todays_defaults(1), RTT_S)
+    assert counts == [200, 202]
+    assert tradeoff.window_echo_counts(tradeoff.brownout_candidate(20.0, 25.0, 1), RTT_S) == [400]
+
+
+def test_with_two_targets_at_quorum_one_both_must_brown_out_so_the_per_round_probability_is_squared():
+    one = tradeoff.brownout_round_probability(tradeoff.brownout_candidate(10.0, 20.0, 1), 0.1, 202)
+    two = tradeoff.brownout_round_probability(tradeoff.brownout_candidate(10.0, 20.0, 2), 0.1, 202)
+    assert 0.0 < one < 1e-3
+    assert two == pytest.approx(one ** 2)
+
+
+def test_the_brownout_bound_is_above_the_real_machines_rate_and_not_far_above_it():
+    """A short window and a low threshold make brownouts frequent enough to count; hard failures are left out."""
+    candidate = dataclasses.replace(tradeoff.brownout_candidate(2.0, 20.0, 1), name="frequent brownouts")
+    candidate = dataclasses.replace(candidate, settings=dataclasses.replace(candidate.settings, hard_failure_rounds=1000))
+    bound = tradeoff.brownout_false_failovers_bound(candidate, 0.1, RTT_S)
+    simulated = tradeoff.monte_carlo_false_failovers(candidate, 0.1, 1800.0, "bound", RTT_S)
+    assert simulated["reasons"].get("brownout", 0) > 20 and set(simulated["reasons"]) == {"brownout"}
+    # Each brownout lasts several rounds, each of which the bound counts: above, within a factor of 20.
+    assert bound["per_day"] / 20 < simulated["per_day"] < bound["per_day"]
+
+
+def test_the_seeds_rule_has_no_brownout_bound():
+    assert tradeoff.brownout_false_failovers_bound(tradeoff.seed_rule(), 0.1, RTT_S) is None
+
+
+def test_total_loss_fails_over_by_the_hard_failure_rule_after_h_rounds_and_no_loss_never():
+    candidate = tradeoff.todays_defaults(1)
+    total = tradeoff.catch_summary(candidate, 1.0, 3, "all lost", RTT_S, 60.0)
+    assert total["caught"] == 3 and total["reasons"] == {"hard_failure": 3}
+    assert total["median_s"] == pytest.approx(default("policy.hard_failure_rounds") * default("probe.interval"))
+    clean = tradeoff.catch_summary(candidate, 0.0, 3, "none lost", RTT_S, 5.0)
+    assert (clean["caught"], clean["median_s"], clean["p95_s"]) == (0, None, None)
+
+
+def test_a_percentile_among_the_trials_that_never_failed_over_is_unknown():
+    assert tradeoff.percentile_of_caught([1.0, 2.0, math.inf], 0.5) == 2.0
+    assert tradeoff.percentile_of_caught([1.0, math.inf, math.inf], 0.5) is None
+
+
+def test_the_brownout_candidates_hold_the_grid_for_one_and_two_targets_todays_defaults_and_the_rules_to_compare():
+    candidates = tradeoff.brownout_candidates()
+    names = [candidate.name for candidate in candidates]
+    assert len(set(names)) == len(names)
+    for window_s, loss_pct in tradeoff.BROWNOUT_GRID:
+        for targets in (1, 2):
+            assert any(tradeoff.same_schedule_and_policy(candidate, tradeoff.brownout_candidate(window_s, loss_pct, targets)) for candidate in candidates)
+    assert sum(1 for candidate in candidates if tradeoff.is_todays_defaults(candidate)) == 2
+    assert "seed's rule" in names and "previous defaults (1 echo, H5), 1 target" in names
+    previous = tradeoff.previous_defaults(1).settings
+    assert (previous.brownout_window_s, previous.brownout_loss_pct) == (10.0, 20.0)
+
+
+def brownout_row(name, in_grid, targets, meets, median_30_s, per_day=0.0):
+    return {"candidate": name, "in_grid": in_grid, "targets": targets, "meets": meets, "expected_per_day_at_most": per_day,
+            "catch": {tradeoff.BROWNOUT_JUDGED_CATCH_LOSS: {"median_s": median_30_s}}}
+
+
+def test_the_brownout_choice_is_the_fastest_one_target_grid_row_that_meets_its_targets():
+    rows = [
+        brownout_row("fast but false failovers", True, 1, False, 5.0),
+        brownout_row("two targets", True, 2, True, 6.0),
+        brownout_row("not in the grid", False, 1, True, 6.5),
+        brownout_row("slower", True, 1, True, 12.0),
+        brownout_row("chosen", True, 1, True, 8.0),
+    ]
+    assert tradeoff.choose_brownout(rows)["candidate"] == "chosen"
+    assert tradeoff.choose_brownout(rows[:3]) is None
+
+
+def test_todays_brownout_default_meets_the_brownout_targets_of_the_table():
+    """The default the table chose: below the false-failover bound at 10% loss with one target, and 30% loss caught."""
+    candidate = tradeoff.todays_defaults(1)
+    bound = tradeoff.brownout_false_failovers_bound(candidate, 0.1, RTT_S)
+    assert bound["per_day"] < tradeoff.MAX_BROWNOUT_FALSE_FAILOVERS_PER_DAY
+    caught = tradeoff.catch_summary(candidate, tradeoff.BROWNOUT_JUDGED_CATCH_LOSS, 20, "default", RTT_S, tradeoff.BROWNOUT_CATCH_CAP_S)
+    assert caught["caught"] == 20 and caught["reasons"] == {"brownout": 20}

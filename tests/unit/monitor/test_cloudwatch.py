@@ -58,9 +58,9 @@ def by_name(data):
 
 def test_an_interval_becomes_one_statistic_set_per_metric_and_zero_counts():
     aggregator = Aggregator()
-    aggregator.record_round([1.0, None], None, None)  # before start-up settled the path
-    aggregator.record_round([2.0, 4.0], "dx", False)
-    aggregator.record_round([None, None], "vpn", True)
+    aggregator.record_round([[1.0], [None]], None, None)  # before start-up settled the path
+    aggregator.record_round([[2.0], [4.0]], "dx", False)
+    aggregator.record_round([[None], [None]], "vpn", True)
     aggregator.count_transition("vpn")
     aggregator.count_api_error()
     aggregator.count_api_error()
@@ -77,9 +77,17 @@ def test_an_interval_becomes_one_statistic_set_per_metric_and_zero_counts():
     assert all(datum["Dimensions"][0] == GROUP[0] and datum["Timestamp"] == AT for datum in data.values())
 
 
+def test_probe_loss_is_the_share_of_the_rounds_echoes_lost_and_every_answer_is_an_rtt():
+    aggregator = Aggregator()
+    aggregator.record_round([[1.0, None], [2.0, 4.0]], "dx", None)  # two echoes per target, one of four lost
+    data = by_name(interval_data(aggregator.take(), "lz-test", AT))
+    assert data[("ProbeLoss", ())]["StatisticValues"] == {"SampleCount": 1.0, "Sum": 25.0, "Minimum": 25.0, "Maximum": 25.0}
+    assert data[("ProbeRtt", ())]["StatisticValues"] == {"SampleCount": 3.0, "Sum": 7.0, "Minimum": 1.0, "Maximum": 4.0}
+
+
 def test_take_starts_a_new_interval_and_empty_statistics_are_left_out():
     aggregator = Aggregator()
-    aggregator.record_round([None], "dx", None)
+    aggregator.record_round([[None]], "dx", None)
     aggregator.take()
     data = by_name(interval_data(aggregator.take(), "lz-test", AT))
     assert set(data) == {("Transitions", ("ToDx",)), ("Transitions", ("ToVpn",)), ("ApiErrors", ())}, "counts are sent as 0, never skipped"
@@ -98,7 +106,7 @@ def query_encoded_size(data):
 
 def test_datum_size_is_never_below_the_encoded_size():
     aggregator = Aggregator()
-    aggregator.record_round([1.25, None], "vpn", True)
+    aggregator.record_round([[1.25], [None]], "vpn", True)
     aggregator.count_transition("dx")
     data = interval_data(aggregator.take(), "a group/with:odd#chars", AT)
     assert query_encoded_size(data) <= sum(datum_size(datum) for datum in data)
@@ -146,7 +154,7 @@ def publisher(client, metrics=None, backlog_limit=5000, clock=None, **changes):
 def test_a_flush_sends_the_interval_to_the_namespace_and_counts_it():
     client, metrics = FakeCloudWatch(), Metrics()
     pub = publisher(client, metrics, namespace="Custom/Failover")
-    pub.record_round([1.0], "dx", None)
+    pub.record_round([[1.0]], "dx", None)
     assert pub.flush() == 6
     assert len(client.calls) == 1 and client.calls[0]["Namespace"] == "Custom/Failover"
     assert {datum["MetricName"] for datum in client.calls[0]["MetricData"]} == {"OnVpn", "ProbeLoss", "ProbeRtt", "Transitions", "ApiErrors"}
@@ -217,13 +225,13 @@ class HangingCloudWatch:
 def test_recording_never_waits_for_a_send_in_flight():
     hanging = HangingCloudWatch()
     pub = publisher(hanging)
-    pub.record_round([1.0], "dx", None)
+    pub.record_round([[1.0]], "dx", None)
     sender = threading.Thread(target=pub.flush)
     sender.start()
     try:
         assert hanging.entered.wait(10)
         for _round in range(1000):  # would hang here if a send held the aggregator
-            pub.record_round([1.0, None], "vpn", False)
+            pub.record_round([[1.0], [None]], "vpn", False)
         pub.count_transition("vpn")
         pub.count_api_error()
         assert pub.aggregator.take().on_vpn.count == 1000
@@ -250,16 +258,17 @@ def test_the_probe_loop_reports_rounds_transitions_both_down_and_api_errors():
     harness = Harness()
     client = FakeCloudWatch()
     harness.monitor.cloudwatch = publisher(client)
-    harness.rounds(3, UP).rounds(5, DOWN)
+    hard_failure_rounds = harness.monitor.config.policy.hard_failure_rounds
+    harness.rounds(3, UP).rounds(hard_failure_rounds, DOWN)  # the last failed round decides the failover
     harness.monitor.vpn_checker = StubVpn()  # VPN down from here: both paths are down once DX fails again
     # What the actuator thread calls after a failed EC2 call.
     harness.monitor._count_api_error()  # pylint: disable=protected-access
     sums = harness.monitor.cloudwatch.aggregator.take()
     assert sums.transitions == {"ToVpn": 1, "ToDx": 0} and sums.api_errors == 1
     # The first round only starts the state machine (no path yet); the deciding round counts as on the VPN.
-    assert (sums.on_vpn.count, sums.on_vpn.total) == (7, 1.0)
+    assert (sums.on_vpn.count, sums.on_vpn.total) == (2 + hard_failure_rounds, 1.0)
     assert sums.both_down.count == 0, "not reported while the VPN path is not checked"
-    assert (sums.loss_pct.count, sums.loss_pct.total) == (8, 500.0)
+    assert (sums.loss_pct.count, sums.loss_pct.total) == (3 + hard_failure_rounds, 100.0 * hard_failure_rounds)
 
     harness.rounds(2, DOWN)
     sums = harness.monitor.cloudwatch.aggregator.take()

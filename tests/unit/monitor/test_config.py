@@ -52,6 +52,7 @@ def problems_of(document):
 def test_minimal_configuration_gets_the_documented_defaults():
     config = validate_document(MINIMAL)
     assert config.probe.interval == 0.1 and config.probe.timeout == 0.1 and config.probe.privileged is True
+    assert config.probe.echoes == 2 and config.policy.hard_failure_rounds == 4
     assert config.policy == PolicySettings()
     assert config.vpn_check.enabled is False and config.vpn_check.targets == ()
     assert config.reconcile_interval_s == 30 and config.status_interval_s == 10
@@ -121,6 +122,9 @@ def test_empty_sections_mean_defaults():
         ({"probe": {"interval": "0.1"}}, "probe.interval: must be a number, got a string '0.1'"),
         ({"probe": {"interval": 0}}, "probe.interval: must be > 0, got 0"),
         ({"probe": {"timeout": 0.2}}, "probe.timeout: must be <= probe.interval (0.1 s), got 0.2 s"),
+        ({"probe": {"echoes": 11}}, "probe.echoes: must be an integer from 1 to 10 (echoes to each target per round), got 11"),
+        ({"probe": {"echoes": 1.5}}, "probe.echoes: must be an integer from 1 to 10 (echoes to each target per round), got 1.5"),
+        ({"probe": {"echoes": True}}, "probe.echoes: must be an integer from 1 to 10 (echoes to each target per round), got True"),
         ({"probe": {"privileged": "yes please"}}, "probe.privileged: must be true or false, got a string 'yes please'"),
         ({"probe": {"min_healthy_targets": 2}}, "probe.min_healthy_targets: is 2 but probe.targets lists only 1"),
         ({"probe": {"min_healthy_targets": 0}}, "probe.min_healthy_targets: must be an integer >= 1 (got 0)"),
@@ -167,6 +171,18 @@ def test_empty_sections_mean_defaults():
 def test_each_bad_value_is_reported_with_its_key_path(changes, expected):
     problems = problems_of(with_changes(**changes))
     assert any(problem.startswith(expected) for problem in problems), problems
+
+
+@pytest.mark.parametrize("echoes", [0, -1, "2", None])
+def test_bad_echoes_per_round_is_one_problem_naming_the_key(echoes):
+    assert problems_of(with_changes(probe={"echoes": echoes})) == [
+        "probe.echoes: must be an integer from 1 to 10 (echoes to each target per round), got %r" % (echoes,)
+    ]
+
+
+@pytest.mark.parametrize("echoes", [1, 10])
+def test_echoes_per_round_from_one_to_ten_are_accepted(echoes):
+    assert validate_document(with_changes(probe={"echoes": echoes})).probe.echoes == echoes
 
 
 def test_unknown_keys_are_errors_at_every_level():

@@ -9,6 +9,8 @@ tests check what the loop hands them, not what they do with it.
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from lz_failover_monitor.state_file import PersistedState
@@ -43,7 +45,7 @@ def test_a_hard_failure_sets_the_desired_path_and_reports_it_everywhere():
     transition = harness.log.named("transition")[0]
     assert (transition["from_path"], transition["to_path"], transition["reason"]) == ("dx", "vpn", "hard_failure")
     assert transition["evidence"]["targets"] == TARGETS and transition["evidence"]["last_round_rtt_ms"] == [None, None]
-    assert transition["evidence"]["consecutive_failed_rounds"] == 5
+    assert transition["evidence"]["consecutive_failed_rounds"] == monitor.config.policy.hard_failure_rounds == 4
     assert harness.sample("lz_failover_transitions_total", from_path="dx", to_path="vpn", reason="hard_failure") == 1
     assert harness.sample("lz_failover_last_transition_timestamp_seconds") == pytest.approx(harness.clock.now + WALL_OFFSET)
     saved = monitor.writer.states[-1]
@@ -54,22 +56,31 @@ def test_a_hard_failure_sets_the_desired_path_and_reports_it_everywhere():
 
 
 def test_per_target_metrics_follow_each_echo():
-    harness = Harness().rounds(4, [1.5, None])
-    assert harness.sample("lz_failover_echoes_sent_total", target=TARGETS[0]) == 4
+    harness = Harness().rounds(4, [[2.5, 1.5], [None, 3.0]])
+    assert harness.sample("lz_failover_echoes_sent_total", target=TARGETS[0]) == 8
     assert harness.sample("lz_failover_echoes_lost_total", target=TARGETS[0]) == 0
+    assert harness.sample("lz_failover_echoes_sent_total", target=TARGETS[1]) == 8
     assert harness.sample("lz_failover_echoes_lost_total", target=TARGETS[1]) == 4
-    assert harness.sample("lz_failover_target_rtt_seconds", target=TARGETS[0]) == pytest.approx(0.0015)
-    assert harness.sample("lz_failover_target_window_loss_ratio", target=TARGETS[1]) == 1.0
-    assert harness.sample("lz_failover_target_window_rtt_seconds", target=TARGETS[0]) == pytest.approx(0.0015)
+    assert harness.sample("lz_failover_target_rtt_seconds", target=TARGETS[0]) == pytest.approx(0.0015), "the fastest echo of the round"
+    assert harness.sample("lz_failover_target_rtt_seconds", target=TARGETS[1]) == pytest.approx(0.003)
+    assert harness.sample("lz_failover_target_window_loss_ratio", target=TARGETS[1]) == 0.5, "every echo counts in the window"
+    assert harness.sample("lz_failover_target_window_rtt_seconds", target=TARGETS[0]) == pytest.approx(0.002)
+    assert harness.sample("lz_failover_probe_rounds_failed_total") == 0
+
+
+def test_a_target_with_every_echo_lost_shows_no_rtt():
+    harness = Harness().rounds(1, [[1.0, 1.0], [None, None]])
+    assert math.isnan(harness.sample("lz_failover_target_rtt_seconds", target=TARGETS[1]))
+    assert harness.sample("lz_failover_echoes_lost_total", target=TARGETS[1]) == 2
 
 
 def test_the_status_line_reports_loss_and_rtt_per_target_since_the_last_one():
-    harness = Harness().rounds(2, [1.0, None]).rounds(2, [3.0, 2.0])
+    harness = Harness().rounds(2, [[1.0, 1.0], [None, None]]).rounds(2, [[3.0, 3.0], [2.0, None]])
     harness.monitor.report_status()
     status = harness.log.named("status")[0]
     assert status["path"] == "dx" and status["rounds"] == 4 and status["failed_rounds"] == 0
-    assert status["targets"][0] == {"target": TARGETS[0], "sent": 4, "lost": 0, "loss_pct": 0.0, "rtt_avg_ms": 2.0, "rtt_max_ms": 3.0}
-    assert status["targets"][1]["loss_pct"] == 50.0
+    assert status["targets"][0] == {"target": TARGETS[0], "sent": 8, "lost": 0, "loss_pct": 0.0, "rtt_avg_ms": 2.0, "rtt_max_ms": 3.0}
+    assert (status["targets"][1]["sent"], status["targets"][1]["lost"], status["targets"][1]["loss_pct"]) == (8, 6, 75.0), "every echo counts"
     harness.monitor.report_status()
     assert harness.log.named("status")[1]["rounds"] == 0, "each status line covers its own interval"
 

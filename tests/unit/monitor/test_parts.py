@@ -17,6 +17,7 @@ from lz_failover_monitor.cli import parse_arguments
 from lz_failover_monitor.metrics import Metrics
 from lz_failover_monitor.notify import Notifier
 from lz_failover_monitor.status import IntervalStats
+from lz_failover_monitor.status import target_rtts_for_log
 from lz_failover_monitor.vpn_check import VpnHealthTracker
 from tests.support.monitor_configs import FULL_YAML
 from tests.support.monitor_doubles import RecordingLog
@@ -48,9 +49,9 @@ def test_vpn_health_needs_consecutive_failures_to_go_down_and_passes_to_come_bac
 
 def test_interval_stats_report_and_restart():
     stats = IntervalStats(["a", "b"])
-    stats.add([1.0, None], passed=True)
-    stats.add([3.0, None], passed=True)
-    stats.add([None, None], passed=False)
+    stats.add([[1.0], [None]], passed=True)
+    stats.add([[3.0], [None]], passed=True)
+    stats.add([[None], [None]], passed=False)
     report = stats.report()
     assert report["rounds"] == 3 and report["failed_rounds"] == 1
     assert report["targets"] == [
@@ -58,6 +59,19 @@ def test_interval_stats_report_and_restart():
         {"target": "b", "sent": 3, "lost": 3, "loss_pct": 100.0, "rtt_avg_ms": None, "rtt_max_ms": None},
     ]
     assert stats.report()["targets"][0] == {"target": "a", "sent": 0, "lost": 0, "loss_pct": None, "rtt_avg_ms": None, "rtt_max_ms": None}
+
+
+def test_interval_stats_count_every_echo_of_a_round():
+    stats = IntervalStats(["a", "b"])
+    stats.add([[1.0, None], [2.0, 4.0]], passed=True)
+    assert stats.report()["targets"] == [
+        {"target": "a", "sent": 2, "lost": 1, "loss_pct": 50.0, "rtt_avg_ms": 1.0, "rtt_max_ms": 1.0},
+        {"target": "b", "sent": 2, "lost": 0, "loss_pct": 0.0, "rtt_avg_ms": 3.0, "rtt_max_ms": 4.0},
+    ]
+
+
+def test_a_round_is_logged_as_one_rtt_per_target_its_fastest_echo():
+    assert target_rtts_for_log([[None, 2.34567], [None, None], [3.0, 1.5]]) == [2.346, None, 1.5]
 
 
 # --------------------------------------------------------------------------- notifications

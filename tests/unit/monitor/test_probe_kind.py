@@ -27,9 +27,9 @@ VPN_TARGETS = ["198.19.1.10"]
 class AlwaysAnswers(Prober):
     """A probe kind for tests: every target answers in 1 ms; it keeps the options it was built with."""
 
-    def __init__(self, targets, source=None, privileged=True, timeout=1.0):
+    def __init__(self, targets, source=None, privileged=True, timeout=1.0, echoes=1):
         self._targets = tuple(resolve_target(target) for target in targets)
-        self.options = {"source": source, "privileged": privileged, "timeout": timeout}
+        self.options = {"source": source, "privileged": privileged, "timeout": timeout, "echoes": echoes}
         self.closed = False
 
     @property
@@ -37,7 +37,8 @@ class AlwaysAnswers(Prober):
         return self._targets
 
     def round(self, timeout=None):
-        return [EchoResult(target.target, target.address, 0, 0.0, rtt_ms=1.0) for target in self._targets]
+        echoes = range(self.options["echoes"])
+        return [tuple(EchoResult(target.target, target.address, number, 0.0, rtt_ms=1.0) for number in echoes) for target in self._targets]
 
     def close(self):
         self.closed = True
@@ -52,7 +53,7 @@ def always_answers(monkeypatch):
 
 def with_kind(kind):
     return validate_document(document(
-        probe={"targets": list(TARGETS), "kind": kind, "timeout": 0.05, "privileged": False},
+        probe={"targets": list(TARGETS), "kind": kind, "timeout": 0.05, "privileged": False, "echoes": 3},
         vpn_check={"enabled": True, "targets": list(VPN_TARGETS)},
     ))
 
@@ -74,9 +75,11 @@ def test_a_registered_kind_is_picked_by_the_daemons_configuration(always_answers
     monitor._open_prober(config)  # pylint: disable=protected-access
     assert isinstance(monitor.prober, AlwaysAnswers)
     assert [target.address for target in monitor.prober.targets] == TARGETS
-    assert monitor.prober.options == {"source": None, "privileged": False, "timeout": 0.05}
+    assert monitor.prober.options == {"source": None, "privileged": False, "timeout": 0.05, "echoes": 3}
     monitor._probe_once(harness.clock.now)  # pylint: disable=protected-access
     assert harness.sample("lz_failover_probe_rounds_total") == 1 and harness.sample("lz_failover_probe_rounds_failed_total") == 0
+    assert harness.sample("lz_failover_echoes_sent_total", target=TARGETS[0]) == 3, "the configured echoes per round reach the prober"
     vpn_prober = monitor._new_vpn_checker(config)._prober  # pylint: disable=protected-access
     assert isinstance(vpn_prober, AlwaysAnswers)
     assert [target.address for target in vpn_prober.targets] == VPN_TARGETS and vpn_prober.options["privileged"] is False
+    assert vpn_prober.options["echoes"] == 1, "the VPN path check sends one echo per target per round"

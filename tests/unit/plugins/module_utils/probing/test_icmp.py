@@ -25,7 +25,9 @@ import pytest
 from ansible_collections.localzones.failover.plugins.module_utils.errors import ProbeError, ValidationError
 from ansible_collections.localzones.failover.plugins.module_utils import probing
 from ansible_collections.localzones.failover.plugins.module_utils.probing import icmp
+from ansible_collections.localzones.failover.plugins.module_utils.policy.state_machine import round_passes
 from ansible_collections.localzones.failover.plugins.module_utils.probing.base import ResolvedTarget
+from ansible_collections.localzones.failover.plugins.module_utils.probing.base import echo_rtts_ms_of
 
 from harness.paths import COLLECTIONS_ROOT
 from tests.support.fake_clock import FakeClock
@@ -258,10 +260,10 @@ def test_round_matches_replies_by_identifier_sequence_and_source(fake_sockets):
 
     fake_sockets["behaviour"] = behaviour
     with icmp.IcmpProber(["198.18.1.1", "198.18.1.2"], timeout=0.2) as prober:
-        results = prober.round()
-    assert [result.address for result in results] == ["198.18.1.1", "198.18.1.2"]
-    assert results[0].received and results[0].rtt_ms == 0.0
-    assert not results[1].received and results[1].error == "timeout: no reply within 0.2 s"
+        (first,), (second,) = prober.round()
+    assert [first.address, second.address] == ["198.18.1.1", "198.18.1.2"]
+    assert first.received and first.rtt_ms == 0.0
+    assert not second.received and second.error == "timeout: no reply within 0.2 s"
 
 
 def test_icmp_error_quoting_our_request_ends_the_echo_early(fake_sockets):
@@ -269,7 +271,7 @@ def test_icmp_error_quoting_our_request_ends_the_echo_early(fake_sockets):
     clock = fake_sockets["clock"]
     with icmp.IcmpProber(["198.18.1.1"], timeout=5.0) as prober:
         started = clock.now
-        (result,) = prober.round()
+        ((result,),) = prober.round()
     assert not result.received
     assert result.error == "destination unreachable from 198.18.0.254: Destination host unreachable"
     assert clock.now == started, "the round ended on the error, without waiting for the 5 s timeout"
@@ -283,7 +285,7 @@ def test_a_refused_send_is_a_lost_echo_not_an_exception(fake_sockets):
     clock = fake_sockets["clock"]
     with icmp.IcmpProber(["198.18.1.1"], timeout=5.0) as prober:
         started = clock.now
-        (result,) = prober.round()
+        ((result,),) = prober.round()
     assert result.error == "not sent: [Errno 101] Network is unreachable"
     assert clock.now == started, "nothing to wait for once the send was refused"
 
@@ -297,23 +299,75 @@ def test_late_reply_from_an_earlier_round_is_not_counted(fake_sockets):
 
     fake_sockets["behaviour"] = behaviour
     with icmp.IcmpProber(["198.18.1.1"], timeout=0.05) as prober:
-        assert not prober.round()[0].received
+        assert not prober.round()[0][0].received
         fake_sockets["behaviour"] = lambda fake, request, identifier: [held[0]]  # only the stale reply arrives
-        assert not prober.round()[0].received
+        assert not prober.round()[0][0].received
         sequences = [request.sequence for request in fake_sockets["sockets"][0].sent]
     assert sequences[1] == (sequences[0] + 1) & 0xFFFF
 
 
-def test_sockets_are_opened_once_per_family_and_reused(fake_sockets):
-    def echo_back(fake, request, identifier):
-        return [_reply(request, request.destination, identifier, 0 if fake.version == 4 else 129, family=fake.version)]
+def echo_back(fake, request, identifier):
+    return [_reply(request, request.destination, identifier, 0 if fake.version == 4 else 129, family=fake.version)]
 
+
+def test_sockets_are_opened_once_per_family_and_reused(fake_sockets):
     fake_sockets["behaviour"] = echo_back
     with icmp.IcmpProber(["198.18.1.1", "198.18.1.2", "2001:db8:1::1"], timeout=0.5) as prober:
         for _round in range(5):
-            assert all(result.received for result in prober.round())
+            assert all(result.received for echoes in prober.round() for result in echoes)
     assert sorted(fake.version for fake in fake_sockets["sockets"]) == [4, 6]
     assert [len(fake.sent) for fake in sorted(fake_sockets["sockets"], key=lambda fake: fake.version)] == [10, 5]
+
+
+def test_a_round_sends_every_target_its_echoes_back_to_back_each_with_its_own_sequence(fake_sockets):
+    fake_sockets["behaviour"] = echo_back
+    clock = fake_sockets["clock"]
+    with icmp.IcmpProber(["198.18.1.1", "198.18.1.2", "2001:db8:1::1"], timeout=0.1, echoes=3) as prober:
+        started = clock.now
+        results = prober.round()
+    assert [len(echoes) for echoes in results] == [3, 3, 3]
+    assert all(echo.received and echo.sent_at == started for echoes in results for echo in echoes), "all sent at the round's start"
+    requests = {fake.version: fake.sent for fake in fake_sockets["sockets"]}
+    assert [request.destination for request in requests[4]] == ["198.18.1.1", "198.18.1.2"] * 3
+    assert len({request.sequence for request in requests[4]}) == 6 and len(requests[6]) == 3
+    assert [echo.sequence for echo in results[1]] == [request.sequence for request in requests[4] if request.destination == "198.18.1.2"]
+
+
+def test_a_target_answers_in_a_round_when_any_of_its_echoes_is_answered(fake_sockets):
+    requests = collections.Counter()
+
+    def second_echo_only(_fake, request, identifier):
+        requests[request.destination] += 1
+        return [_reply(request, request.destination, identifier)] if request.destination == "198.18.1.1" and requests[request.destination] == 2 else []
+
+    fake_sockets["behaviour"] = second_echo_only
+    with icmp.IcmpProber(["198.18.1.1", "198.18.1.2"], timeout=0.1, echoes=2) as prober:
+        answered_once, silent = prober.round()
+    assert [echo.received for echo in answered_once] == [False, True] and [echo.received for echo in silent] == [False, False]
+    assert answered_once[0].error == "timeout: no reply within 0.1 s"
+    rtts = echo_rtts_ms_of([answered_once, silent])
+    assert rtts == [[None, 0.0], [None, None]]
+    assert round_passes(rtts, 1) and not round_passes(rtts, 2), "one echo of two answered: the target answered, the other did not"
+
+
+def test_a_rounds_echoes_come_back_in_sending_order_across_the_sequence_wrap(fake_sockets):
+    def all_but_the_first(_fake, request, identifier):
+        return [] if request.sequence == 0xFFFF else [_reply(request, request.destination, identifier)]
+
+    fake_sockets["behaviour"] = all_but_the_first
+    with icmp.IcmpProber(["198.18.1.1"], timeout=0.1, echoes=3) as prober:
+        prober._next_sequence[4] = 0xFFFF  # pylint: disable=protected-access
+        ((lost, second, third),) = prober.round()
+    assert [lost.sequence, second.sequence, third.sequence] == [0xFFFF, 0, 1]
+    assert not lost.received and second.received and third.received, "answered echoes settle first, yet the order is the sending order"
+
+
+@pytest.mark.parametrize("echoes", [0, 11, 2.5, True, "2"])
+def test_the_prober_refuses_echoes_outside_one_to_ten(fake_sockets, echoes):
+    with pytest.raises(ValidationError) as caught:
+        icmp.IcmpProber(["198.18.1.1"], timeout=0.1, echoes=echoes)
+    assert caught.value.problems == ["echoes: must be an integer from 1 to 10 (echoes to each target per round), got %r" % (echoes,)]
+    assert fake_sockets["sockets"] == [], "refused before any socket is opened"
 
 
 def test_series_overlaps_echoes_so_dead_targets_cost_one_timeout(fake_sockets):
@@ -351,8 +405,8 @@ def test_series_rejects_invalid_count_and_interval(fake_sockets):  # pylint: dis
 
 
 def test_prober_for_icmp_builds_the_icmp_prober(fake_sockets):
-    with probing.prober_for("icmp", ["198.18.1.1", "2001:db8:1::1"], privileged=False, timeout=0.1) as prober:
-        assert isinstance(prober, icmp.IcmpProber)
+    with probing.prober_for("icmp", ["198.18.1.1", "2001:db8:1::1"], privileged=False, timeout=0.1, echoes=2) as prober:
+        assert isinstance(prober, icmp.IcmpProber) and prober.echoes == 2
         assert prober.targets == (ResolvedTarget("198.18.1.1", "198.18.1.1", 4), ResolvedTarget("2001:db8:1::1", "2001:db8:1::1", 6))
         assert prober.privileged is False
     assert [fake.version for fake in fake_sockets["sockets"]] == [4, 6]
