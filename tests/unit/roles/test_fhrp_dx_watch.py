@@ -329,3 +329,15 @@ def test_bad_arguments_are_refused(capsys):
         with pytest.raises(SystemExit):
             dxw.parse_arguments(argv)
     assert "host bits set" in capsys.readouterr().err
+
+
+def test_no_process_events_is_reported_with_the_reason():
+    def refused(*_args):
+        raise OSError(errno.ECONNREFUSED, os.strerror(errno.ECONNREFUSED))
+
+    assert dxw.probe_process_events(refused) == "process events connector: [Errno 111] Connection refused"
+
+
+def test_the_process_events_subscription_is_a_connector_message():
+    kind, _flags, body = next(dxw.netlink_messages(dxw.process_events_request(dxw.PROC_CN_MCAST_LISTEN)))
+    assert kind == 3 and struct.unpack("=IIIIHHI", body) == (1, 1, 0, 0, 4, 0, 1)
