@@ -28,12 +28,13 @@ options:
 """
 
 EXAMPLES = r"""
+# Stop before the first change, naming every bad entry of the list.
 - name: Refuse prefixes that are not CIDR blocks
-  ansible.builtin.assert:
-    that: problems | length == 0
-    fail_msg: "{{ problems | join(' ') }}"
+  ansible.builtin.fail:
+    msg: "Bad prefixes: {{ bad | join(' ') }}"
+  when: bad | length > 0
   vars:
-    problems: "{{ ['198.18.0.0/16', '10.1.2.3/8'] | localzones.failover.cidr_problems('fhrp_track_script.prefixes') }}"
+    bad: "{{ my_prefixes | localzones.failover.cidr_problems('my_prefixes') }}"
 """
 
 RETURN = r"""
