@@ -110,7 +110,8 @@ class AddressMonitor:
     def __init__(self, lab, output_path):
         self.output_path = output_path
         self.handle = open(output_path, "w", encoding="utf-8")  # pylint: disable=consider-using-with
-        self.process = lab.lab.spawn_in(lab.hosts["vpn"].netns, ["ip", "-ts", "monitor", "address", "dev", "lan0"], stdout=self.handle, stderr=subprocess.STDOUT)
+        argv = ["ip", "-ts", "monitor", "address", "dev", "lan0"]
+        self.process = lab.lab.spawn_in(lab.hosts["vpn"].netns, argv, stdout=self.handle, stderr=subprocess.STDOUT)
 
     def first_add_after(self, since):
         with open(self.output_path, encoding="utf-8") as handle:
@@ -152,7 +153,8 @@ def measure(lab, check, trials, directory):
         results = []
         for number in range(trials):
             results.append(run_trial(lab, check, monitor))
-            print("%s trial %d: %s" % (check, number + 1, json.dumps({key: None if value is None else round(value, 3) for key, value in results[-1].items()})), flush=True)
+            shown = {key: None if value is None else round(value, 3) for key, value in results[-1].items()}
+            print("%s trial %d: %s" % (check, number + 1, json.dumps(shown)), flush=True)
         return results
     finally:
         monitor.stop()
