@@ -28,6 +28,7 @@ from tests.integration.test_fhrp_role import assert_succeeded
 from tests.integration.test_fhrp_role import file_digest
 from tests.integration.test_fhrp_role import router_lab
 from tests.integration.test_fhrp_role import router_vars
+from tests.integration.test_fhrp_role import snapshot
 
 pytestmark = [pytest.mark.netns]
 
@@ -88,6 +89,16 @@ def routers(tmp_path_factory):
         assert_succeeded(run, *lab.hosts.values())
         print("first converge with check routes: %.1f s" % run.seconds)
         yield lab
+
+
+def test_check_mode_on_fresh_routers_changes_nothing(tmp_path):
+    with router_lab(str(tmp_path)) as lab:
+        lab.host_vars("dx", router_vars("dx", **routes_check()))
+        before = snapshot(lab.hosts["dx"])
+        run = lab.apply(check=True)
+        assert_succeeded(run, *lab.hosts.values())
+        assert snapshot(lab.hosts["dx"]) == before, "check mode changed files or accounts on the DX router"
+        assert lab.hosts["dx"].run(["systemctl", "is-active", WATCH_SERVICE], check=False).stdout.strip() != "active"
 
 
 def test_without_the_route_the_dx_router_stays_in_fault(routers):  # pylint: disable=redefined-outer-name
