@@ -190,15 +190,18 @@ def test_second_run_changes_nothing(routers):  # pylint: disable=redefined-outer
     assert routers.stable_master("dx", 1.0)
 
 
-def test_bad_prefixes_are_all_named_and_nothing_changes(routers):  # pylint: disable=redefined-outer-name
+def test_every_bad_setting_is_named_at_once_and_nothing_changes(routers):  # pylint: disable=redefined-outer-name
+    add_route(routers)
+    wait_dx_master(routers, "the DX router to hold the gateway before the bad run")
     before = file_digest(dx(routers), CONFIG_FILE)
-    bad = routes_check(prefixes=["198.18.128.1/20", "vpc"], route_protocol="gated")
+    # A VRRP problem and DX check problems: one error names them all.
+    bad = dict(routes_check(prefixes=["198.18.128.1/20", "vpc"], route_protocol="gated"), fhrp_preempt_delay=5000)
     run = routers.apply(extra_vars=bad)
     assert run.returncode != 0
     failures = run.failures(dx(routers).name)
-    assert failures and failures[0][0] == "Check the Direct Connect health check", failures
+    assert failures and failures[0][0] == "Check the VRRP settings and the DX check", failures
     message = failures[0][1]["msg"]
-    for expected in ("'198.18.128.1/20' has host bits set", "'vpc' is not a CIDR block", "route_protocol gated"):
+    for expected in ("fhrp_preempt_delay 5000 must be 0 to 1000", "'198.18.128.1/20' has host bits set", "'vpc' is not a CIDR block", "route_protocol gated"):
         assert expected in message, message
     assert file_digest(dx(routers), CONFIG_FILE) == before
     assert routers.stable_master("dx", 1.0)
