@@ -337,7 +337,7 @@ def test_authentication_is_refused_with_vrrpv3(routers):  # pylint: disable=rede
     run = routers.apply(extra_vars={"fhrp_authentication": {"type": "PASS", "password": "s3cret-pw"}})
     assert run.returncode != 0
     failures = run.failures(routers.hosts["dx"].name)
-    assert failures and failures[0][0] == "Check the VRRP settings", failures
+    assert failures and failures[0][0] == "Check the VRRP settings and the DX check", failures
     assert "VRRPv3 has no authentication" in failures[0][1]["msg"]
     assert file_digest(routers.hosts["dx"], CONFIG_FILE) == before
 

@@ -1,0 +1,207 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the localzones.failover collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The fhrp role's ``check: routes`` on two real Debian 12 routers (the topology of test_fhrp_role.py).
+
+The DX router tracks one prefix, PREFIX, as a ``proto bird`` route in its main table; no BIRD
+runs, the test adds and deletes the route with ``ip route`` as BIRD would. The watcher
+(lz-fhrp-dx-watch.service) turns route events into keepalived's track file; keepalived also
+tracks the watcher's process where the kernel gives it process events (not in these
+containers: each has its own network namespace; the unit's ExecStopPost covers a killed
+watcher there). The module converges both routers once; the tests then run in
+file order: FAULT until the route exists, MASTER with it, the gateway moves when it leaves and
+comes back after the preempt delay, a killed watcher, a watcher that cannot read the routing
+table, a second run, and bad settings. Times are printed, not asserted (generous timeouts only).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from harness.waiting import wait_for
+from tests.integration.test_fhrp_role import CONFIG_FILE
+from tests.integration.test_fhrp_role import DX_PEER
+from tests.integration.test_fhrp_role import assert_succeeded
+from tests.integration.test_fhrp_role import file_digest
+from tests.integration.test_fhrp_role import router_lab
+from tests.integration.test_fhrp_role import router_vars
+from tests.integration.test_fhrp_role import snapshot
+
+pytestmark = [pytest.mark.netns]
+
+PREFIX = "198.18.128.0/20"
+PREEMPT_DELAY = 1
+WATCH_SERVICE = "lz-fhrp-dx-watch.service"
+TRACK_FILE = "/var/lib/lz-fhrp/dx-routes"
+BLOCK_NETLINK_DROPIN = "/etc/systemd/system/lz-fhrp-dx-watch.service.d/block-netlink.conf"
+# A move of the gateway takes well under a second here; this only bounds a hung test.
+MOVE_TIMEOUT = 15
+
+
+def routes_check(**extra):
+    track = {"enabled": True, "check": "routes", "prefixes": [PREFIX]}
+    track.update(extra)
+    return {"fhrp_track_script": track, "fhrp_preempt_delay": PREEMPT_DELAY}
+
+
+def dx(routers):
+    return routers.hosts["dx"]
+
+
+def journal(host, *selectors):
+    return host.run(["journalctl", "--no-pager", "-o", "cat"] + list(selectors)).stdout
+
+
+def watcher_pid(routers):
+    return int(dx(routers).run(["systemctl", "show", "-p", "MainPID", "--value", WATCH_SERVICE]).stdout.strip())
+
+
+def add_route(routers, protocol="bird"):
+    dx(routers).run(["ip", "route", "replace", PREFIX, "via", DX_PEER, "dev", "dx0", "proto", protocol])
+
+
+def delete_route(routers):
+    dx(routers).run(["ip", "route", "del", PREFIX])
+
+
+def dx_state(routers):
+    return routers.state("dx").get("state")
+
+
+def wait_dx_master(routers, what):
+    wait_for(lambda: routers.master() == "dx" and dx_state(routers) == "MASTER", PREEMPT_DELAY + MOVE_TIMEOUT, what)
+
+
+def wait_vpn_master(routers, what):
+    wait_for(lambda: routers.master() == "vpn" and routers.state("vpn").get("state") == "MASTER", MOVE_TIMEOUT, what)
+
+
+@pytest.fixture(scope="module")
+def routers(tmp_path_factory):
+    """Both routers converged with check routes; the DX router has no route yet."""
+    with router_lab(str(tmp_path_factory.mktemp("fhrp-dx-watch"))) as lab:
+        lab.host_vars("dx", router_vars("dx", **routes_check()))
+        lab.host_vars("vpn", router_vars("vpn", fhrp_preempt_delay=PREEMPT_DELAY))
+        run = lab.apply()
+        assert_succeeded(run, *lab.hosts.values())
+        print("first converge with check routes: %.1f s" % run.seconds)
+        yield lab
+
+
+def test_check_mode_on_fresh_routers_changes_nothing(tmp_path):
+    with router_lab(str(tmp_path)) as lab:
+        lab.host_vars("dx", router_vars("dx", **routes_check()))
+        before = snapshot(lab.hosts["dx"])
+        run = lab.apply(check=True)
+        assert_succeeded(run, *lab.hosts.values())
+        assert snapshot(lab.hosts["dx"]) == before, "check mode changed files or accounts on the DX router"
+        assert lab.hosts["dx"].run(["systemctl", "is-active", WATCH_SERVICE], check=False).stdout.strip() != "active"
+
+
+def test_without_the_route_the_dx_router_stays_in_fault(routers):  # pylint: disable=redefined-outer-name
+    wait_vpn_master(routers, "the VPN router to hold the gateway")
+    time.sleep(PREEMPT_DELAY + 1.0)
+    assert dx_state(routers) == "FAULT" and routers.master() == "vpn"
+    assert dx(routers).read_file(TRACK_FILE) == b"1\n"
+    assert "DX FAULT: not in the main table as a bird route: %s" % PREFIX in journal(dx(routers), "-t", "lz-fhrp-dx-watch")
+    config = dx(routers).read_file(CONFIG_FILE).decode()
+    assert "track_file dx_routes" in config and "vrrp_script" not in config
+    # The lab routers are containers with their own network namespace: no process events there
+    # (the connector only exists in the initial namespace), so the role leaves track_process out.
+    assert "vrrp_track_process dx_watch" not in config and "No vrrp_track_process: this host has no process events" in config
+
+
+def test_a_route_of_another_protocol_does_not_count(routers):  # pylint: disable=redefined-outer-name
+    add_route(routers, protocol="static")
+    time.sleep(1.0)
+    assert dx_state(routers) == "FAULT" and dx(routers).read_file(TRACK_FILE) == b"1\n"
+
+
+def test_the_bird_route_makes_the_dx_router_master(routers):  # pylint: disable=redefined-outer-name
+    added_at = time.time()
+    add_route(routers)
+    wait_dx_master(routers, "the DX router to take the gateway once the route is in")
+    assert routers.state("vpn")["state"] == "BACKUP"
+    assert dx(routers).read_file(TRACK_FILE) == b"0\n"
+    print("route added -> DX router MASTER: %.2f s (preempt delay %s s)" % (routers.state("dx")["time"] - added_at, PREEMPT_DELAY))
+
+
+def test_the_route_leaving_moves_the_gateway_and_its_return_brings_it_back(routers):  # pylint: disable=redefined-outer-name
+    deleted_at = time.time()
+    delete_route(routers)
+    wait_vpn_master(routers, "the VPN router to take over when the route left")
+    assert dx_state(routers) == "FAULT"
+    timings = {"dx_fault": routers.state("dx")["time"] - deleted_at, "vpn_master": routers.state("vpn")["time"] - deleted_at}
+    assert "(left: %s)" % PREFIX in journal(dx(routers), "-t", "lz-fhrp-dx-watch")
+    time.sleep(PREEMPT_DELAY + 1.0)
+    assert routers.master() == "vpn", "the gateway moved back while the route was still missing"
+    restored_at = time.time()
+    add_route(routers)
+    wait_dx_master(routers, "the DX router to take the gateway back")
+    timings["dx_master_again"] = routers.state("dx")["time"] - restored_at
+    assert "(came back: %s)" % PREFIX in journal(dx(routers), "-t", "lz-fhrp-dx-watch")
+    print("check routes: %s" % json.dumps({key: round(value, 3) for key, value in timings.items()}))
+
+
+def test_a_killed_watcher_faults_at_once_and_systemd_brings_it_back(routers):  # pylint: disable=redefined-outer-name
+    before = watcher_pid(routers)
+    killed_at = time.time()
+    dx(routers).run(["kill", "-KILL", str(before)])
+    wait_for(lambda: dx_state(routers) == "FAULT", MOVE_TIMEOUT, "the DX router to leave mastership when its watcher died")
+    fault_after = routers.state("dx")["time"] - killed_at
+    wait_vpn_master(routers, "the VPN router to take over from a DX router without a watcher")
+    wait_for(lambda: watcher_pid(routers) not in (0, before), MOVE_TIMEOUT, "systemd to restart the watcher")
+    wait_dx_master(routers, "the DX router to return with the restarted watcher")
+    assert "DX FAULT: the service stopped (signal, killed KILL)" in journal(dx(routers), "-t", "lz-fhrp-dx-watch")
+    print("watcher SIGKILL -> DX router FAULT: %.2f s; back MASTER %.2f s after the kill" % (fault_after, routers.state("dx")["time"] - killed_at))
+
+
+def test_a_watcher_that_cannot_read_the_routing_table_fails_closed(routers):  # pylint: disable=redefined-outer-name
+    # The unit loses AF_NETLINK: the watcher runs, but every netlink socket it opens is refused.
+    host = dx(routers)
+    host.run(["mkdir", "-p", BLOCK_NETLINK_DROPIN.rsplit("/", 1)[0]])
+    host.run(["tee", BLOCK_NETLINK_DROPIN], input_text="[Service]\nRestrictAddressFamilies=\nRestrictAddressFamilies=AF_UNIX\n")
+    try:
+        host.run(["systemctl", "daemon-reload"])
+        host.run(["systemctl", "restart", WATCH_SERVICE])
+        wait_vpn_master(routers, "the VPN router to take over from a DX router that cannot read its routes")
+        time.sleep(1.5)
+        assert dx_state(routers) == "FAULT" and host.read_file(TRACK_FILE) == b"1\n"
+        assert host.run(["systemctl", "is-active", WATCH_SERVICE]).stdout.strip() == "active"
+        lines = journal(host, "-t", "lz-fhrp-dx-watch", "-n", "20")
+        assert "DX FAULT: cannot read the routing table (netlink socket: [Errno 97] Address family not supported by protocol)" in lines, lines
+    finally:
+        host.run(["rm", "-f", BLOCK_NETLINK_DROPIN])
+        host.run(["systemctl", "daemon-reload"])
+        host.run(["systemctl", "restart", WATCH_SERVICE])
+    wait_dx_master(routers, "the DX router to return once the watcher reads the table again")
+
+
+def test_second_run_changes_nothing(routers):  # pylint: disable=redefined-outer-name
+    pid = watcher_pid(routers)
+    run = routers.apply()
+    assert_succeeded(run, *routers.hosts.values())
+    for host in routers.hosts.values():
+        assert run.stats(host.name)["changed"] == 0, run.summary(host.name)
+    assert watcher_pid(routers) == pid
+    assert routers.stable_master("dx", 1.0)
+
+
+def test_every_bad_setting_is_named_at_once_and_nothing_changes(routers):  # pylint: disable=redefined-outer-name
+    add_route(routers)
+    wait_dx_master(routers, "the DX router to hold the gateway before the bad run")
+    before = file_digest(dx(routers), CONFIG_FILE)
+    # A VRRP problem and DX check problems: one error names them all.
+    bad = dict(routes_check(prefixes=["198.18.128.1/20", "vpc"], route_protocol="gated"), fhrp_preempt_delay=5000)
+    run = routers.apply(extra_vars=bad)
+    assert run.returncode != 0
+    failures = run.failures(dx(routers).name)
+    assert failures and failures[0][0] == "Check the VRRP settings and the DX check", failures
+    message = failures[0][1]["msg"]
+    for expected in ("fhrp_preempt_delay 5000 must be 0 to 1000", "'198.18.128.1/20' has host bits set", "'vpc' is not a CIDR block", "route_protocol gated"):
+        assert expected in message, message
+    assert file_digest(dx(routers), CONFIG_FILE) == before
+    assert routers.stable_master("dx", 1.0)
