@@ -42,10 +42,10 @@ from harness.bench import EXIT_SETUP
 from harness.bench import stats
 from harness.paths import REPO_ROOT
 from harness.waiting import wait_for
-from tests.integration.test_fhrp_role import DX_PEER
-from tests.integration.test_fhrp_role import VIP
-from tests.integration.test_fhrp_role import router_lab
-from tests.integration.test_fhrp_role import router_vars
+from harness.fhrp import DX_PEER
+from harness.fhrp import VIP
+from harness.fhrp import router_lab
+from harness.fhrp import router_vars
 
 PREFIX = "198.18.128.0/20"
 PREEMPT_DELAY = 1

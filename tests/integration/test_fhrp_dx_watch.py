@@ -22,13 +22,13 @@ import time
 import pytest
 
 from harness.waiting import wait_for
-from tests.integration.test_fhrp_role import CONFIG_FILE
-from tests.integration.test_fhrp_role import DX_PEER
-from tests.integration.test_fhrp_role import assert_succeeded
-from tests.integration.test_fhrp_role import file_digest
-from tests.integration.test_fhrp_role import router_lab
-from tests.integration.test_fhrp_role import router_vars
-from tests.integration.test_fhrp_role import snapshot
+from harness.fhrp import CONFIG_FILE
+from harness.fhrp import DX_PEER
+from harness.fhrp import assert_succeeded
+from harness.fhrp import file_digest
+from harness.fhrp import router_lab
+from harness.fhrp import router_vars
+from harness.fhrp import snapshot
 
 pytestmark = [pytest.mark.netns]
 
