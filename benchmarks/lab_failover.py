@@ -98,6 +98,7 @@ SCENARIOS = (
     ("link_down", "DX link down -> failover -> 5 s on the VPN -> link up -> failback"),
     ("bgp_test", "Direct Connect BGP failover test -> failover -> 5 s on the VPN -> test stopped -> failback"),
     ("loss5", "5% random loss on DX"),
+    ("loss10", "10% random loss on DX"),
     ("loss20", "20% random loss on DX"),
     ("flap", "DX flapping, down 1.5 s / up 1.5 s"),
 )
@@ -262,6 +263,20 @@ class Lab:
             parsed, _problems = drill.parse_vrrp_log(completed.stdout.splitlines(), host, role)
             changes += [change for change in parsed if change["time"] >= start]
         return sorted(changes, key=lambda change: change["time"])
+
+
+def bgp_withdrawals(start, end):
+    """Times the VGW lost every prefix learned over DX (lab/vgw_agent.py's log): the BGP session ended."""
+    drops = []
+    with open(lab_tool.process_log("vgw-agent"), encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if event.get("event") == "bgp-learned" and not event.get("prefixes") and start <= event.get("time", 0) <= end:
+                drops.append(event["time"])
+    return drops
 
 
 def load_fault_rules():
@@ -821,6 +836,7 @@ class Bench:  # pylint: disable=too-many-instance-attributes
             "vrrp_back_on_dx_s": since(vrrp_back and vrrp_back["time"], restore["wall"]),
             # As the drill reports it: positive when on-premises was back on DX first.
             "failback_asymmetry_s": since(back and back["time"], vrrp_back and vrrp_back["time"]),
+            "failback_lost": failback_losses(flows, restore["wall"]),
             "transitions": [{"ts": e["ts"], "to_path": e["to_path"], "reason": e.get("reason")} for e in transitions],
             "vrrp_changes": [{"t": since(c["time"], cut["wall"]), "host": c["host"], "state": c["state"]} for c in vrrp],
             "flows": flows,
@@ -830,6 +846,9 @@ class Bench:  # pylint: disable=too-many-instance-attributes
 
     def scenario_loss5(self, contender):
         self.loss_run(contender, 5, "loss5")
+
+    def scenario_loss10(self, contender):
+        self.loss_run(contender, 10, "loss10")
 
     def scenario_loss20(self, contender):
         self.loss_run(contender, 20, "loss20")
@@ -853,6 +872,8 @@ class Bench:  # pylint: disable=too-many-instance-attributes
             "transition_list": [{"t": since(e["time"], fault["wall"]), "to_path": e["to_path"], "reason": e.get("reason"),
                                  "window_loss_pct": (e.get("evidence") or {}).get("window_loss_pct")} for e in transitions],
             "echoes": self.echo_delta(echoes_before, echoes_after), "worst_window_loss_ratio": worst_window,
+            # The loss hits BFD too: three BFD packets lost in a row end the BGP session, a real DX failure.
+            "bgp_session_drops": len(bgp_withdrawals(fault["wall"], end)),
             "vrrp_changes": [{"t": since(c["time"], fault["wall"]), "host": c["host"], "state": c["state"]}
                              for c in self.lab.vrrp_changes(fault["wall"]) if c["time"] <= end],
             "usage": usage_summary(first, samples, pid),
@@ -980,6 +1001,17 @@ def describe_vrrp(trials):
         "%.2f s" % there["median"] if "median" in there else "never", "%.2f s" % back["median"] if "median" in back else "never")
 
 
+def failback_losses(flows, restored):
+    """Datagrams each direction lost in loss windows that began after the restore: what the move back to DX cost."""
+    return {name: sum(window["lost"] for window in direction["loss_windows"] if window["start"] is not None and window["start"] >= restored)
+            for name, direction in flows.items()}
+
+
+def describe_failback_loss(trials):
+    totals = {name: [trial["failback_lost"][name] for trial in trials] for name in FLOW_NAMES}
+    return "; ".join("%s: %d lost (max %d in a trial)" % (name, sum(values), max(values, default=0)) for name, values in totals.items())
+
+
 def describe_asymmetry(trials):
     """The failback's asymmetric window: how long one direction was back on DX before the other."""
     values = [trial["failback_asymmetry_s"] for trial in trials]
@@ -997,6 +1029,7 @@ def fault_rows(prefix, scenario, what):
         (prefix + "b", "%s: outage %s" % (what, FLOW_NAMES[0]), scenario, lambda r, _l: describe_outage(r["trials"], FLOW_NAMES[0])),
         (prefix + "c", "%s: outage %s" % (what, FLOW_NAMES[1]), scenario, lambda r, _l: describe_outage(r["trials"], FLOW_NAMES[1])),
         (prefix + "d", "%s: failback asymmetric window" % what, scenario, lambda r, _l: describe_asymmetry(r["trials"])),
+        (prefix + "e", "%s: datagrams lost at failback" % what, scenario, lambda r, _l: describe_failback_loss(r["trials"])),
     )
 
 
@@ -1009,6 +1042,8 @@ def describe_loss(runs, label):
         text += ", worst 10 s window %d%%" % round(100 * run["worst_window_loss_ratio"])
     if label == "baseline":
         text += " (its echoes are not logged)"
+    if "bgp_session_drops" in run:
+        text += "; BGP session ended %s (BFD)" % plural(run["bgp_session_drops"], "time")
     moves = sum(1 for change in run["vrrp_changes"] if change["host"] == "onprem-vpn" and change["state"] == drill.MASTER)
     return text + "; on-prem VRRP to onprem-vpn %s" % plural(moves, "time")
 
@@ -1022,7 +1057,7 @@ def describe_flap(runs):
 
 
 def describe_usage(results):
-    for scenario in ("loss5", "loss20"):
+    for scenario in ("loss5", "loss10", "loss20"):
         runs = results.get(scenario, {})
         if runs:
             return scenario, {label: runs[label]["runs"][-1]["usage"] for label in runs}
@@ -1038,8 +1073,10 @@ ROW_SPECS = (
     ("3c", "on-prem VRRP (context): after the cut / after the restore", "cut", lambda r, _l: describe_vrrp(r["trials"])),
     ("4", "failback: DX restored -> static route deleted", "cut", lambda r, _l: describe_times([t["failback_s"] for t in r["trials"]])),
     ("4b", "failback asymmetric window: route table vs on-prem VRRP back on DX", "cut", lambda r, _l: describe_asymmetry(r["trials"])),
+    ("4c", "datagrams lost at failback (loss windows starting after the restore)", "cut", lambda r, _l: describe_failback_loss(r["trials"])),
     ("5a", "5% random loss on DX (one way): failovers", "loss5", lambda r, label: describe_loss(r["runs"], label)),
     ("5b", "20% random loss on DX (one way): failovers", "loss20", lambda r, label: describe_loss(r["runs"], label)),
+    ("5c", "10% random loss on DX (one way): failovers", "loss10", lambda r, label: describe_loss(r["runs"], label)),
     ("6", "DX flapping 1.5 s down / 1.5 s up: transitions until on DX", "flap", lambda r, _l: describe_flap(r["runs"])),
 ) + fault_rows("8", "link_down", "DX link down") + fault_rows("9", "bgp_test", "BGP failover test")
 
@@ -1215,7 +1252,7 @@ def parse_args(argv=None):
 def estimated_minutes(args):
     """Seconds per contender of each scenario, summed over the contenders chosen."""
     per_contender = {"cut": args.cuts * 70.0, "link_down": args.cuts * 70.0, "bgp_test": args.cuts * 70.0,
-                     "loss5": args.loss_minutes * 60 + 20, "loss20": args.loss_minutes * 60 + 20, "flap": args.flap_seconds + 60}
+                     "loss5": args.loss_minutes * 60 + 20, "loss10": args.loss_minutes * 60 + 20, "loss20": args.loss_minutes * 60 + 20, "flap": args.flap_seconds + 60}
     return len(args.contenders) * sum(per_contender[name] for name in args.scenarios) / 60.0
 
 
