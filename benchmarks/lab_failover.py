@@ -1251,8 +1251,9 @@ def parse_args(argv=None):
 
 def estimated_minutes(args):
     """Seconds per contender of each scenario, summed over the contenders chosen."""
+    loss_run_s = args.loss_minutes * 60 + 20
     per_contender = {"cut": args.cuts * 70.0, "link_down": args.cuts * 70.0, "bgp_test": args.cuts * 70.0,
-                     "loss5": args.loss_minutes * 60 + 20, "loss10": args.loss_minutes * 60 + 20, "loss20": args.loss_minutes * 60 + 20, "flap": args.flap_seconds + 60}
+                     "loss5": loss_run_s, "loss10": loss_run_s, "loss20": loss_run_s, "flap": args.flap_seconds + 60}
     return len(args.contenders) * sum(per_contender[name] for name in args.scenarios) / 60.0
 
 

@@ -55,8 +55,6 @@ add rule bridge lzt_vrrp forward ip daddr 224.0.0.18 counter drop
 """
 
 
-
-
 @contextlib.contextmanager
 def lan_client_ping(setup, interval=CLIENT_PING_INTERVAL_S):
     """Ping the gateway address from the LAN client while the block runs; yields a dict with the result."""
@@ -122,8 +120,6 @@ def multicast_adverts_dropped(setup):
     """Packets to the VRRP multicast group the bridge has dropped so far."""
     listing = setup.lab.run_in(setup.lan, ["nft", "list", "table", "bridge", "lzt_vrrp"]).stdout
     return int(listing.split("counter packets")[1].split()[0])
-
-
 
 
 @pytest.fixture(scope="module")
