@@ -240,8 +240,11 @@ def test_session_is_established_with_bfd(pair, converged):  # pylint: disable=re
 
 
 def test_learned_prefix_is_in_the_kernel_as_proto_bird(pair, converged):  # pylint: disable=redefined-outer-name,unused-argument
+    learned = re.compile(r"^%s via %s dev dx0 " % (re.escape(VPC_PREFIX), re.escape(AMAZON)), re.M)
+    # The peer's UPDATE follows Established by a moment, and a loaded machine stretches it.
+    wait_for(lambda: learned.search(pair.kernel_bird_routes()), 30, "the learned prefix in the kernel table")
     routes = pair.kernel_bird_routes()  # `ip route show proto bird`: only BIRD's routes
-    assert re.search(r"^%s via %s dev dx0 " % (re.escape(VPC_PREFIX), re.escape(AMAZON)), routes, re.M), routes
+    assert learned.search(routes), routes
     # Not among dx_router_accepted_prefixes: refused on import.
     assert OTHER_AWS_PREFIX not in routes
 
