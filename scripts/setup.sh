@@ -85,7 +85,7 @@ install_apt_packages() {
 
 # --- Python virtual environment ---------------------------------------------
 requirements_digest() {
-  cat requirements/runtime.txt requirements/test.txt requirements/constraints.txt pyproject.toml \
+  cat requirements.txt requirements/runtime.txt requirements/test.txt requirements/constraints.txt pyproject.toml \
     <(printf 'pip==%s\n' "$PIP_VERSION") | sha256sum | cut -d' ' -f1
 }
 
