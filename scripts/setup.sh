@@ -157,4 +157,6 @@ install_apt_packages
 setup_venv
 expose_collection
 install_pip_bootstrap_shim
+# galaxy-importer's own virtualenv (its pins clash with .venv's), for the build stage.
+bash "$REPO_ROOT/scripts/galaxy_importer.sh" venv
 say "ready: $VENV ($("$VENV/bin/python" -V 2>&1)), ansible-core $("$VENV/bin/python" -c 'import ansible; print(ansible.__version__)')"

@@ -168,4 +168,3 @@ def test_the_image_gets_the_ssh_client_on_either_package_system(introspected):
     for profiles, package in ((["platform:rpm", "platform:centos"], "openssh-clients"),
                               (["platform:dpkg", "platform:debian"], "openssh-client")):
         assert [rule[0] for rule in depends.active_rules(profiles)] == [package]
-
