@@ -4,8 +4,7 @@
 # plugin's documentation and ansible-lint's production profile. ansible-test is not run (it
 # needs a container engine; scripts/sanity.sh runs it).
 #
-#   bash scripts/galaxy_importer.sh venv                        make .cache/venvs/galaxy-importer (setup.sh calls it)
-#   bash scripts/galaxy_importer.sh check [--skip-lint] TARBALL   import TARBALL; fail on any error or warning
+#   bash scripts/galaxy_importer.sh [--skip-lint] TARBALL   import TARBALL; fail on any error or warning
 #
 # --skip-lint leaves out the importer's ansible-lint run (some 85 of its 105 s on 2 cores).
 # scripts/test.sh's build stage uses it: the importer lints with the .ansible-lint that the
@@ -13,15 +12,12 @@
 # same files with amazon.aws installed, so the importer's run would only add the expected
 # warnings below.
 #
-# The tool has its own virtualenv, from requirements/galaxy-importer.txt: its pins clash with
-# the project's .venv.
+# The tool runs from its own virtualenv, .cache/venvs/galaxy-importer, which scripts/setup.sh
+# makes from requirements/galaxy-importer.txt: its pins clash with the project's .venv.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$REPO_ROOT/.cache/venvs/galaxy-importer"
-REQUIREMENTS="$REPO_ROOT/requirements/galaxy-importer.txt"
-PIP_VERSION="26.3"
-PYTHON="${PYTHON:-python3}"
 
 # Warnings that come from Galaxy's setting, not from the collection: the importer lints with
 # no other collection installed, so ansible-lint's syntax check cannot resolve a module of
@@ -30,24 +26,6 @@ PYTHON="${PYTHON:-python3}"
 EXPECTED_WARNING="^WARNING: [^ ]+: syntax-check\[unknown-module\]: couldn't resolve module/action 'amazon\.aws\.[a-z0-9_]+'\."
 
 say() { printf '[galaxy-importer] %s\n' "$*"; }
-
-make_venv() {
-  local stamp="$VENV/.requirements.sha256" digest
-  digest="$(cat "$REQUIREMENTS" <(printf 'pip==%s\n' "$PIP_VERSION") | sha256sum | cut -d' ' -f1)"
-  if [[ -x "$VENV/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$digest" ]]; then
-    say "venv: $VENV already up to date"
-    return
-  fi
-  say "venv: installing $(basename "$REQUIREMENTS") into $VENV"
-  rm -rf "$VENV"
-  "$PYTHON" -m venv "$VENV"
-  export PIP_DISABLE_PIP_VERSION_CHECK=1
-  "$VENV/bin/python" -m pip install --quiet "pip==$PIP_VERSION"
-  "$VENV/bin/python" -m pip install --quiet -r "$REQUIREMENTS"
-  "$VENV/bin/python" -m pip check >/dev/null
-  printf '%s\n' "$digest" >"$stamp"
-  say "venv: done"
-}
 
 write_config() {
   local scratch="$1" lint="$2"
@@ -74,7 +52,7 @@ check_tarball() {
   local lint="$1" tarball scratch log rc=0 findings
   tarball="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"
   if [[ ! -x "$VENV/bin/python" ]]; then
-    say "no $VENV: run bash scripts/galaxy_importer.sh venv (scripts/setup.sh does)" >&2
+    say "no $VENV: run scripts/setup.sh first" >&2
     return 1
   fi
   scratch="$(mktemp -d)"
@@ -96,17 +74,11 @@ check_tarball() {
   say "$(basename "$tarball"): imported with no warning (ansible-lint: $lint; $(grep -cE "$EXPECTED_WARNING" "$log" || true) expected amazon.aws syntax-check warnings)"
 }
 
-case "${1:-}" in
-  venv) make_venv ;;
-  check)
-    if [[ $# -eq 3 && $2 == --skip-lint ]]; then
-      check_tarball False "$3"
-    elif [[ $# -eq 2 ]]; then
-      check_tarball True "$2"
-    else
-      echo "usage: $0 check [--skip-lint] TARBALL" >&2
-      exit 2
-    fi
-    ;;
-  *) echo "usage: $0 venv | check [--skip-lint] TARBALL" >&2; exit 2 ;;
-esac
+if [[ $# -eq 2 && $1 == --skip-lint ]]; then
+  check_tarball False "$2"
+elif [[ $# -eq 1 && $1 != -* ]]; then
+  check_tarball True "$1"
+else
+  echo "usage: $0 [--skip-lint] TARBALL" >&2
+  exit 2
+fi
