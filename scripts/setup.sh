@@ -85,7 +85,7 @@ install_apt_packages() {
 
 # --- Python virtual environment ---------------------------------------------
 requirements_digest() {
-  cat requirements/runtime.txt requirements/test.txt requirements/constraints.txt pyproject.toml \
+  cat requirements.txt requirements/runtime.txt requirements/test.txt requirements/constraints.txt pyproject.toml \
     <(printf 'pip==%s\n' "$PIP_VERSION") | sha256sum | cut -d' ' -f1
 }
 
@@ -115,6 +115,26 @@ setup_venv() {
   "$VENV/bin/python" -m pip check >/dev/null
   printf '%s\n' "$digest" >"$stamp"
   say "venv: done"
+}
+
+# --- tool virtualenvs --------------------------------------------------------
+# A tool whose pins clash with .venv's gets its own virtualenv, .cache/venvs/<tool>, from
+# requirements/<tool>.txt (every package of it pinned; the file's header says how to regenerate).
+setup_tool_venv() {
+  local tool="$1" venv="$REPO_ROOT/.cache/venvs/$1" requirements="requirements/$1.txt" digest
+  digest="$(cat "$requirements" <(printf 'pip==%s\n' "$PIP_VERSION") | sha256sum | cut -d' ' -f1)"
+  if [[ -x "$venv/bin/python" && -f "$venv/.requirements.sha256" && "$(cat "$venv/.requirements.sha256")" == "$digest" ]]; then
+    say "$tool: $venv already installed"
+    return
+  fi
+  say "$tool: installing $requirements into $venv"
+  rm -rf "$venv"
+  "$PYTHON" -m venv "$venv"
+  PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/python" -m pip install --quiet "pip==$PIP_VERSION"
+  PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/python" -m pip install --quiet -r "$requirements"
+  "$venv/bin/python" -m pip check >/dev/null
+  printf '%s\n' "$digest" >"$venv/.requirements.sha256"
+  say "$tool: done"
 }
 
 # --- collection path ---------------------------------------------------------
@@ -157,4 +177,6 @@ install_apt_packages
 setup_venv
 expose_collection
 install_pip_bootstrap_shim
+# Galaxy's import checks, for the build stage of scripts/test.sh.
+setup_tool_venv galaxy-importer
 say "ready: $VENV ($("$VENV/bin/python" -V 2>&1)), ansible-core $("$VENV/bin/python" -c 'import ansible; print(ansible.__version__)')"

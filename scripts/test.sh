@@ -8,7 +8,8 @@
 #   4. sanity      ansible-test sanity (scripts/sanity.sh)
 #   5. lint        yamllint + ansible-lint, production profile (scripts/lint.sh)
 #   6. changelog   antsibull-changelog lint
-#   7. build       ansible-galaxy collection build, tarball content check
+#   7. build       ansible-galaxy collection build, tarball content check, Galaxy's import
+#                  checks (scripts/galaxy_importer.sh)
 #   8. molecule    every scenario under extensions/molecule/ (skipped when none)
 #
 # Usage: bash scripts/test.sh [STAGE ...]
@@ -76,6 +77,8 @@ stage_build() {
     return 1
   fi
   echo "build: $(basename "$tarball"), $(wc -l <<<"$listing") entries, $(du -h "$tarball" | cut -f1)"
+  # Galaxy's import checks; its ansible-lint run is left to the lint stage (the script says why).
+  bash "$REPO_ROOT/scripts/galaxy_importer.sh" --skip-lint "$tarball"
 }
 
 # Molecule scenarios live in extensions/molecule/<scenario>/molecule.yml and are

@@ -89,9 +89,7 @@ notes:
 extends_documentation_fragment:
   - localzones.failover.attributes
   - localzones.failover.aws_attributes
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+  - localzones.failover.aws_connection
 seealso:
   - module: localzones.failover.lz_route_failover_info
   - name: Direct Connect failover test

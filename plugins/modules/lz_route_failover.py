@@ -58,9 +58,7 @@ extends_documentation_fragment:
   - localzones.failover.attributes
   - localzones.failover.aws_attributes
   - localzones.failover.routes
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+  - localzones.failover.aws_connection
 seealso:
   - module: localzones.failover.lz_route_failover_info
   - module: localzones.failover.icmp_probe

@@ -38,9 +38,7 @@ extends_documentation_fragment:
   - localzones.failover.attributes
   - localzones.failover.attributes.read_only
   - localzones.failover.aws_attributes
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+  - localzones.failover.aws_connection
 seealso:
   - module: amazon.aws.aws_az_info
 """
