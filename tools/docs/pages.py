@@ -61,19 +61,19 @@ def load_settings(repo_root=REPO_ROOT):
     return module.SETTINGS, module.REQUIRED
 
 
-def monitor_config_descriptions(repo_root=REPO_ROOT):
-    """``{dotted key: description}`` of every option under the monitor role's ``monitor_config``."""
+def monitor_config_options(repo_root=REPO_ROOT):
+    """``{dotted key: option}`` of every option under the monitor role's ``monitor_config``."""
     with open(os.path.join(repo_root, MONITOR_ARGUMENT_SPEC), encoding="utf-8") as handle:
         spec = yaml.safe_load(handle)
     options = spec["argument_specs"]["main"]["options"]["monitor_config"]["options"]
-    return dict(_option_descriptions(options, ""))
+    return dict(_flat_options(options, ""))
 
 
-def _option_descriptions(options, prefix):
+def _flat_options(options, prefix):
     for name, option in options.items():
         key = prefix + name
-        yield key, option.get("description")
-        yield from _option_descriptions(option.get("options") or {}, key + ".")
+        yield key, option
+        yield from _flat_options(option.get("options") or {}, key + ".")
 
 
 def default_rst(default, required):
@@ -89,6 +89,14 @@ def markup_rst(description):
     return to_rst(paragraphs, current_plugin=MONITOR_ROLE)
 
 
+def meaning_rst(option):
+    """An option's description as rst, followed by its choices when it has some."""
+    text = markup_rst(option["description"])
+    if option.get("choices"):
+        text += "\n\nOne of %s." % ", ".join("``%s``" % choice for choice in option["choices"])
+    return text
+
+
 def _indented(text, first, rest):
     lines = text.splitlines() or [""]
     return [first + lines[0]] + [(rest + line) if line else "" for line in lines[1:]]
@@ -97,17 +105,17 @@ def _indented(text, first, rest):
 def monitor_configuration_rst(repo_root=REPO_ROOT):
     """A list-table of every key of the daemon's file: key, type, default, description."""
     settings, required = load_settings(repo_root)
-    descriptions = monitor_config_descriptions(repo_root)
+    options = monitor_config_options(repo_root)
     lines = [".. list-table::", "   :header-rows: 1", "   :widths: 25 8 20 47", "",
              "   * - Key", "     - Type", "     - Default", "     - Meaning"]
     for setting in settings:
-        description = descriptions.get(setting.key)
-        if not description:
+        option = options.get(setting.key) or {}
+        if not option.get("description"):
             raise PageError("monitor_config.%s has no description in %s" % (setting.key, MONITOR_ARGUMENT_SPEC))
         lines.append("   * - ``%s``" % setting.key)
         lines.append("     - %s" % setting.type)
         lines.append("     - %s" % default_rst(setting.default, required))
-        lines.extend(_indented(markup_rst(description), "     - ", "       "))
+        lines.extend(_indented(meaning_rst(option), "     - ", "       "))
     return "\n".join(lines) + "\n"
 
 

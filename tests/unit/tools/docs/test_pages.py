@@ -93,3 +93,8 @@ def test_every_marker_in_the_sites_pages_expands(tmp_path):
     for path in changed:
         with open(path, encoding="utf-8") as handle:
             assert ".. docs-generate:" not in handle.read()
+
+
+def test_a_key_with_choices_lists_them():
+    rows = table_rows(pages.monitor_configuration_rst())
+    assert rows["log_level"][2].endswith("One of ``debug``, ``info``, ``warning``, ``error``.")
