@@ -56,7 +56,8 @@ def test_a_key_the_argument_spec_does_not_describe_stops_the_build(tmp_path):
 
 
 def test_a_playbooks_header_comment_becomes_prose_and_shell_blocks():
-    header = pages.header_comment("---\n# Switch the `lz_failover_path` by hand:\n#   ansible-playbook x.yml -e a=b\n#\n# Then *check*.\n- name: x\n# not header\n")
+    playbook = "---\n# Switch the `lz_failover_path` by hand:\n#   ansible-playbook x.yml -e a=b\n#\n# Then *check*.\n- name: x\n# not header\n"
+    header = pages.header_comment(playbook)
     assert pages.header_rst(header) == (
         "Switch the ``lz_failover_path`` by hand:\n\n"
         ".. code-block:: shell\n\n"
