@@ -16,10 +16,11 @@ set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO_ROOT"
 
+SITE="$REPO_ROOT/.cache/docs"
 DOCS_VENV="$REPO_ROOT/.cache/venvs/docs"
 DOCS_REQUIREMENTS="$REPO_ROOT/requirements/docs.txt"
-SITE="$REPO_ROOT/.cache/docs"
-PIP_VERSION="26.3"
+# The pip of .venv (scripts/setup.sh pins it), so there is one pin to move.
+PIP_VERSION="$(sed -n 's/^PIP_VERSION="\(.*\)"$/\1/p' "$REPO_ROOT/scripts/setup.sh")"
 
 say() { printf '[docs] %s\n' "$*"; }
 
