@@ -179,4 +179,6 @@ expose_collection
 install_pip_bootstrap_shim
 # Galaxy's import checks, for the build stage of scripts/test.sh.
 setup_tool_venv galaxy-importer
+# The documentation site's toolchain (scripts/docs.sh, the docs stage).
+setup_tool_venv docs
 say "ready: $VENV ($("$VENV/bin/python" -V 2>&1)), ansible-core $("$VENV/bin/python" -c 'import ansible; print(ansible.__version__)')"

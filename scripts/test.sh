@@ -8,9 +8,10 @@
 #   4. sanity      ansible-test sanity (scripts/sanity.sh)
 #   5. lint        yamllint + ansible-lint, production profile (scripts/lint.sh)
 #   6. changelog   antsibull-changelog lint
-#   7. build       ansible-galaxy collection build, tarball content check, Galaxy's import
+#   7. docs        antsibull-docs lint-collection-docs, then the docs site's build (scripts/docs.sh)
+#   8. build       ansible-galaxy collection build, tarball content check, Galaxy's import
 #                  checks (scripts/galaxy_importer.sh)
-#   8. molecule    every scenario under extensions/molecule/ (skipped when none)
+#   9. molecule    every scenario under extensions/molecule/ (skipped when none)
 #
 # Usage: bash scripts/test.sh [STAGE ...]
 #   With stage names, only those stages run (setup always runs first).
@@ -19,7 +20,7 @@ set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO_ROOT"
 
-ALL_STAGES=(setup shellcheck pytest sanity lint changelog build molecule)
+ALL_STAGES=(setup shellcheck pytest sanity lint changelog docs build molecule)
 VENV_BIN="$REPO_ROOT/.venv/bin"
 export PYTHONUNBUFFERED=1
 
@@ -56,6 +57,14 @@ stage_changelog() {
   "$VENV_BIN/antsibull-changelog" lint
   "$VENV_BIN/antsibull-changelog" lint-changelog-yaml changelogs/changelog.yaml
   echo "changelog: fragments and changelogs/changelog.yaml are valid"
+}
+
+# Plugin and role docs and the site's extra docs as antsibull-docs lints them, then the
+# whole site with Sphinx's warnings as errors (about 40 s + 25 s; the toolchain's own
+# virtualenv adds about 20 s the first time).
+stage_docs() {
+  bash "$REPO_ROOT/scripts/docs.sh" lint
+  bash "$REPO_ROOT/scripts/docs.sh" build
 }
 
 stage_build() {

@@ -16,7 +16,7 @@ description:
     other, the Amazon peer inside the customer address's link and not the local address, hold time 3 to 65535 with a
     shorter keepalive, BFD intervals of 300 ms or more with a multiplier of 3 or more, a 6 to 80 character MD5 key when
     one is required - and that the prefix lists hold IPv4 networks.
-  - The MD5 key itself never comes in, only facts about it (O(_input.md5_key_facts)), so the check can run in a task
+  - The MD5 key itself never comes in, only facts about it (C(md5_key_facts) in O(_input)), so the check can run in a task
     whose output may be shown.
 options:
   _input:
