@@ -5,7 +5,7 @@
 
 Topology (both are systemd-nspawn hosts in their own namespaces, harness/hosts.py)::
 
-    customer router (the role)  dx0 198.18.44.2/30 ---- dx0 198.18.44.1/30  Amazon peer (BIRD written by the test)
+    customer router (the role)  dx0 198.18.44.2/30 ---- dx0 198.18.44.1/30  Amazon peer (lab.lab.dx_peer_bird_config)
     announces 198.18.70.0/24, 198.18.71.0/24            announces 198.18.60.0/24 (accepted), 198.18.61.0/24 (not)
 
 The Amazon side runs what Direct Connect runs on a virtual interface: eBGP from AS 64512
@@ -27,11 +27,14 @@ import pytest
 
 from harness.hosts import ANSIBLE_PLAYBOOK
 from harness.hosts import ansible_environment
+from harness.hosts import assert_succeeded
 from harness.hosts import booted_host
+from harness.hosts import silent_cut_script
 from harness.hosts import run_playbook
 from harness.hosts import write_inventory
 from harness.paths import REPO_ROOT
 from harness.waiting import wait_for
+from lab import lab as lab_cli
 
 pytestmark = [pytest.mark.netns]
 
@@ -42,6 +45,8 @@ VPC_PREFIX, OTHER_AWS_PREFIX = "198.18.60.0/24", "198.18.61.0/24"
 CONFIG_FILE = "/etc/bird/bird.conf"
 FOREIGN_CONFIG = "# The operator's own BIRD configuration.\nrouter id 198.18.44.2;\nprotocol device { }\n"
 BGP_NAME = "aws_dx"
+# The peer's BGP protocol in lab.lab.dx_peer_bird_config.
+AMAZON_BGP_NAME = "dx"
 HOLD_S = 90
 # BFD detects a silent cut in about 0.9 s (300 ms x 3) and BIRD withdraws at once. Ten
 # seconds is a bound a loaded 2-core machine keeps, and still far below the 90 s hold time.
@@ -56,22 +61,6 @@ PLAYBOOK = """---
   roles:
     - role: localzones.failover.dx_router
 """
-AMAZON_BIRD = """router id {amazon};
-protocol device {{ }}
-protocol static vpc {{ ipv4; route {vpc} unreachable; route {other} unreachable; }}
-protocol bfd {{ interface "dx0" {{ min rx interval 300 ms; min tx interval 300 ms; multiplier 3; }}; }}
-protocol bgp customer {{
-  local {amazon} as {amazon_asn};
-  neighbor {customer} as {local_asn};
-  password "{key}";
-  bfd on;
-  hold time 90; keepalive time 30;
-  connect delay time 1; connect retry time 2; error wait time 1, 2;
-  ipv4 {{ import all; export where proto = "vpc"; }};
-}}
-"""
-
-
 def role_vars(key, **overrides):
     variables = {
         "dx_router_local_asn": LOCAL_ASN,
@@ -121,7 +110,7 @@ class Pair:
         return lines[0] if lines else ""
 
     def established(self):
-        return "Established" in self.bgp_state(self.router, BGP_NAME) and "Established" in self.bgp_state(self.amazon, "customer")
+        return "Established" in self.bgp_state(self.router, BGP_NAME) and "Established" in self.bgp_state(self.amazon, AMAZON_BGP_NAME)
 
     def bfd_up(self):
         return re.search(r"^%s\s+dx0\s+Up\b" % re.escape(AMAZON), self.birdc(self.router, "show", "bfd", "sessions"), re.M) is not None
@@ -134,28 +123,20 @@ class Pair:
 
     def learned_by_amazon(self):
         """Prefixes the Amazon peer learned over the session."""
-        output = self.birdc(self.amazon, "show", "route", "protocol", "customer")
+        output = self.birdc(self.amazon, "show", "route", "protocol", AMAZON_BGP_NAME)
         return sorted(set(re.findall(r"^(\d+\.\d+\.\d+\.\d+/\d+)", output, re.M)))
 
     def set_silent_cut(self, cut):
         """Drop everything on the router's dx0 both ways, link up (nftables), or stop dropping."""
-        script = "table inet lzt_dxcut {}\ndelete table inet lzt_dxcut\n"
-        if cut:
-            script += ("table inet lzt_dxcut {\n"
-                       "  chain input { type filter hook input priority -10; policy accept; iifname \"dx0\" drop; }\n"
-                       "  chain output { type filter hook output priority -10; policy accept; oifname \"dx0\" drop; }\n}\n")
-        self.router.run(["nft", "-f", "-"], input_text=script)
+        self.router.run(["nft", "-f", "-"], input_text=silent_cut_script("lzt_dxcut", "dx0", cut))
 
 
 def start_amazon_peer(amazon, key):
-    config = AMAZON_BIRD.format(amazon=AMAZON, customer=CUSTOMER, amazon_asn=AMAZON_ASN, local_asn=LOCAL_ASN, key=key,
-                                vpc=VPC_PREFIX, other=OTHER_AWS_PREFIX)
+    # The lab's VGW side, with this test's addresses, and a second prefix the role must refuse.
+    config = lab_cli.dx_peer_bird_config(local=(AMAZON, AMAZON_ASN), neighbor=(CUSTOMER, LOCAL_ASN), md5_key=key,
+                                         announced=[VPC_PREFIX, OTHER_AWS_PREFIX], hold_keepalive=(HOLD_S, 30), bfd=(300, 3))
     amazon.run(["install", "-m", "0600", "-o", "bird", "-g", "bird", "/dev/stdin", CONFIG_FILE], input_text=config)
     amazon.run(["systemctl", "start", "bird.service"])
-
-
-def assert_succeeded(run, host):
-    assert run.returncode == 0, run.summary(host.name)
 
 
 def write_bird_conf(host, text):

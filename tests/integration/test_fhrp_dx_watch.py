@@ -23,9 +23,9 @@ import time
 import pytest
 
 from harness.waiting import wait_for
+from harness.hosts import assert_succeeded
 from harness.fhrp import CONFIG_FILE
 from harness.fhrp import DX_PEER
-from harness.fhrp import assert_succeeded
 from harness.fhrp import file_digest
 from harness.fhrp import router_lab
 from harness.fhrp import router_vars
