@@ -61,6 +61,8 @@ PLAYBOOK = """---
   roles:
     - role: localzones.failover.dx_router
 """
+
+
 def role_vars(key, **overrides):
     variables = {
         "dx_router_local_asn": LOCAL_ASN,
