@@ -324,21 +324,16 @@ def test_a_new_prefix_is_applied_without_resetting_the_session(pair, converged):
 def test_a_new_config_is_live_when_the_same_run_only_flips_the_boot_setting(pair, converged):  # pylint: disable=redefined-outer-name,unused-argument
     wait_for(pair.established, 60, "BGP Established")
     more = ANNOUNCED + ["198.18.73.0/24"]
-    disabled = pair.write_inventory(role_vars(pair.key, dx_router_announced_prefixes=more, dx_router_service_enabled=False), "disabled.yml")
-    try:
-        run = pair.apply(disabled)
-        assert_succeeded(run, pair.router)
-        # The running BIRD announces the new prefix: it loaded the new file.
-        wait_for(lambda: pair.learned_by_amazon() == more, 10, "the Amazon peer to learn the prefix of the new configuration")
-        assert pair.router.run(["systemctl", "is-enabled", "bird.service"], check=False).stdout.strip() == "disabled"
-        assert "Reconfigure BIRD" in run.changed_tasks(pair.router.name), run.summary(pair.router.name)
-    finally:
-        assert_succeeded(pair.apply(), pair.router)
-    wait_for(lambda: pair.learned_by_amazon() == ANNOUNCED, 10, "the Amazon peer to forget the removed prefix")
-    assert pair.router.run(["systemctl", "is-enabled", "bird.service"], check=False).stdout.strip() == "enabled"
+    run = pair.apply(pair.write_inventory(role_vars(pair.key, dx_router_announced_prefixes=more, dx_router_service_enabled=False), "disabled.yml"))
+    assert_succeeded(run, pair.router)
+    # The running BIRD announces the new prefix: it loaded the new file.
+    wait_for(lambda: pair.learned_by_amazon() == more, 10, "the Amazon peer to learn the prefix of the new configuration")
+    assert pair.router.run(["systemctl", "is-enabled", "bird.service"], check=False).stdout.strip() == "disabled"
+    assert "Reconfigure BIRD" in run.changed_tasks(pair.router.name), run.summary(pair.router.name)
 
 
 def test_a_foreign_bird_conf_is_replaced_with_the_flag_and_kept_as_a_backup(pair, converged):  # pylint: disable=redefined-outer-name,unused-argument
+    # Also brings the router back to the module's settings (enabled, the two announced prefixes).
     write_bird_conf(pair.router, FOREIGN_CONFIG)
     run = pair.apply(pair.write_inventory(role_vars(pair.key, dx_router_replace_config=True), "replace.yml"))
     assert_succeeded(run, pair.router)
@@ -346,8 +341,10 @@ def test_a_foreign_bird_conf_is_replaced_with_the_flag_and_kept_as_a_backup(pair
     assert len(backups) == 1, backups
     assert pair.router.read_file(backups[0]) == FOREIGN_CONFIG.encode()
     assert b"# localzones.failover.dx_router: " in pair.router.read_file(CONFIG_FILE)
-    wait_for(lambda: pair.established() and pair.has_learned_route(), 60, "BGP Established again with the role's configuration")
     pair.router.run(["rm", "-f"] + backups)
+    wait_for(lambda: pair.established() and pair.has_learned_route() and pair.learned_by_amazon() == ANNOUNCED, 60,
+             "BGP Established again with the role's configuration")
+    assert pair.router.run(["systemctl", "is-enabled", "bird.service"], check=False).stdout.strip() == "enabled"
 
 
 def test_a_silent_cut_withdraws_the_learned_route_well_before_the_hold_time(pair, converged):  # pylint: disable=redefined-outer-name,unused-argument
