@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """How fast the on-premises gateway leaves the DX router: the fhrp role's ``routes`` check beside ``ping``.
 
-Two booted Debian 12 routers on a LAN bridge (the topology of tests/integration/test_fhrp_role.py,
-imported from there), VRRPv3 with 0.1 s adverts, priorities 150 (DX) and 100 (VPN),
+Two booted Debian 12 routers on a LAN bridge (harness/fhrp.py, the topology the fhrp role's
+integration tests use), VRRPv3 with 0.1 s adverts, priorities 150 (DX) and 100 (VPN),
 preempt delay 1 s. Each trial cuts DX and times, from the cut:
 
 * ``track_file``: the watcher's track file replaced (its mtime; ``routes`` only);
@@ -49,7 +49,7 @@ from harness.fhrp import router_vars
 
 PREFIX = "198.18.128.0/20"
 PREEMPT_DELAY = 1
-TRACK_FILE = "/var/lib/lz-fhrp/dx-routes"
+TRACK_FILE = "/run/lz-fhrp-dx-watch/dx-routes"
 CHECKS = ("routes", "ping")
 MEASURES = ("track_file", "dx_leaves_master", "backup_owns_vip")
 SETTLE_S = 0.5

@@ -109,10 +109,6 @@ class Routers:
         return True
 
 
-def assert_succeeded(run, *hosts):
-    assert run.returncode == 0, "\n".join(run.summary(host.name) for host in hosts)
-
-
 def file_digest(host, path):
     content = host.read_file(path)
     return hashlib.sha256(content).hexdigest() if content is not None else None

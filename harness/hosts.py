@@ -203,6 +203,26 @@ class PlaybookRun:
         )
 
 
+def assert_succeeded(run, *hosts):
+    """The playbook run ended with rc 0 and no failed task on any of ``hosts`` (LabHost objects)."""
+    assert run.returncode == 0, "\n".join(run.summary(host.name) for host in hosts)
+    for host in hosts:
+        stats = run.stats(host.name)
+        assert stats and stats.get("failures", 0) == 0, run.summary(host.name)
+
+
+def silent_cut_script(table, device, cut):
+    """An nftables script that drops everything in and out of ``device`` (link up: a silent cut) in
+    its own ``table``, or removes that table again; replacing a missing table is fine either way."""
+    script = "table inet {0} {{}}\ndelete table inet {0}\n".format(table)
+    if cut:
+        script += ("table inet {0} {{\n"
+                   "  chain input {{ type filter hook input priority -10; policy accept;\n    iifname \"{1}\" drop\n  }}\n"
+                   "  chain output {{ type filter hook output priority -10; policy accept;\n    oifname \"{1}\" drop\n  }}\n}}\n"
+                   ).format(table, device)
+    return script
+
+
 def ansible_environment():
     env = dict(os.environ)
     env.update(

@@ -232,12 +232,22 @@ def vgw_bird_config(md5_key):
     tables decide).  The reconnect timers are short, as the DX router role's: AWS's side
     answers a repaired link within seconds, not after BIRD's one-minute error wait.
     """
-    settings = (topo.DX_VGW_ADDRESS, topo.VPC_CIDR, topo.DX_VGW_ADDRESS, topo.VGW_ASN, topo.DX_ONPREM_ADDRESS, topo.ONPREM_ASN, md5_key,
-                topo.BGP_HOLD_SECONDS, topo.BGP_KEEPALIVE_SECONDS, topo.BFD_INTERVAL_MS, topo.BFD_INTERVAL_MS, topo.BFD_MULTIPLIER)
+    return dx_peer_bird_config(local=(topo.DX_VGW_ADDRESS, topo.VGW_ASN), neighbor=(topo.DX_ONPREM_ADDRESS, topo.ONPREM_ASN),
+                               md5_key=md5_key, announced=[topo.VPC_CIDR], hold_keepalive=(topo.BGP_HOLD_SECONDS, topo.BGP_KEEPALIVE_SECONDS),
+                               bfd=(topo.BFD_INTERVAL_MS, topo.BFD_MULTIPLIER))
+
+
+def dx_peer_bird_config(local, neighbor, md5_key, announced, hold_keepalive, bfd):
+    """BIRD playing AWS's end of a Direct Connect virtual interface (the lab's VGW side, and the dx_router
+    role's test peer): ``local`` and ``neighbor`` are (address, ASN), ``announced`` the prefixes of
+    protocol ``vpc`` (unreachable in BIRD, exported to the peer), ``bfd`` (interval ms, multiplier)."""
+    routes = "".join(" route %s unreachable;" % prefix for prefix in announced)
+    settings = (local[0], routes, local[0], local[1], neighbor[0], neighbor[1], md5_key,
+                hold_keepalive[0], hold_keepalive[1], bfd[0], bfd[0], bfd[1])
     return (
         "router id %s;\n"
         "protocol device { }\n"
-        "protocol static vpc { ipv4; route %s unreachable; }\n"
+        "protocol static vpc { ipv4;%s }\n"
         "protocol bfd { }\n"
         "protocol bgp dx {\n"
         "  local %s as %d;\n"

@@ -11,6 +11,10 @@ role can refuse a bad inventory in one message before it changes anything.
 from __future__ import annotations
 
 import ipaddress
+import re
+
+from .validation import cidr_problem
+from .validation import is_int
 
 # Customer-side ASNs: 2-byte and 4-byte ("long ASN") ranges together.
 ASN_MIN, ASN_MAX = 1, 4294967294
@@ -22,14 +26,23 @@ BFD_INTERVAL_MIN_MS = 300
 BFD_MULTIPLIER_MIN, BFD_MULTIPLIER_MAX = 3, 255
 # authKey of a virtual interface: 6 to 80 characters (80 is also Linux's TCP MD5 key limit).
 MD5_KEY_MIN, MD5_KEY_MAX = 6, 80
+# BIRD symbols: a letter or underscore, then letters, digits and underscores (no hyphen: `aws-dx`
+# is a parse error). BIRD's limit is 64 characters, and the role appends "_announced" (10).
+BIRD_SYMBOL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+BIRD_SYMBOL_MAX = 64 - len("_announced")
+# Linux interface names: at most 15 bytes, no slash or whitespace; quoted into a BIRD string, so
+# only the characters interface names use in practice (VLANs: eth1.101).
+INTERFACE_NAME = re.compile(r"^[A-Za-z0-9_.:@-]{1,15}$")
+# BIRD's reconnect timers, in seconds.
+RECONNECT_MIN, RECONNECT_MAX = 1, 65535
 
 
 def _as_int(value):
     """An integer setting as Ansible may pass it (an int, or digits from -e), else None; a boolean is not one."""
+    if is_int(value):
+        return value
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
     text = str(value).strip()
     return int(text) if text.isdigit() else None
 
@@ -97,20 +110,13 @@ def link_problems(customer_address, amazon_address):
 
 
 def prefix_problems(name, prefixes, required):
-    """Each entry an IPv4 network (no host bits set); the session carries IPv4 only."""
+    """Each entry an IPv4 network (validation.cidr_problem: no host bits set); the session carries IPv4 only."""
     if not isinstance(prefixes, (list, tuple)):
         return ["%s must be a list of IPv4 networks; it is %r." % (name, prefixes)]
     if required and not prefixes:
         return ["%s is empty: the router would announce nothing over Direct Connect." % name]
-    bad = []
-    for prefix in prefixes:
-        try:
-            network = ipaddress.ip_network(str(prefix), strict=True)
-        except ValueError:
-            bad.append(str(prefix))
-            continue
-        if network.version != 4 or "/" not in str(prefix):
-            bad.append(str(prefix))
+    bad = [str(prefix) for prefix in prefixes
+           if cidr_problem(str(prefix)) is not None or ipaddress.ip_network(str(prefix)).version != 4]
     if bad:
         return ["%s must hold IPv4 networks with prefix length and no host bits (e.g. 10.20.0.0/16); these are not: %s."
                 % (name, ", ".join(bad))]
@@ -151,6 +157,39 @@ def md5_key_problems(required, length, quotable):
     return problems
 
 
+def identity_problems(bgp_name, router_id, interface):
+    """The names that go into bird.conf: the protocol name, the router ID, the interface."""
+    problems = []
+    name = str(bgp_name if bgp_name is not None else "")
+    if not BIRD_SYMBOL.match(name) or len(name) > BIRD_SYMBOL_MAX:
+        problems.append("dx_router_bgp_name must be a BIRD name: a letter or underscore, then letters, digits and underscores, "
+                        "at most %d characters (no hyphen); it is %r." % (BIRD_SYMBOL_MAX, bgp_name))
+    try:
+        ipaddress.IPv4Address(str(router_id))
+    except ValueError:
+        problems.append("dx_router_router_id must be an IPv4 address (BIRD's router ID); it is %r." % (router_id,))
+    text = str(interface if interface is not None else "").strip()
+    if not text:
+        problems.append("dx_router_interface (the link's interface) is missing.")
+    elif not INTERFACE_NAME.match(str(interface)):
+        problems.append("dx_router_interface must be a Linux interface name: 1 to 15 letters, digits or _ . : @ - "
+                        "(no quotes, spaces or wildcards); it is %r." % (interface,))
+    return problems
+
+
+def reconnect_problems(connect_delay, connect_retry, error_wait_min, error_wait_max):
+    """BIRD's connect delay, connect retry and error wait times: whole seconds, the error wait range in order."""
+    names = ("dx_router_connect_delay_time", "dx_router_connect_retry_time", "dx_router_error_wait_time_min",
+             "dx_router_error_wait_time_max")
+    values = (connect_delay, connect_retry, error_wait_min, error_wait_max)
+    problems = [_int_problem(name, value, RECONNECT_MIN, RECONNECT_MAX, "seconds") for name, value in zip(names, values)]
+    problems = [problem for problem in problems if problem]
+    if not problems and _as_int(error_wait_min) > _as_int(error_wait_max):
+        problems.append("dx_router_error_wait_time_min %s must not exceed dx_router_error_wait_time_max %s."
+                        % (error_wait_min, error_wait_max))
+    return problems
+
+
 def dx_router_problems(settings):
     """Every problem of the dx_router role's settings (a dict keyed by variable name), in one list."""
     key = settings.get("md5_key_facts") or {}
@@ -164,5 +203,7 @@ def dx_router_problems(settings):
                        settings.get("dx_router_bfd_min_rx_ms"), settings.get("dx_router_bfd_multiplier"))
         + md5_key_problems(_truthy(settings.get("dx_router_md5_required")), _as_int(key.get("length") or 0) or 0,
                            _truthy(key.get("quotable", True)))
-        + ([] if str(settings.get("dx_router_interface") or "").strip() else ["dx_router_interface (the link's interface) is missing."])
+        + identity_problems(settings.get("dx_router_bgp_name"), settings.get("dx_router_router_id"), settings.get("dx_router_interface"))
+        + reconnect_problems(settings.get("dx_router_connect_delay_time"), settings.get("dx_router_connect_retry_time"),
+                             settings.get("dx_router_error_wait_time_min"), settings.get("dx_router_error_wait_time_max"))
     )

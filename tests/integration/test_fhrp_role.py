@@ -25,6 +25,7 @@ import time
 
 import pytest
 
+from harness.hosts import assert_succeeded
 from harness.fhrp import CONFIG_FILE
 from harness.fhrp import DX_PEER
 from harness.fhrp import INSTANCE
@@ -33,7 +34,6 @@ from harness.fhrp import PRIORITY
 from harness.fhrp import ROUTER_LAN
 from harness.fhrp import SERVICE
 from harness.fhrp import VIP
-from harness.fhrp import assert_succeeded
 from harness.fhrp import file_digest
 from harness.fhrp import router_lab
 from harness.fhrp import router_vars

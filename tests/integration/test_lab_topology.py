@@ -21,6 +21,7 @@ import boto3
 import pytest
 
 from harness.hosts import lab_unavailable_reason
+from harness.hosts import silent_cut_script
 from harness.waiting import first_within
 from lab import lab as lab_cli
 from lab import nspawn
@@ -84,11 +85,7 @@ def propagated(ec2, rtb_id):
 
 def set_dx(cut):
     """Drop (or stop dropping) everything on the DX link in the vpc-router, as playbooks/lab_fault.yml does: a silent cut, link up."""
-    script = "table inet lzlab_fault {}\ndelete table inet lzlab_fault\n"
-    if cut:
-        script += ("table inet lzlab_fault {\n"
-                   "  chain input { type filter hook input priority -10; policy accept;\n    iifname \"dx0\" drop\n  }\n"
-                   "  chain output { type filter hook output priority -10; policy accept;\n    oifname \"dx0\" drop\n  }\n}\n")
+    script = silent_cut_script("lzlab_fault", "dx0", cut)
     subprocess.run(["ip", "netns", "exec", topo.namespace("vpc-router"), "nft", "-f", "-"], input=script, text=True, check=True)
 
 

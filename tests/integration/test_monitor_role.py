@@ -37,6 +37,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from harness.aws import build_lz_world
 from harness.aws import ec2_client
+from harness.hosts import assert_succeeded
 from harness.hosts import booted_host
 from harness.hosts import run_playbook
 from harness.hosts import write_inventory
@@ -167,10 +168,6 @@ def prepare_target(host, directory, endpoint_url, world):
         handle.write(PLAYBOOK)
     inventory = write_inventory(os.path.join(directory, "inventory.yml"), [host])
     return RoleTarget(host=host, inventory=inventory, playbook=playbook, role_vars=role_variables(endpoint_url, world))
-
-
-def assert_succeeded(run, host):
-    assert run.returncode == 0 and run.stats(host.name).get("failures", 1) == 0, run.summary(host.name)
 
 
 # --------------------------------------------------------------------------- what the host shows

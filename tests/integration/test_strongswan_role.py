@@ -42,6 +42,7 @@ from cryptography.x509.oid import NameOID
 
 from harness.hosts import ANSIBLE_PLAYBOOK
 from harness.hosts import ansible_environment
+from harness.hosts import assert_succeeded
 from harness.hosts import booted_host
 from harness.hosts import run_playbook
 from harness.hosts import write_inventory
@@ -166,12 +167,6 @@ def loop_results(run, host, task):
             if entry["task"]["name"].split(" : ", 1)[-1] == task:
                 results.extend(entry.get("hosts", {}).get(host, {}).get("results", []))
     return results
-
-
-def assert_succeeded(run, *hosts):
-    assert run.returncode == 0, "\n".join(run.summary(host.name) for host in hosts)
-    for host in hosts:
-        assert run.stats(host.name).get("failures", 0) == 0, run.summary(host.name)
 
 
 def snapshot(host):

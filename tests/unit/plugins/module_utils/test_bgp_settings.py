@@ -23,6 +23,12 @@ GOOD = {
     "dx_router_bfd_multiplier": 3,
     "dx_router_md5_required": True,
     "md5_key_facts": {"length": 32, "quotable": True},
+    "dx_router_bgp_name": "aws_dx",
+    "dx_router_router_id": "169.254.100.2",
+    "dx_router_connect_delay_time": 1,
+    "dx_router_connect_retry_time": 2,
+    "dx_router_error_wait_time_min": 1,
+    "dx_router_error_wait_time_max": 16,
 }
 
 
@@ -127,15 +133,56 @@ def test_no_key_is_fine_when_not_required():
     assert not problems_with(dx_router_md5_required=False, md5_key_facts={"length": 0, "quotable": True})
 
 
+@pytest.mark.parametrize("name, ok", [("aws_dx", True), ("_dx2", True), ("DX_1", True), ("a" * 54, True),
+                                      ("aws-dx", False), ("1dx", False), ("aws dx", False), ('dx"', False), ("", False),
+                                      (None, False), ("a" * 55, False)])
+def test_bgp_name_follows_birds_symbol_rules(name, ok):
+    problems = problems_with(dx_router_bgp_name=name)
+    assert (not problems) == ok, problems
+    assert ok or problems[0].startswith("dx_router_bgp_name must be a BIRD name")
+
+
+@pytest.mark.parametrize("router_id", ["169.254.100.2/30", "2001:db8::2", "router", "", None])
+def test_router_id_must_be_an_ipv4_address(router_id):
+    assert "dx_router_router_id must be an IPv4 address" in " ".join(problems_with(dx_router_router_id=router_id))
+
+
+@pytest.mark.parametrize("interface", ['eth1"; }', "eth 1", "eth*", "eth1/2", "averyveryverylong0"])
+def test_interface_names_that_bird_or_linux_would_not_take(interface):
+    assert "dx_router_interface must be a Linux interface name" in " ".join(problems_with(dx_router_interface=interface))
+
+
+@pytest.mark.parametrize("interface", ["eth1.101", "enp3s0f1", "dx0", "bond0:1", "vlan@eth0"])
+def test_usual_interface_names_pass(interface):
+    assert not problems_with(dx_router_interface=interface)
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"dx_router_connect_delay_time": 0}, "dx_router_connect_delay_time must be an integer from 1"),
+    ({"dx_router_connect_retry_time": "soon"}, "dx_router_connect_retry_time must be an integer from 1"),
+    ({"dx_router_error_wait_time_min": -1}, "dx_router_error_wait_time_min must be an integer from 1"),
+    ({"dx_router_error_wait_time_max": 1.5}, "dx_router_error_wait_time_max must be an integer from 1"),
+    ({"dx_router_error_wait_time_min": 20, "dx_router_error_wait_time_max": 16}, "must not exceed dx_router_error_wait_time_max 16"),
+])
+def test_reconnect_timers(changes, words):
+    assert words in " ".join(problems_with(**changes))
+
+
+def test_reconnect_timers_as_text_from_extra_vars_pass():
+    assert not problems_with(dx_router_connect_delay_time="5", dx_router_error_wait_time_min="16", dx_router_error_wait_time_max="16")
+
+
 def test_every_problem_is_named_at_once():
     problems = problems_with(dx_router_local_asn=0, dx_router_amazon_address="10.0.0.1", dx_router_announced_prefixes=["x"],
                              dx_router_hold_time=0, dx_router_bfd_min_tx_ms=100, dx_router_bfd_multiplier=1,
-                             md5_key_facts={"length": 0}, dx_router_interface="")
+                             md5_key_facts={"length": 0}, dx_router_interface="", dx_router_bgp_name="aws-dx",
+                             dx_router_router_id="x", dx_router_connect_delay_time=0, dx_router_error_wait_time_min=30)
     named = " ".join(problems)
     for setting in ("dx_router_local_asn", "dx_router_amazon_address", "dx_router_announced_prefixes", "dx_router_hold_time",
-                    "dx_router_bfd_min_tx_ms", "dx_router_bfd_multiplier", "dx_router_md5_key", "dx_router_interface"):
+                    "dx_router_bfd_min_tx_ms", "dx_router_bfd_multiplier", "dx_router_md5_key", "dx_router_interface",
+                    "dx_router_bgp_name", "dx_router_router_id", "dx_router_connect_delay_time"):
         assert setting in named, named
-    assert len(problems) == 8
+    assert len(problems) == 11
 
 
 def test_the_filter_is_the_function():
