@@ -8,22 +8,27 @@
 # that copy under tests/output/.  Nothing is skipped through ignore files.  Extra arguments are passed on,
 # e.g. `bash scripts/sanity.sh --test pep8`.
 #
+# ANSIBLE_CORE_VENV picks the virtualenv whose ansible-core runs the tests
+# (default .venv; scripts/setup.sh makes one per supported line under
+# .cache/venvs/, see scripts/matrix.sh).
+#
 # Needs scripts/setup.sh to have run (test.sh does that).
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO_ROOT"
 
-WORK_ROOT="$REPO_ROOT/.cache/ansible-test"
+ANSIBLE_CORE_VENV="${ANSIBLE_CORE_VENV:-$REPO_ROOT/.venv}"
+WORK_ROOT="$REPO_ROOT/.cache/ansible-test/$(basename "$ANSIBLE_CORE_VENV")"
 COPY="$WORK_ROOT/ansible_collections/localzones/failover"
 
-if [[ ! -x "$REPO_ROOT/.venv/bin/ansible-test" ]]; then
-  echo "[sanity] .venv is missing: run scripts/setup.sh first" >&2
+if [[ ! -x "$ANSIBLE_CORE_VENV/bin/ansible-test" ]]; then
+  echo "[sanity] $ANSIBLE_CORE_VENV is missing: run scripts/setup.sh first" >&2
   exit 1
 fi
 
 # The Python version of .venv (3.11 on Debian 12) is the one the tests run under.
-PYTHON_VERSION="$("$REPO_ROOT/.venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+PYTHON_VERSION="$("$ANSIBLE_CORE_VENV/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 
 for ignore_file in tests/sanity/ignore-*.txt; do
   if [[ -s "$ignore_file" ]]; then
@@ -45,7 +50,7 @@ git init --quiet "$COPY"
 # Collections the collection depends on (galaxy.yml, followed transitively) must
 # sit next to it in the same ansible_collections tree for ansible-test to see
 # them.  Link the copies installed in .venv by the pinned `ansible` package.
-"$REPO_ROOT/.venv/bin/python" - "$WORK_ROOT/ansible_collections" <<'PY'
+"$ANSIBLE_CORE_VENV/bin/python" - "$WORK_ROOT/ansible_collections" <<'PY'
 import json
 import os
 import sys
@@ -75,7 +80,7 @@ while pending:
     seen.add(fqcn)
     source = find(fqcn)
     if source is None:
-        sys.exit(f"[sanity] dependency {fqcn} is not installed in .venv")
+        sys.exit(f"[sanity] dependency {fqcn} is not installed in {sys.prefix}")
     namespace, name = fqcn.split(".")
     link = os.path.join(target_root, namespace, name)
     os.makedirs(os.path.dirname(link), exist_ok=True)
@@ -88,7 +93,7 @@ while pending:
 print("[sanity] dependencies: " + ", ".join(sorted(seen)))
 PY
 
-export PATH="$REPO_ROOT/.venv/bin:$PATH"
+export PATH="$ANSIBLE_CORE_VENV/bin:$PATH"
 # The sanity tests run without colour codes in CI logs and never wait on a terminal.
 color_args=()
 if [[ -n "${CI:-}" || ! -t 1 ]]; then
@@ -96,5 +101,5 @@ if [[ -n "${CI:-}" || ! -t 1 ]]; then
 fi
 
 cd "$COPY"
-echo "[sanity] ansible-test sanity --local --python $PYTHON_VERSION --requirements $*"
+echo "[sanity] ansible-core $(ansible --version | sed -n '1s/.*core \([0-9.]*\).*/\1/p'): ansible-test sanity --local --python $PYTHON_VERSION --requirements $*"
 ansible-test sanity --local --python "$PYTHON_VERSION" --requirements "${color_args[@]}" "$@" </dev/null

@@ -137,6 +137,59 @@ setup_tool_venv() {
   say "$tool: done"
 }
 
+# --- the other ansible-core lines -------------------------------------------
+# scripts/matrix.sh tests the collection on each line of requirements/ansible-core-<line>.txt,
+# in .cache/venvs/ansible-core-<line>.  Each gets the dependency collections galaxy.yml names
+# at the versions the main line tests (copied from .venv, on the line's import path through a
+# .pth file, where Ansible and ansible-test look for collections), the monitor daemon's package
+# (the plugins' unit tests import its configuration checks) and ansible-test's pip bootstrap.
+dependency_collection_dirs() {
+  "$VENV/bin/python" - <<'PY'
+import importlib
+import json
+import os
+
+import yaml
+
+with open("galaxy.yml", encoding="utf-8") as handle:
+    pending = list(yaml.safe_load(handle).get("dependencies") or {})
+seen = set()
+while pending:  # galaxy.yml's dependencies and theirs
+    fqcn = pending.pop()
+    if fqcn in seen:
+        continue
+    seen.add(fqcn)
+    # A collection is a namespace package: its directory is its one path entry.
+    path = list(importlib.import_module("ansible_collections." + fqcn).__path__)[0]
+    print(path)
+    with open(os.path.join(path, "MANIFEST.json"), encoding="utf-8") as handle:
+        pending.extend(json.load(handle)["collection_info"].get("dependencies") or {})
+PY
+}
+
+setup_ansible_core_lines() {
+  local requirements line venv collections source namespace_dir site_packages
+  for requirements in requirements/ansible-core-*.txt; do
+    [[ -f "$requirements" ]] || continue
+    line="$(basename "$requirements" .txt)"
+    venv="$REPO_ROOT/.cache/venvs/$line"
+    setup_tool_venv "$line"
+    collections="$venv/collections"
+    while IFS= read -r source; do
+      namespace_dir="$collections/ansible_collections/$(basename "$(dirname "$source")")"
+      mkdir -p "$namespace_dir"
+      rsync -a --delete "$source/" "$namespace_dir/$(basename "$source")/"
+    done < <(dependency_collection_dirs)
+    site_packages="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+    printf '%s\n' "$collections" >"$site_packages/lz-dependency-collections.pth"
+    if ! "$venv/bin/python" -c 'import lz_failover_monitor' >/dev/null 2>&1; then
+      "$venv/bin/python" -m pip install --quiet --no-deps --no-build-isolation -e .
+    fi
+    install_pip_bootstrap_shim "$venv"
+    say "$line: ansible-core $("$venv/bin/python" -c 'import ansible; print(ansible.__version__)'), dependencies from .venv"
+  done
+}
+
 # --- collection path ---------------------------------------------------------
 expose_collection() {
   mkdir -p "$(dirname "$COLLECTION_LINK")"
@@ -153,8 +206,8 @@ expose_collection() {
 # ansible-test downloads get-pip.py for the pip version it pins; this machine
 # cannot reach that host, so put a local stand-in where ansible-test caches it.
 install_pip_bootstrap_shim() {
-  local pip_version target
-  pip_version="$("$VENV/bin/python" -c '
+  local venv="${1:-$VENV}" pip_version target
+  pip_version="$("$venv/bin/python" -c '
 import types
 from ansible_test._internal.python_requirements import get_venv_packages
 print(get_venv_packages(types.SimpleNamespace(version="%d.%d" % __import__("sys").version_info[:2]))["pip"])
@@ -181,4 +234,5 @@ install_pip_bootstrap_shim
 setup_tool_venv galaxy-importer
 # The documentation site's toolchain (scripts/docs.sh, the docs stage).
 setup_tool_venv docs
+setup_ansible_core_lines
 say "ready: $VENV ($("$VENV/bin/python" -V 2>&1)), ansible-core $("$VENV/bin/python" -c 'import ansible; print(ansible.__version__)')"

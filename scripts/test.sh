@@ -6,12 +6,13 @@
 #   2. shellcheck  scripts/*.sh and .ci/run
 #   3. pytest      unit and integration tests (pytest.ini)
 #   4. sanity      ansible-test sanity (scripts/sanity.sh)
-#   5. lint        yamllint + ansible-lint, production profile (scripts/lint.sh)
-#   6. changelog   antsibull-changelog lint
-#   7. docs        antsibull-docs lint-collection-docs, then the docs site's build (scripts/docs.sh)
-#   8. build       ansible-galaxy collection build, tarball content check, Galaxy's import
+#   5. matrix      sanity and the plugins' unit tests on the other ansible-core lines (scripts/matrix.sh)
+#   6. lint        yamllint + ansible-lint, production profile (scripts/lint.sh)
+#   7. changelog   antsibull-changelog lint
+#   8. docs        antsibull-docs lint-collection-docs, then the docs site's build (scripts/docs.sh)
+#   9. build       ansible-galaxy collection build, tarball content check, Galaxy's import
 #                  checks (scripts/galaxy_importer.sh)
-#   9. molecule    every scenario under extensions/molecule/ (skipped when none)
+#  10. molecule    every scenario under extensions/molecule/ (skipped when none)
 #
 # Usage: bash scripts/test.sh [STAGE ...]
 #   With stage names, only those stages run (setup always runs first).
@@ -20,7 +21,7 @@ set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO_ROOT"
 
-ALL_STAGES=(setup shellcheck pytest sanity lint changelog docs build molecule)
+ALL_STAGES=(setup shellcheck pytest sanity matrix lint changelog docs build molecule)
 VENV_BIN="$REPO_ROOT/.venv/bin"
 export PYTHONUNBUFFERED=1
 
@@ -47,6 +48,10 @@ stage_pytest() {
 
 stage_sanity() {
   bash "$REPO_ROOT/scripts/sanity.sh"
+}
+
+stage_matrix() {
+  bash "$REPO_ROOT/scripts/matrix.sh"
 }
 
 stage_lint() {

@@ -31,6 +31,10 @@ from harness.provision import run_playbook
 from harness.provision import run_playbook_plainly
 from harness.provision import snapshot
 from harness.provision import tags_of
+from harness.vpn_appliance import CUSTOMER_GATEWAY
+from harness.vpn_appliance import appliance_of
+from harness.vpn_appliance import assert_appliance
+from harness.vpn_appliance import only
 
 with warnings.catch_warnings():
     # parliament imports pkg_resources, which warns about its own deprecation.
@@ -53,11 +57,6 @@ def endpoint(ec2_endpoint):
 
 def by_name(items, name):
     return next(item for item in items if tags_of(item).get("Name") == name)
-
-
-def only(items):
-    assert len(items) == 1, items
-    return items[0]
 
 
 def as_list(value):
@@ -100,7 +99,8 @@ def assert_new_environment(endpoint, first):
     assert eni["SubnetId"] == subnet_ids["publicsubnet1"]
     assert eni["SourceDestCheck"] is False
 
-    instance = only([item for reservation in ec2.describe_instances()["Reservations"] for item in reservation["Instances"]])
+    instance = only([item for reservation in ec2.describe_instances()["Reservations"] for item in reservation["Instances"]
+                     if tags_of(item).get(ROLE_TAG) == "utility"])
     placed = (instance["InstanceType"], instance["SubnetId"], instance["Placement"]["AvailabilityZone"])
     assert placed == ("t3.medium", subnet_ids["privatesubnet2"], "us-east-1-bos-1a")
     assert instance["MetadataOptions"]["HttpTokens"] == "required"
@@ -134,21 +134,27 @@ def add_unrelated_resources(endpoint):
     iam.create_role(RoleName="someone-else", Path="/localzones-failover/", AssumeRolePolicyDocument="{}", Tags=[{"Key": MANAGED_BY, "Value": "another"}])
 
 
-def test_new_environment_provision_then_second_run_changes_nothing_then_teardown_removes_only_ours(endpoint):
-    # One lifecycle in one test: a full run with the network is the slowest step, so it is done once.
+# Three full playbook runs against the endpoint: about 4 minutes on 2 idle cores, so the bound leaves room for a loaded machine.
+@pytest.mark.timeout(900)
+def test_the_aws_inventorys_path_provisions_then_changes_nothing_then_teardown_removes_only_ours(endpoint):
+    # The path inventories/aws takes (a new network, the appliance launched, the utility instance) as one
+    # lifecycle in one test: a full run is the slowest step, so it is done once.
     add_unrelated_resources(endpoint)
     before = snapshot(endpoint)
+    variables = network_variables(endpoint, vpn_appliance_launch=True, lz_failover_customer_gateway_address=CUSTOMER_GATEWAY)
 
-    first = run_playbook("provision.yml", network_variables(endpoint))
+    first = run_playbook("provision.yml", variables)
     assert first.returncode == 0, first.failure
     assert_new_environment(endpoint, first)
+    ec2, _iam, _sns = clients(endpoint)
+    assert_appliance(ec2, appliance_of(ec2)["NetworkInterfaces"][0]["NetworkInterfaceId"], CUSTOMER_GATEWAY, first)
     ours = managed_by(snapshot(endpoint))
     assert {kind: len(ids) for kind, ids in ours.items()} == {
         "vpcs": 1, "subnets": 4, "route_tables": 3, "internet_gateways": 1, "vpn_gateways": 1, "vpc_endpoints": 1,
-        "security_groups": 2, "network_interfaces": 1, "instances": 1, "iam_roles": 1, "instance_profiles": 1,
+        "security_groups": 3, "network_interfaces": 1, "instances": 2, "iam_roles": 1, "instance_profiles": 1,
     }
 
-    second = run_playbook("provision.yml", network_variables(endpoint))
+    second = run_playbook("provision.yml", variables)
     assert second.returncode == 0, second.failure
     assert second.changed_tasks == []
     assert second.stats["changed"] == 0
@@ -198,7 +204,8 @@ def test_policy_scopes_route_changes_to_the_managed_tables_and_passes_parliament
     eni = ec2.describe_network_interfaces(NetworkInterfaceIds=[world.vpn_eni_id])["NetworkInterfaces"][0]
     assert eni["SourceDestCheck"] is False
     assert tags_of(eni) == {"Name": "vpn-appliance", ROLE_TAG: "vpn-appliance"}
-    instance = only([item for reservation in ec2.describe_instances()["Reservations"] for item in reservation["Instances"]])
+    instance = only([item for reservation in ec2.describe_instances()["Reservations"] for item in reservation["Instances"]
+                     if tags_of(item).get(ROLE_TAG) == "utility"])
     assert instance["SubnetId"] == world.probe_subnet_id
 
 

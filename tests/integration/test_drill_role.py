@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The drill's settings are checked before anything is touched.
 
-The drill itself runs in the lab (molecule scenario ``failover``); here only its first
+The drill itself runs in the lab (the molecule scenario); here only its first
 line of defence: a bad setting stops playbooks/drill.yml with one clear message in the
 argument-spec or settings check, before any task reaches AWS or a host.
 """
