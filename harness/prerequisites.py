@@ -9,7 +9,8 @@ must not pass green. Under ``CI=true`` (``.ci/run``) tests/conftest.py therefore
 
 * refuses to start when anything setup.sh installs is missing (``missing_prerequisites``):
   root, every Debian package of its ``APT_PACKAGES`` list, every pinned Python
-  distribution of requirements/test.txt (and the files it includes), and every tool the
+  distribution of requirements/test.txt (and the files it includes; in the virtualenv of
+  another ansible-core line, that line's requirement file), and every tool the
   namespace and lab tests look for (so a tool setup.sh forgot shows up here too);
 * fails the run when a test skips anyway (``SkipLedger``).
 
@@ -23,6 +24,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from importlib import metadata
 
 # harness.paths, not harness.netns: conftest.py loads this module before pytest registers
@@ -68,6 +70,20 @@ def pinned_requirements(path=TEST_REQUIREMENTS):
     return pins
 
 
+def requirements_of_this_interpreter(prefix=None):
+    """The requirement file setup.sh installed into the running virtualenv.
+
+    .venv holds requirements/test.txt; each other ansible-core line that scripts/matrix.sh
+    tests has its own virtualenv, .cache/venvs/ansible-core-<line>, from
+    requirements/ansible-core-<line>.txt.
+    """
+    name = os.path.basename(os.path.normpath(prefix or sys.prefix))
+    line_requirements = os.path.join(REPO_ROOT, "requirements", name + ".txt")
+    if name.startswith("ansible-core-") and os.path.isfile(line_requirements):
+        return line_requirements
+    return TEST_REQUIREMENTS
+
+
 def missing_apt_packages(packages):
     missing = []
     for package in packages:
@@ -106,7 +122,7 @@ def missing_prerequisites():
         problems.append("not root: the namespace and lab tests need root")
     problems.extend("tool %s is not on PATH" % tool for tool in tools_the_tests_need() if shutil.which(tool) is None)
     problems.extend("Debian package %s is not installed" % package for package in missing_apt_packages(setup_apt_packages()))
-    problems.extend("Python distribution %s" % problem for problem in wrong_distributions(pinned_requirements()))
+    problems.extend("Python distribution %s" % problem for problem in wrong_distributions(pinned_requirements(requirements_of_this_interpreter())))
     return problems
 
 

@@ -1,0 +1,29 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the localzones.failover collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Which requirement file the CI prerequisite check holds the running virtualenv to."""
+
+from __future__ import annotations
+
+import os
+
+from harness.paths import REPO_ROOT
+from harness.prerequisites import TEST_REQUIREMENTS
+from harness.prerequisites import pinned_requirements
+from harness.prerequisites import requirements_of_this_interpreter
+
+
+def test_the_main_virtualenv_is_held_to_the_test_requirements():
+    assert requirements_of_this_interpreter(os.path.join(REPO_ROOT, ".venv")) == TEST_REQUIREMENTS
+
+
+def test_an_ansible_core_line_is_held_to_its_own_file():
+    prefix = os.path.join(REPO_ROOT, ".cache", "venvs", "ansible-core-2.18")
+    path = requirements_of_this_interpreter(prefix)
+    assert path == os.path.join(REPO_ROOT, "requirements", "ansible-core-2.18.txt")
+    assert pinned_requirements(path)["ansible-core"] == "2.18.19"
+
+
+def test_a_line_without_a_requirement_file_falls_back_to_the_test_requirements():
+    prefix = os.path.join(REPO_ROOT, ".cache", "venvs", "ansible-core-9.99")
+    assert requirements_of_this_interpreter(prefix) == TEST_REQUIREMENTS
