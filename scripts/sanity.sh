@@ -49,49 +49,14 @@ git init --quiet "$COPY"
 
 # Collections the collection depends on (galaxy.yml, followed transitively) must
 # sit next to it in the same ansible_collections tree for ansible-test to see
-# them.  Link the copies installed in .venv by the pinned `ansible` package.
-"$ANSIBLE_CORE_VENV/bin/python" - "$WORK_ROOT/ansible_collections" <<'PY'
-import json
-import os
-import sys
-
-import yaml
-
-target_root = sys.argv[1]
-search = [os.path.join(p, "ansible_collections") for p in sys.path if p]
-
-
-def find(fqcn):
-    namespace, name = fqcn.split(".")
-    for root in search:
-        path = os.path.join(root, namespace, name)
-        if os.path.isfile(os.path.join(path, "MANIFEST.json")):
-            return path
-    return None
-
-
-with open("galaxy.yml", encoding="utf-8") as handle:
-    pending = list((yaml.safe_load(handle).get("dependencies") or {}))
-seen = set()
-while pending:
-    fqcn = pending.pop()
-    if fqcn in seen:
-        continue
-    seen.add(fqcn)
-    source = find(fqcn)
-    if source is None:
-        sys.exit(f"[sanity] dependency {fqcn} is not installed in {sys.prefix}")
-    namespace, name = fqcn.split(".")
-    link = os.path.join(target_root, namespace, name)
-    os.makedirs(os.path.dirname(link), exist_ok=True)
-    if os.path.islink(link):
-        os.unlink(link)
-    if not os.path.exists(link):
-        os.symlink(source, link)
-    with open(os.path.join(source, "MANIFEST.json"), encoding="utf-8") as handle:
-        pending.extend(json.load(handle)["collection_info"].get("dependencies") or {})
-print("[sanity] dependencies: " + ", ".join(sorted(seen)))
-PY
+# them.  Link the copies the chosen virtualenv has (scripts/dependency_collections.py).
+dependencies="$("$ANSIBLE_CORE_VENV/bin/python" scripts/dependency_collections.py)"
+while IFS=$'\t' read -r fqcn source; do
+  link="$WORK_ROOT/ansible_collections/${fqcn/.//}"
+  mkdir -p "$(dirname "$link")"
+  ln -sfn "$source" "$link"
+done <<<"$dependencies"
+echo "[sanity] dependencies: $(cut -f1 <<<"$dependencies" | paste -sd, | sed 's/,/, /g')"
 
 export PATH="$ANSIBLE_CORE_VENV/bin:$PATH"
 # The sanity tests run without colour codes in CI logs and never wait on a terminal.

@@ -143,43 +143,18 @@ setup_tool_venv() {
 # at the versions the main line tests (copied from .venv, on the line's import path through a
 # .pth file, where Ansible and ansible-test look for collections), the monitor daemon's package
 # (the plugins' unit tests import its configuration checks) and ansible-test's pip bootstrap.
-dependency_collection_dirs() {
-  "$VENV/bin/python" - <<'PY'
-import importlib
-import json
-import os
-
-import yaml
-
-with open("galaxy.yml", encoding="utf-8") as handle:
-    pending = list(yaml.safe_load(handle).get("dependencies") or {})
-seen = set()
-while pending:  # galaxy.yml's dependencies and theirs
-    fqcn = pending.pop()
-    if fqcn in seen:
-        continue
-    seen.add(fqcn)
-    # A collection is a namespace package: its directory is its one path entry.
-    path = list(importlib.import_module("ansible_collections." + fqcn).__path__)[0]
-    print(path)
-    with open(os.path.join(path, "MANIFEST.json"), encoding="utf-8") as handle:
-        pending.extend(json.load(handle)["collection_info"].get("dependencies") or {})
-PY
-}
-
 setup_ansible_core_lines() {
-  local requirements line venv collections source namespace_dir site_packages
+  local requirements line venv collections fqcn source site_packages
   for requirements in requirements/ansible-core-*.txt; do
     [[ -f "$requirements" ]] || continue
     line="$(basename "$requirements" .txt)"
     venv="$REPO_ROOT/.cache/venvs/$line"
     setup_tool_venv "$line"
     collections="$venv/collections"
-    while IFS= read -r source; do
-      namespace_dir="$collections/ansible_collections/$(basename "$(dirname "$source")")"
-      mkdir -p "$namespace_dir"
-      rsync -a --delete "$source/" "$namespace_dir/$(basename "$source")/"
-    done < <(dependency_collection_dirs)
+    while IFS=$'\t' read -r fqcn source; do
+      mkdir -p "$collections/ansible_collections/${fqcn%%.*}"
+      rsync -a --delete "$source/" "$collections/ansible_collections/${fqcn/.//}/"
+    done < <("$VENV/bin/python" scripts/dependency_collections.py)
     site_packages="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
     printf '%s\n' "$collections" >"$site_packages/lz-dependency-collections.pth"
     if ! "$venv/bin/python" -c 'import lz_failover_monitor' >/dev/null 2>&1; then

@@ -16,7 +16,6 @@ import without a line in requirements.txt fails here.
 
 from __future__ import annotations
 
-import ast
 import glob
 import importlib.metadata
 import os
@@ -29,6 +28,7 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from harness.imports import imported_names
 from harness.paths import REPO_ROOT
 
 BIN = os.path.dirname(sys.executable)
@@ -45,16 +45,8 @@ def run(argv, cwd=None):
 
 
 def top_level_imports(path):
-    """First component of every absolute import in a Python file (at any depth: also inside functions)."""
-    with open(path, encoding="utf-8") as handle:
-        tree = ast.parse(handle.read(), path)
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0:
-            names.add(node.module.split(".")[0])
-    return names
+    """First component of every absolute import in a Python file."""
+    return {name.split(".")[0] for name in imported_names(path)}
 
 
 def third_party_distributions_of_plugins():

@@ -12,7 +12,6 @@ route watch, Direct Connect) and the drill analysis (reports, plots) stay out.
 
 from __future__ import annotations
 
-import ast
 import glob
 import os
 import shutil
@@ -22,6 +21,7 @@ import zipfile
 
 import pytest
 
+from harness.imports import imported_names
 from harness.paths import REPO_ROOT
 
 tomllib = pytest.importorskip("tomllib")
@@ -52,24 +52,6 @@ def dotted_name(path):
 
 def package_of(path):
     return dotted_name(path) if path.endswith("__init__.py") else dotted_name(path).rsplit(".", 1)[0]
-
-
-def imported_names(path, package):
-    """Every dotted name an import in ``path`` may load: ``a.b`` for ``import a.b``, ``a`` and ``a.c`` for ``from a import c``."""
-    with open(path, encoding="utf-8") as handle:
-        tree = ast.parse(handle.read(), path)
-    names = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
-                base = anchor + ("." + node.module if node.module else "")
-            names.append(base)
-            names += [base + "." + alias.name for alias in node.names]
-    return names
 
 
 def with_parents(dotted):
