@@ -192,6 +192,7 @@ route_tables:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import apply_plan
+from ansible_collections.localzones.failover.plugins.module_utils.aws.pacing import Pacer
 from ansible_collections.localzones.failover.plugins.module_utils.aws.modules import load_managed_routes
 from ansible_collections.localzones.failover.plugins.module_utils.aws.modules import managed_routes_argument_spec
 from ansible_collections.localzones.failover.plugins.module_utils.aws.modules import run_or_fail
@@ -218,7 +219,7 @@ def run(module):
     planned_tables = [apply_to_snapshot(table, plan.actions) for table in snapshot.tables]
     actions = [action.as_dict() for action in plan.actions]
     if plan.changed and not module.check_mode:
-        actions = [outcome.as_dict() for outcome in apply_plan(client, plan)]
+        actions = [outcome.as_dict() for outcome in apply_plan(client, plan, pacer=Pacer())]
 
     route_tables = []
     for before, after in zip(snapshot.tables, planned_tables):

@@ -114,9 +114,11 @@ def test_a_decision_is_applied_measured_and_then_drift_is_repaired(setup, ec2, l
 @pytest.mark.moto
 def test_api_errors_back_off_and_count_until_a_pass_succeeds(setup, ec2, lz_world, ec2_endpoint):
     actuator, config, _clock, log, metrics = setup
+    # One call at a time, so each failed attempt spends exactly one injected fault.
+    config = dataclasses.replace(config, api=dataclasses.replace(config.api, max_parallel_calls=1))
     actuator.attempt(config, None)
     actuator.set_desired("vpn")
-    # A 5xx, not throttling: botocore's adaptive mode would also slow the client down (covered by the daemon test).
+    # A 5xx, not throttling: a throttled call would be retried within the attempt by the pacer.
     put_fault(ec2_endpoint, "CreateRoute", "InternalError", count=2)
     delays = [actuator.attempt(config, "vpn") for _attempt in range(3)]
     assert delays[:2] == [0.2, 0.4] and delays[2] == 30, "backoff while failing, the reconcile interval once applied"
