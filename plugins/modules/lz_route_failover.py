@@ -44,7 +44,11 @@ options:
 notes:
   - The module only needs C(ec2:DescribeRouteTables), C(ec2:DescribeNetworkInterfaces) and
     C(ec2:CreateRoute), C(ec2:ReplaceRoute), C(ec2:DeleteRoute) on the managed route tables.
-  - API calls are retried with botocore's adaptive retry mode (throttling and server errors).
+  - Route calls are paced inside EC2's request budget, tables in the order of I(route_table_ids)
+    (list the most important tables first) - up to 8 calls in flight while a client-side bucket per
+    API action (50 tokens, refilled at 5 per second) has tokens.
+  - A throttled route call (C(RequestLimitExceeded)) is made again after a short jittered wait (at most
+    1 s); other server and connection errors are retried once by botocore's standard retry mode.
   - The module warns when the interface still has source/destination checking on, and when a
     route table has no route propagation from a virtual private gateway.
 attributes:
