@@ -20,6 +20,7 @@ the seconds from the rule being cleared to the plan's last call, over ``--runs``
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import statistics
 import threading
@@ -61,7 +62,7 @@ def adaptive_switch(endpoint_url, plan):
             apply_plan(client, remaining)
             return
         except AwsApiError as exc:
-            remaining = remaining.__class__(path=plan.path, actions=remaining.actions[len(exc.completed):])
+            remaining = dataclasses.replace(remaining, actions=remaining.actions[len(exc.completed):])
 
 
 SWITCHES = {"pacing": pacing_switch, "adaptive": adaptive_switch}
