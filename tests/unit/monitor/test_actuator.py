@@ -131,6 +131,18 @@ def test_api_errors_back_off_and_count_until_a_pass_succeeds(setup, ec2, lz_worl
 
 
 @pytest.mark.moto
+def test_throttled_route_calls_are_retried_within_the_attempt(setup, ec2, lz_world, ec2_endpoint):
+    actuator, config, _clock, log, metrics = setup
+    actuator.attempt(config, None)
+    actuator.set_desired("vpn")
+    put_fault(ec2_endpoint, "CreateRoute", "RequestLimitExceeded", count=3)
+    assert actuator.attempt(config, "vpn") == 30, "applied in one attempt (about 1 s of the pacer's waits at most)"
+    assert not log.named("api_error") and actuator.failures == 0
+    assert sample(metrics, "lz_failover_api_requests_total", operation="CreateRoute", code="RequestLimitExceeded") == 3
+    assert static_routes(ec2, lz_world.prod_rtb_id) == {cidr: lz_world.vpn_eni_id for cidr in lz_world.onprem_cidrs}
+
+
+@pytest.mark.moto
 def test_a_foreign_route_is_reported_and_left_alone(setup, ec2, lz_world, ec2_endpoint):
     actuator, config, _clock, log, metrics = setup
     foreign = ec2.create_network_interface(SubnetId=lz_world.public_subnet_id)["NetworkInterface"]["NetworkInterfaceId"]
