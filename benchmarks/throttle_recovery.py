@@ -73,7 +73,7 @@ def one_run(endpoint_url, switch, tables, throttle_s):
     reset_server(endpoint_url)
     ec2 = ec2_client(endpoint_url)
     world = build_lz_world(ec2, endpoint_url)
-    table_ids = [world.prod_rtb_id] + [ec2.create_route_table(VpcId=world.vpc_id)["RouteTable"]["RouteTableId"] for _ in range(tables - 1)]
+    table_ids = [world.prod_rtb_id] + [ec2.create_route_table(VpcId=world.vpc_id)["RouteTable"]["RouteTableId"] for _table in range(tables - 1)]
     snapshot = load_snapshot(ec2, table_ids, world.onprem_cidrs, world.vpn_eni_id)
     plan = plan_routes(snapshot.tables, snapshot.destinations, PATH_VPN, snapshot.ownership)
     put_fault(endpoint_url, "CreateRoute", "RequestLimitExceeded", count=-1)
@@ -100,7 +100,7 @@ def main(argv=None):
         print("%-9s %5s %9s %9s %9s  (s from throttling cleared to last call; %d CreateRoute, %.1f s throttled)"
               % ("client", "runs", "median", "max", "min", args.tables * 2, args.throttle_s))
         for name, switch in SWITCHES.items():
-            times = [one_run(server.url, switch, args.tables, args.throttle_s) for _ in range(args.runs)]
+            times = [one_run(server.url, switch, args.tables, args.throttle_s) for _run in range(args.runs)]
             print("%-9s %5d %9.2f %9.2f %9.2f" % (name, len(times), statistics.median(times), max(times), min(times)))
     finally:
         server.stop()

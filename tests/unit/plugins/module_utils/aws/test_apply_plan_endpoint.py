@@ -41,7 +41,7 @@ def route_client(endpoint_url):
 
 
 def extra_route_tables(ec2, world, count):
-    return [ec2.create_route_table(VpcId=world.vpc_id)["RouteTable"]["RouteTableId"] for _ in range(count)]
+    return [ec2.create_route_table(VpcId=world.vpc_id)["RouteTable"]["RouteTableId"] for _table in range(count)]
 
 
 def test_one_describe_route_tables_reads_every_table(ec2, lz_world, ec2_endpoint):

@@ -25,7 +25,7 @@ def bucket_on(clock, capacity=50, rate_per_s=5.0):
 def test_a_full_bucket_gives_its_capacity_at_once_then_nothing():
     clock = FakeClock()
     bucket = bucket_on(clock)
-    assert [bucket.try_acquire() for _ in range(50)] == [True] * 50
+    assert [bucket.try_acquire() for _token in range(50)] == [True] * 50
     assert not bucket.try_acquire()
     assert bucket.wait_time() == pytest.approx(0.2)
 
@@ -33,7 +33,7 @@ def test_a_full_bucket_gives_its_capacity_at_once_then_nothing():
 def test_tokens_refill_at_the_rate_and_never_beyond_the_capacity():
     clock = FakeClock()
     bucket = bucket_on(clock, capacity=10, rate_per_s=5.0)
-    for _ in range(10):
+    for _token in range(10):
         bucket.try_acquire()
     clock.advance(0.5)
     assert bucket.tokens == pytest.approx(2.5)
@@ -45,7 +45,7 @@ def test_tokens_refill_at_the_rate_and_never_beyond_the_capacity():
 def test_acquire_waits_exactly_until_the_next_token():
     clock = FakeClock()
     bucket = bucket_on(clock, capacity=2, rate_per_s=4.0)
-    waits = [bucket.acquire() for _ in range(6)]
+    waits = [bucket.acquire() for _token in range(6)]
     assert waits == pytest.approx([0, 0, 0.25, 0.25, 0.25, 0.25])
     assert clock.now == pytest.approx(1.0), "2 at once, then 4 more at 4 per second"
 
@@ -64,9 +64,9 @@ def test_concurrent_takers_never_get_more_than_the_tokens():
     taken = []
 
     def take():
-        taken.extend(result for result in (bucket.try_acquire() for _ in range(40)) if result)
+        taken.extend(result for result in (bucket.try_acquire() for _token in range(40)) if result)
 
-    threads = [threading.Thread(target=take) for _ in range(4)]
+    threads = [threading.Thread(target=take) for _thread in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -84,7 +84,7 @@ def test_the_pacer_defaults_mirror_ec2s_mutating_bucket_one_per_action():
     clock = FakeClock()
     pacer = Pacer(clock=clock.monotonic, sleep=clock.sleep)
     assert (MUTATING_BURST, MUTATING_RATE_PER_S, pacer.max_parallel_calls) == (50, 5.0, 8)
-    for _ in range(50):
+    for _token in range(50):
         pacer.acquire("create_route")
     assert clock.now == 0, "a burst of 50 goes out at once"
     assert pacer.acquire("delete_route") == 0, "each action has its own bucket, as in EC2"
