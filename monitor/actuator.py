@@ -10,6 +10,9 @@ plans from what they show (``plan_routes`` and its ownership rules) and applies 
 plan. So it repairs drift, resumes a plan a crash interrupted, and issues no call a
 table does not need, which is what makes a restart at any moment safe.
 
+* Route calls are paced (``api.max_parallel_calls``, ``api.mutating_*``): tables in
+  the order of ``route_table_ids``, parallel calls while the client-side bucket has
+  tokens, a throttled call retried after a short wait (``ec2.apply_plan``).
 * After a failed attempt it retries with capped exponential backoff (with jitter).
 * A foreign route on a managed destination (``RouteConflictError``) is reported and
   left alone; the attempt is repeated every reconcile interval.
@@ -24,6 +27,7 @@ import threading
 import time
 
 from .aws import ec2_client
+from .aws import route_pacer
 from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import load_snapshot
 from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import apply_plan
 from ansible_collections.localzones.failover.plugins.module_utils.errors import AwsApiError
@@ -104,6 +108,7 @@ class Actuator:  # pylint: disable=too-many-instance-attributes
         self._clock = clock
         self._rng = rng
         self._client = None
+        self._pacer = None
         self._condition = threading.Condition()
         self._wake = False
         self._stopping = False
@@ -134,6 +139,7 @@ class Actuator:  # pylint: disable=too-many-instance-attributes
         with self._condition:
             if config.route_settings() != self._config.route_settings():
                 self._client = None
+                self._pacer = None
             self._config = config
             self._wake = True
             self._condition.notify()
@@ -197,16 +203,17 @@ class Actuator:  # pylint: disable=too-many-instance-attributes
         return delay
 
     def _ec2(self, config):
+        """The EC2 client and the pacer of its route calls, made again after a settings change."""
         with self._condition:
-            client = self._client
+            client, pacer = self._client, self._pacer
         if client is None:
-            client = self._client_factory(config, self._metrics)
+            client, pacer = self._client_factory(config, self._metrics), route_pacer(config)
             with self._condition:
-                self._client = client
-        return client
+                self._client, self._pacer = client, pacer
+        return client, pacer
 
     def _converge(self, config, desired):
-        client = self._ec2(config)
+        client, pacer = self._ec2(config)
         snapshot = load_snapshot(client, config.route_table_ids, config.destination_cidrs, config.vpn_eni_id, config.probe_route_table_id)
         self._observe(snapshot)
         if desired is None:
@@ -214,7 +221,7 @@ class Actuator:  # pylint: disable=too-many-instance-attributes
         plan = plan_routes(snapshot.tables, snapshot.destinations, desired, snapshot.ownership)
         self._report_notes(plan.notes)
         if plan.changed:
-            self._apply(client, plan)
+            self._apply(client, pacer, plan)
         with self._condition:
             latency = self.book.settle(desired, self._clock())
             converged = self.book.converged
@@ -247,16 +254,16 @@ class Actuator:  # pylint: disable=too-many-instance-attributes
             for note in notes:
                 self._log.info(events.ROUTING_NOTE, message=note)
 
-    def _apply(self, client, plan):
+    def _apply(self, client, pacer, plan):
         with self._condition:
             trigger = self.book.trigger(plan.path)
         if trigger == TRIGGER_DRIFT:
             self._metrics.drift_repairs.inc()
             self._log.warning(events.DRIFT_DETECTED, path=plan.path, actions=[action.as_dict() for action in plan.actions])
         try:
-            apply_plan(client, plan, on_outcome=self._on_outcome)
+            apply_plan(client, plan, on_outcome=self._on_outcome, pacer=pacer)
         except AwsApiError as exc:
-            failed = plan.actions[len(exc.completed)]
+            failed = exc.failed_action
             self._metrics.route_actions.labels(failed.action, "failed").inc()
             self._log.warning(events.ROUTE_ACTION, outcome="failed", code=exc.code, latency_ms=_ms(exc.latency_ms), trigger=trigger, **failed.as_dict())
             raise

@@ -11,6 +11,7 @@ keys. Every HTTP attempt, retries included, is counted by operation and result c
 from __future__ import annotations
 
 from ansible_collections.localzones.failover.plugins.module_utils.aws.calls import retry_config
+from ansible_collections.localzones.failover.plugins.module_utils.aws.pacing import Pacer
 
 
 def session(region):
@@ -49,6 +50,16 @@ def reporting_client(service, region, endpoint_url, connect_timeout, read_timeou
         retries={"mode": "standard", "total_max_attempts": max_attempts}, connect_timeout=connect_timeout, read_timeout=read_timeout,
     )
     return session(region).client(service, endpoint_url=endpoint_url, config=config)
+
+
+def route_pacer(config):
+    """The pacing of this monitor's route calls (``api.max_parallel_calls``, ``api.mutating_*``).
+
+    It only sees this monitor's calls: monitors that share an account each get their
+    part of the account's bucket through these settings.
+    """
+    api = config.api
+    return Pacer(max_parallel_calls=api.max_parallel_calls, rate_per_s=api.mutating_rate_per_s, burst=api.mutating_burst)
 
 
 def ec2_client(config, metrics):

@@ -85,6 +85,9 @@ class ApiConfig:
     connect_timeout_s: float
     read_timeout_s: float
     retry_backoff_max_s: float
+    max_parallel_calls: int
+    mutating_rate_per_s: float
+    mutating_burst: int
 
 
 @dataclass(frozen=True)
@@ -198,7 +201,7 @@ def integer(minimum=None, maximum=None):
     return check
 
 
-def number(positive=False):
+def number(positive=False, maximum=None):
     """A finite number; the policy's own ranges are left to PolicySettings."""
     def check(value, path, problems):
         if not is_number(value):
@@ -206,6 +209,9 @@ def number(positive=False):
             return None
         if positive and value <= 0:
             problems.append("%s: must be > 0, got %r" % (path, value))
+            return None
+        if maximum is not None and value > maximum:
+            problems.append("%s: must be <= %s, got %r" % (path, maximum, value))
             return None
         return float(value) if isinstance(value, float) else value
     return check
@@ -349,6 +355,9 @@ API_SCHEMA = {
     "connect_timeout_s": (default("api.connect_timeout_s"), number(positive=True)),
     "read_timeout_s": (default("api.read_timeout_s"), number(positive=True)),
     "retry_backoff_max_s": (default("api.retry_backoff_max_s"), number(positive=True)),
+    "max_parallel_calls": (default("api.max_parallel_calls"), integer(1, 32)),
+    "mutating_rate_per_s": (default("api.mutating_rate_per_s"), number(positive=True, maximum=1000)),
+    "mutating_burst": (default("api.mutating_burst"), integer(1, 1000)),
 }
 
 METRICS_SCHEMA = {

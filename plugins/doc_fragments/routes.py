@@ -12,6 +12,7 @@ options:
   route_table_ids:
     description:
       - The route tables of the production subnets whose traffic moves between the paths.
+      - The tables are switched in this order, so list the most important tables first.
     type: list
     elements: str
     required: true

@@ -21,6 +21,8 @@ class FailoverError(Exception):
         # Outcomes of the plan actions that had already run when this error
         # stopped the plan, so callers can report a partial change truthfully.
         self.completed = ()
+        # The plan action whose call raised this error (None when no action did).
+        self.failed_action = None
 
 
 class ValidationError(FailoverError):

@@ -44,7 +44,11 @@ options:
 notes:
   - The module only needs C(ec2:DescribeRouteTables), C(ec2:DescribeNetworkInterfaces) and
     C(ec2:CreateRoute), C(ec2:ReplaceRoute), C(ec2:DeleteRoute) on the managed route tables.
-  - API calls are retried with botocore's adaptive retry mode (throttling and server errors).
+  - Route calls are paced inside EC2's request budget, tables in the order of I(route_table_ids)
+    (list the most important tables first) - up to 8 calls in flight while a client-side bucket per
+    API action (50 tokens, refilled at 5 per second) has tokens.
+  - A throttled route call (C(RequestLimitExceeded)) is made again after a short jittered wait (at most
+    1 s); other server and connection errors are retried once by botocore's standard retry mode.
   - The module warns when the interface still has source/destination checking on, and when a
     route table has no route propagation from a virtual private gateway.
 attributes:
@@ -192,6 +196,7 @@ route_tables:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import apply_plan
+from ansible_collections.localzones.failover.plugins.module_utils.aws.pacing import Pacer
 from ansible_collections.localzones.failover.plugins.module_utils.aws.modules import load_managed_routes
 from ansible_collections.localzones.failover.plugins.module_utils.aws.modules import managed_routes_argument_spec
 from ansible_collections.localzones.failover.plugins.module_utils.aws.modules import run_or_fail
@@ -218,7 +223,7 @@ def run(module):
     planned_tables = [apply_to_snapshot(table, plan.actions) for table in snapshot.tables]
     actions = [action.as_dict() for action in plan.actions]
     if plan.changed and not module.check_mode:
-        actions = [outcome.as_dict() for outcome in apply_plan(client, plan)]
+        actions = [outcome.as_dict() for outcome in apply_plan(client, plan, pacer=Pacer())]
 
     route_tables = []
     for before, after in zip(snapshot.tables, planned_tables):

@@ -4,7 +4,7 @@
 """The project's EC2 retry settings against real HTTP faults from the fidelity server.
 
 The client is built the way the modules and the monitor build theirs,
-``botocore.config.Config(**retry_config())`` (adaptive mode), and CreateRoute
+``botocore.config.Config(**retry_config())`` (standard mode), and CreateRoute
 goes through ``module_utils.aws.calls.timed_call``.  The server's per-Action counters show
 how many requests each call really sent.
 """
@@ -70,7 +70,7 @@ def test_create_route_gets_through_retryable_faults(ec2_endpoint, lz_world, code
     assert static_targets(client, lz_world) == [lz_world.vpn_eni_id]
     # The latency covers the whole call, failed attempts included, not just the last one.
     assert faults * FAULT_DELAY_MS <= latency_ms <= elapsed * 1000.0
-    # Throttling backs off from 1 s and adaptive mode then meters the client; 5xx backs off from 50 ms.
+    # Throttling backs off from 1 s (a random share of 1, 2, 4 s); 5xx backs off from 50 ms.
     assert elapsed < (15.0 if code == "RequestLimitExceeded" else 5.0)
 
 
@@ -95,7 +95,7 @@ def test_credential_errors_fail_at_once(ec2, ec2_endpoint, lz_world, code, statu
 
 
 def test_throttling_beyond_the_attempts_surfaces_as_aws_api_error(ec2, ec2_endpoint, lz_world):
-    # Under constant throttling every adaptive-mode attempt costs seconds of backoff;
+    # Under constant throttling every attempt costs up to seconds of backoff;
     # three attempts show the same behaviour as the default budget, faster.
     client = project_client(ec2_endpoint, max_attempts=3)
     attempts = client.meta.config.retries["total_max_attempts"]

@@ -69,10 +69,13 @@ vpn_check:
 reconcile_interval_s: 30
 status_interval_s: 10
 api:
-  max_attempts: 8
+  max_attempts: 2
   connect_timeout_s: 3
   read_timeout_s: 5
   retry_backoff_max_s: 10
+  max_parallel_calls: 8
+  mutating_rate_per_s: 5.0
+  mutating_burst: 50
 metrics:
   enabled: true
   address: 127.0.0.1

@@ -28,18 +28,29 @@ from ..errors import AwsApiError
 UNKNOWN_SERVICE = "AWS"
 
 
-def retry_config(max_attempts=5, connect_timeout=3, read_timeout=10):
-    """botocore client settings for route and test calls; ``max_attempts`` counts the first try too.
+# botocore attempts per call of a route client (the first try counted): one quick second try
+# for a 5xx answer or a dropped connection. More would put botocore's throttling backoff
+# (a random share of 1, 2, 4 ... s) between EC2 answering again and the switch;
+# throttled route calls are retried by the executor's pacer instead (pacing.py).
+ROUTE_CALL_MAX_ATTEMPTS = 2
 
-    Adaptive mode retries throttling (RequestLimitExceeded), 5xx and transient
-    connection errors with backoff, and rate-limits the client itself once the
-    service starts throttling, so a burst of failover calls does not make it worse.
-    Under constant throttling that costs seconds per attempt, so the budget is
-    small: a long-running caller retries whole actions itself instead.
-    Short timeouts keep a hung connection from stalling a failover.
+
+def retry_config(max_attempts=5, connect_timeout=3, read_timeout=10):
+    """botocore client settings; ``max_attempts`` is botocore's ``total_max_attempts``, the first try counted.
+
+    botocore's ``standard`` mode retries throttling (RequestLimitExceeded), 5xx
+    answers and transient connection errors with jittered exponential backoff,
+    within ``max_attempts`` in total (1: no retry). It has no client-side rate
+    limiter: pacing route calls inside EC2's budget is the project's own
+    (``pacing.Pacer``, used by ``ec2.apply_plan``), whose short capped backoff
+    lets a switch finish soon after a throttling episode ends; botocore's
+    ``adaptive`` mode kept the client slow for seconds after it. Clients that
+    make route calls use ``ROUTE_CALL_MAX_ATTEMPTS``; a long-running caller
+    retries whole attempts itself. Short timeouts keep a hung connection from
+    stalling a failover.
     """
     return {
-        "retries": {"mode": "adaptive", "total_max_attempts": max_attempts},
+        "retries": {"mode": "standard", "total_max_attempts": max_attempts},
         "connect_timeout": connect_timeout,
         "read_timeout": read_timeout,
     }

@@ -11,6 +11,9 @@ and endpoints stay the caller's business and this file only speaks EC2.
 from __future__ import annotations
 
 import ipaddress
+from concurrent.futures import FIRST_COMPLETED
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait
 from dataclasses import dataclass
 
 from ..errors import AwsApiError
@@ -28,6 +31,7 @@ from ..tags import ROLE_VPN_APPLIANCE
 from .calls import call
 from .calls import paginate
 from .calls import timed_call
+from .pacing import is_throttling
 
 OUTCOME_DONE = "done"
 OUTCOME_ALREADY_DONE = "already-done"
@@ -198,20 +202,147 @@ def execute_action(client, action):
     return ActionOutcome(action, OUTCOME_DONE, latency_ms)
 
 
-def apply_plan(client, plan, on_outcome=None):
-    """Execute every action of ``plan`` in order; return their outcomes.
+def route_operation(action):
+    """The client method that runs ``action`` ("create_route"): the API action whose bucket it spends."""
+    return {ACTION_CREATE: "create_route", ACTION_REPLACE: "replace_route", ACTION_DELETE: "delete_route"}[action.action]
 
-    ``on_outcome`` (optional) is called after each action, so a long-running
-    caller can log and count each call as it happens.
+
+def _paced_action(client, action, pacer, token_taken=False):
+    """``execute_action`` after a token of its bucket; throttled calls wait briefly and run again.
+
+    botocore's own backoff after a throttle grows to seconds per attempt; this one is
+    capped at ``pacing.THROTTLE_CAP_S``, so the call goes out again soon after EC2
+    answers again (the bucket refills meanwhile, at EC2's rate).
     """
+    operation = route_operation(action)
+    throttles = 0
+    while True:
+        if not token_taken:
+            pacer.acquire(operation)
+        token_taken = False
+        try:
+            return execute_action(client, action)
+        except AwsApiError as exc:
+            if not is_throttling(exc.code) or throttles >= pacer.throttle_retries:
+                raise
+            throttles += 1
+            pacer.on_throttled(operation)
+            pacer.sleep(pacer.throttle_delay(throttles))
+
+
+def _run_action(client, action, pacer, token_taken=False):
+    if pacer is None:
+        return execute_action(client, action)
+    return _paced_action(client, action, pacer, token_taken)
+
+
+class _PlanRun:
+    """The results of one plan's actions by position, reported in plan order as they complete."""
+
+    def __init__(self, plan, on_outcome):
+        self.actions = plan.actions
+        self.results = [None] * len(plan.actions)
+        self.failures = {}  # position -> exception
+        self._on_outcome = on_outcome
+        self._reported = 0
+
+    def record(self, position, future):
+        exc = future.exception()
+        if exc is None:
+            self.results[position] = future.result()
+        else:
+            self.failures[position] = exc
+
+    def report_ready(self):
+        """Call ``on_outcome`` for every outcome whose predecessors are all settled (plan order)."""
+        while self._reported < len(self.actions) and (self.results[self._reported] is not None or self._reported in self.failures):
+            outcome = self.results[self._reported]
+            self._reported += 1
+            if outcome is not None and self._on_outcome is not None:
+                self._on_outcome(outcome)
+
+    def outcomes(self):
+        """The outcomes of the actions that were applied, in plan order."""
+        return [outcome for outcome in self.results if outcome is not None]
+
+    def raise_first_failure(self):
+        """Raise the failure of the earliest failed action, with ``completed`` and ``failed_action`` set."""
+        if not self.failures:
+            return
+        position = min(self.failures)
+        exc = self.failures[position]
+        if isinstance(exc, FailoverError):
+            exc.completed = tuple(self.outcomes())
+            exc.failed_action = self.actions[position]
+        raise exc
+
+
+def _apply_sequentially(client, plan, on_outcome, pacer):
     outcomes = []
     for action in plan.actions:
         try:
-            outcome = execute_action(client, action)
+            outcome = _run_action(client, action, pacer)
         except FailoverError as exc:
             exc.completed = tuple(outcomes)
+            exc.failed_action = action
             raise
         outcomes.append(outcome)
         if on_outcome is not None:
             on_outcome(outcome)
     return outcomes
+
+
+def _apply_in_parallel(client, plan, on_outcome, pacer):
+    """Up to ``pacer.max_parallel_calls`` calls in flight, started in plan order, each after its token."""
+    run = _PlanRun(plan, on_outcome)
+    in_flight = {}  # future -> position
+    with ThreadPoolExecutor(max_workers=pacer.max_parallel_calls, thread_name_prefix="route-call") as executor:
+        try:
+            for position, action in enumerate(plan.actions):
+                _settle(run, in_flight, pacer.max_parallel_calls - 1)
+                if run.failures:
+                    break  # no new call after a failure; the calls in flight finish
+                pacer.acquire(route_operation(action))
+                _settle(run, in_flight, pacer.max_parallel_calls - 1)
+                if run.failures:
+                    break
+                in_flight[executor.submit(_paced_action, client, action, pacer, True)] = position
+        finally:
+            # Whatever stopped the loop (a failure, or on_outcome raising), calls in flight finish.
+            for future in wait(in_flight).done:
+                run.record(in_flight[future], future)
+        run.report_ready()
+    run.raise_first_failure()
+    return run.outcomes()
+
+
+def _settle(run, in_flight, at_most):
+    """Record the finished calls and report what is ready; wait until at most ``at_most`` are in flight."""
+    done = [future for future in in_flight if future.done()]
+    if len(in_flight) - len(done) > at_most:
+        done = wait(in_flight, return_when=FIRST_COMPLETED).done
+    for future in done:
+        run.record(in_flight.pop(future), future)
+    run.report_ready()
+
+
+def apply_plan(client, plan, on_outcome=None, pacer=None):
+    """Execute every action of ``plan``; return their outcomes in plan order.
+
+    The plan lists the tables in the order of ``route_table_ids``, so the tables
+    listed first are switched first. Without a ``pacing.Pacer`` (or with one that
+    allows one call at a time) the actions run one after the other; with one, up
+    to ``max_parallel_calls`` calls are in flight while its buckets have tokens
+    (a burst of creates goes out together, then one per token), and a throttled
+    call is retried after a short wait.
+
+    ``on_outcome`` (optional) is called in the caller's thread for each applied
+    action, in plan order, so a long-running caller can log and count each call.
+    On failure the FailoverError of the earliest failed action is raised with
+    ``failed_action`` (that action) and ``completed`` (the outcomes of every
+    action that was applied, in plan order, including parallel calls after the
+    failed one); no call is started after a failure, calls in flight finish.
+    """
+    if pacer is None or pacer.max_parallel_calls <= 1:
+        return _apply_sequentially(client, plan, on_outcome, pacer)
+    return _apply_in_parallel(client, plan, on_outcome, pacer)

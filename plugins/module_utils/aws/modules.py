@@ -17,6 +17,7 @@ except ImportError:
 
 from ..errors import FailoverError
 from ..validation import validate_route_inputs
+from .calls import ROUTE_CALL_MAX_ATTEMPTS
 from .calls import retry_config
 from .ec2 import load_snapshot
 
@@ -47,7 +48,7 @@ def load_managed_routes(module):
     route_table_ids, destinations = validate_route_inputs(
         params["route_table_ids"], params["destination_cidrs"], params["vpn_eni_id"], params["probe_route_table_id"]
     )
-    client = retrying_client(module, "ec2")
+    client = retrying_client(module, "ec2", retry_config(max_attempts=ROUTE_CALL_MAX_ATTEMPTS))
     snapshot = load_snapshot(client, route_table_ids, destinations, params["vpn_eni_id"], params["probe_route_table_id"])
     return client, snapshot
 

@@ -82,11 +82,18 @@ SETTINGS = (
     # The daemon's own cadences.
     Setting("reconcile_interval_s", 30, "float"),
     Setting("status_interval_s", 10, "float"),
-    # EC2 API client.
-    Setting("api.max_attempts", 8, "int"),
+    # EC2 API client. botocore's attempts per call stay few (calls.ROUTE_CALL_MAX_ATTEMPTS):
+    # throttled route calls are retried by the pacer, other failures by whole attempts.
+    Setting("api.max_attempts", 2, "int"),
     Setting("api.connect_timeout_s", 3, "float"),
     Setting("api.read_timeout_s", 5, "float"),
     Setting("api.retry_backoff_max_s", 10, "float"),
+    # Pacing of route calls (pacing.Pacer): EC2's bucket of each mutating action holds 50
+    # tokens refilled at 5 per second per account and Region; monitors that fail over
+    # together share it, so each gets its part (README, "Many route tables, one account").
+    Setting("api.max_parallel_calls", 8, "int"),
+    Setting("api.mutating_rate_per_s", 5.0, "float"),
+    Setting("api.mutating_burst", 50, "int"),
     # Prometheus endpoint.
     Setting("metrics.enabled", True, "bool"),
     Setting("metrics.address", "127.0.0.1", "str"),

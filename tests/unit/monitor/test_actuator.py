@@ -114,9 +114,11 @@ def test_a_decision_is_applied_measured_and_then_drift_is_repaired(setup, ec2, l
 @pytest.mark.moto
 def test_api_errors_back_off_and_count_until_a_pass_succeeds(setup, ec2, lz_world, ec2_endpoint):
     actuator, config, _clock, log, metrics = setup
+    # One call at a time, so each failed attempt spends exactly one injected fault.
+    config = dataclasses.replace(config, api=dataclasses.replace(config.api, max_parallel_calls=1))
     actuator.attempt(config, None)
     actuator.set_desired("vpn")
-    # A 5xx, not throttling: botocore's adaptive mode would also slow the client down (covered by the daemon test).
+    # A 5xx, not throttling: a throttled call would be retried within the attempt by the pacer.
     put_fault(ec2_endpoint, "CreateRoute", "InternalError", count=2)
     delays = [actuator.attempt(config, "vpn") for _attempt in range(3)]
     assert delays[:2] == [0.2, 0.4] and delays[2] == 30, "backoff while failing, the reconcile interval once applied"
@@ -126,6 +128,18 @@ def test_api_errors_back_off_and_count_until_a_pass_succeeds(setup, ec2, lz_worl
     assert sample(metrics, "lz_failover_api_requests_total", operation="CreateRoute", code="OK") == 2
     assert actuator.failures == 0 and actuator.last_error is None
     assert len(static_routes(ec2, lz_world.prod_rtb_id)) == 2
+
+
+@pytest.mark.moto
+def test_throttled_route_calls_are_retried_within_the_attempt(setup, ec2, lz_world, ec2_endpoint):
+    actuator, config, _clock, log, metrics = setup
+    actuator.attempt(config, None)
+    actuator.set_desired("vpn")
+    put_fault(ec2_endpoint, "CreateRoute", "RequestLimitExceeded", count=3)
+    assert actuator.attempt(config, "vpn") == 30, "applied in one attempt (about 1 s of the pacer's waits at most)"
+    assert not log.named("api_error") and actuator.failures == 0
+    assert sample(metrics, "lz_failover_api_requests_total", operation="CreateRoute", code="RequestLimitExceeded") == 3
+    assert static_routes(ec2, lz_world.prod_rtb_id) == {cidr: lz_world.vpn_eni_id for cidr in lz_world.onprem_cidrs}
 
 
 @pytest.mark.moto

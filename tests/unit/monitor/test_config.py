@@ -56,7 +56,8 @@ def test_minimal_configuration_gets_the_documented_defaults():
     assert config.policy == PolicySettings()
     assert config.vpn_check.enabled is False and config.vpn_check.targets == ()
     assert config.reconcile_interval_s == 30 and config.status_interval_s == 10
-    assert (config.api.max_attempts, config.api.connect_timeout_s, config.api.read_timeout_s, config.api.retry_backoff_max_s) == (8, 3, 5, 10)
+    assert (config.api.max_attempts, config.api.connect_timeout_s, config.api.read_timeout_s, config.api.retry_backoff_max_s) == (2, 3, 5, 10)
+    assert (config.api.max_parallel_calls, config.api.mutating_rate_per_s, config.api.mutating_burst) == (8, 5.0, 50)
     assert (config.metrics.enabled, config.metrics.address, config.metrics.port) == (True, "127.0.0.1", 9190)
     assert config.notifications.region == "us-east-1", "notifications.region defaults to region"
     cloudwatch = config.cloudwatch
@@ -98,7 +99,7 @@ def test_policy_values_reach_the_state_machine_settings():
 
 def test_empty_sections_mean_defaults():
     config = validate_document(with_changes(policy=None, api=None, metrics=None))
-    assert config.policy == PolicySettings() and config.api.max_attempts == 8
+    assert config.policy == PolicySettings() and config.api.max_attempts == 2
 
 
 @pytest.mark.parametrize(
@@ -151,6 +152,11 @@ def test_empty_sections_mean_defaults():
         ({"reconcile_interval_s": 0}, "reconcile_interval_s: must be > 0, got 0"),
         ({"api": {"max_attempts": 0}}, "api.max_attempts: must be between 1 and 20, got 0"),
         ({"api": {"read_timeout_s": None}}, "api.read_timeout_s: must be a number, got null None"),
+        ({"api": {"max_parallel_calls": 0}}, "api.max_parallel_calls: must be between 1 and 32, got 0"),
+        ({"api": {"max_parallel_calls": 33}}, "api.max_parallel_calls: must be between 1 and 32, got 33"),
+        ({"api": {"mutating_rate_per_s": 0}}, "api.mutating_rate_per_s: must be > 0, got 0"),
+        ({"api": {"mutating_rate_per_s": 1001}}, "api.mutating_rate_per_s: must be <= 1000, got 1001"),
+        ({"api": {"mutating_burst": 0}}, "api.mutating_burst: must be between 1 and 1000, got 0"),
         ({"metrics": {"port": 70000}}, "metrics.port: must be between 1 and 65535, got 70000"),
         ({"metrics": {"address": "localhost"}}, "metrics.address: 'localhost' is not an IP address"),
         ({"notifications": {"sns_topic_arn": "my-topic"}}, "notifications.sns_topic_arn: 'my-topic' is not an SNS topic ARN"),
