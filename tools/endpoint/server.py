@@ -44,6 +44,7 @@ from . import faults
 from . import propagation
 from .behaviours import install
 from .protocol import CONTROL_PREFIX
+from .protocol import ec2_action_read
 from .protocol import json_error
 from .protocol import json_response
 
@@ -81,7 +82,7 @@ class EndpointApp:  # pylint: disable=too-few-public-methods
     def __call__(self, environ, start_response):
         response = self._respond(environ, start_response)
         # moto has done its work by now: a waiting route-table watcher learns of a change at once.
-        if change_notification.may_change_route_tables(environ, environ.get(faults.ACTION_KEY)):
+        if change_notification.may_change_route_tables(environ, ec2_action_read(environ)):
             change_notification.refresh_route_tables_version()
         return response
 
