@@ -30,8 +30,8 @@ from tools.endpoint.server import serve
 from tools.endpoint.throttling import BucketSize
 from tools.endpoint.throttling import TokenBucket
 
-from .ec2_calls import api_error
-from .ec2_calls import route_table
+from tests.unit.tools.endpoint.ec2_calls import api_error
+from tests.unit.tools.endpoint.ec2_calls import route_table
 
 pytestmark = pytest.mark.moto
 
