@@ -45,7 +45,6 @@ for a bad rule), ``clear_faults()``, ``fault_stats()``; thread-safe.
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import time
@@ -53,10 +52,9 @@ from collections import Counter
 from dataclasses import dataclass
 from dataclasses import replace
 
+from .protocol import control_resource_response
 from .protocol import ec2_error_response
 from .protocol import ec2_request
-from .protocol import json_error
-from .protocol import json_response
 
 
 MAX_FAULT_DELAY_MS = 300_000
@@ -213,23 +211,4 @@ def fault_response(environ):
 
 def faults_response(request):
     """Answer a control request for ``/_fidelity/faults``."""
-    if request.method == "PUT":
-        return _put_fault(request)
-    if request.method == "DELETE":
-        clear_faults()
-    elif request.method != "GET":
-        return json_error(405, "MethodNotAllowed", "use GET, PUT or DELETE")
-    return json_response(200, fault_stats())
-
-
-def _put_fault(request):
-    try:
-        body = json.loads(request.get_data(as_text=True) or "null")
-    except ValueError:
-        return json_error(400, "InvalidJson", "the body is not JSON")
-    if not isinstance(body, dict):
-        return json_error(400, "InvalidParameterValue", "the body must be a JSON object")
-    try:
-        return json_response(200, {"rule": _FAULTS.add(body)})
-    except ValueError as exc:
-        return json_error(400, "InvalidParameterValue", str(exc))
+    return control_resource_response(request, fault_stats, lambda body: {"rule": _FAULTS.add(body)}, clear_faults)

@@ -42,6 +42,36 @@ def json_error(status, code, message):
     return json_response(status, {"error": {"code": code, "message": message}})
 
 
+def control_resource_response(request, show, put, delete):
+    """Answer a control resource that GET shows, PUT sets from a JSON object and DELETE clears.
+
+    ``show()`` gives the body of GET's answer (and of DELETE's, after
+    ``delete()``); ``put(body)`` takes the JSON object PUT sent and gives the
+    body of the answer, or raises ValueError for a bad one (answered 400 with
+    its message: ``put`` must then have changed nothing).
+    """
+    if request.method == "PUT":
+        return _put_json_object(request, put)
+    if request.method == "DELETE":
+        delete()
+    elif request.method != "GET":
+        return json_error(405, "MethodNotAllowed", "use GET, PUT or DELETE")
+    return json_response(200, show())
+
+
+def _put_json_object(request, put):
+    try:
+        body = json.loads(request.get_data(as_text=True) or "null")
+    except ValueError:
+        return json_error(400, "InvalidJson", "the body is not JSON")
+    if not isinstance(body, dict):
+        return json_error(400, "InvalidParameterValue", "the body must be a JSON object")
+    try:
+        return json_response(200, put(body))
+    except ValueError as exc:
+        return json_error(400, "InvalidParameterValue", str(exc))
+
+
 def credential_scope(environ):
     """``(region, service)`` of a SigV4-signed request, or None for an unsigned one."""
     scope = _SIGV4_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))

@@ -69,7 +69,6 @@ setting; ``clock`` is a monotonic clock in seconds, for tests),
 from __future__ import annotations
 
 import copy
-import json
 import math
 import os
 import re
@@ -87,11 +86,10 @@ from moto.iam.models import get_account_id_from
 from .patching import original
 from .patching import patch
 from .protocol import DEFAULT_REGION
+from .protocol import control_resource_response
 from .protocol import credential_scope
 from .protocol import ec2_error_response
 from .protocol import ec2_request
-from .protocol import json_error
-from .protocol import json_response
 
 
 @dataclass(frozen=True)
@@ -411,30 +409,14 @@ def throttle_response(environ):
     return ec2_error_response("RequestLimitExceeded", message, _THROTTLED_STATUS)
 
 
+def _put_settings(body):
+    _THROTTLER.configure(checked_settings(body))
+    return throttling_stats()
+
+
 def throttling_response(request):
     """Answer a control request for ``/_fidelity/throttling``."""
-    if request.method == "PUT":
-        return _put_settings(request)
-    if request.method == "DELETE":
-        disable()
-    elif request.method != "GET":
-        return json_error(405, "MethodNotAllowed", "use GET, PUT or DELETE")
-    return json_response(200, throttling_stats())
-
-
-def _put_settings(request):
-    try:
-        body = json.loads(request.get_data(as_text=True) or "null")
-    except ValueError:
-        return json_error(400, "InvalidJson", "the body is not JSON")
-    if not isinstance(body, dict):
-        return json_error(400, "InvalidParameterValue", "the body must be a JSON object")
-    try:
-        settings = checked_settings(body)
-    except ValueError as exc:
-        return json_error(400, "InvalidParameterValue", str(exc))
-    _THROTTLER.configure(settings)
-    return json_response(200, throttling_stats())
+    return control_resource_response(request, throttling_stats, _put_settings, disable)
 
 
 # --------------------------------------------------------------------------- DescribeRouteTables that lags
