@@ -345,7 +345,10 @@ class _Throttler:
 
     def _record_routes_before(self, account, region, request, now):
         rtb_id = (request.params.get("RouteTableId") or [None])[0]
-        table = ec2_backends[account][region].route_tables.get(rtb_id) if rtb_id else None
+        try:
+            table = ec2_backends[account][region].route_tables.get(rtb_id)
+        except KeyError:  # a Region moto does not know: moto answers the call with its error
+            table = None
         if table is not None:
             routes = [copy.copy(route) for route in table.routes]
             self._history.record((account, region, rtb_id), routes, now, self._settings.describe_lag_ms / 1000.0)

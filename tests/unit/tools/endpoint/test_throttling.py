@@ -96,7 +96,7 @@ def client_for_account(endpoint_url, account_id, region=REGION):
     """A client without retries whose requests moto attributes to ``account_id`` (the x-moto-account-id header)."""
     client = ec2_client(endpoint_url, region=region, config=NO_RETRIES)
 
-    def add_account_header(request, **_):
+    def add_account_header(request, **_event):
         request.headers["x-moto-account-id"] = account_id
 
     client.meta.events.register("before-sign.ec2.*", add_account_header)
@@ -108,7 +108,7 @@ def client_for_account(endpoint_url, account_id, region=REGION):
 
 def test_bucket_starts_full_and_an_empty_one_loses_nothing():
     bucket = TokenBucket(BucketSize(3, 0), now=0.0)
-    assert [bucket.take(0.0) for _ in range(4)] == [True, True, True, False]
+    assert [bucket.take(0.0) for _request in range(4)] == [True, True, True, False]
     assert bucket.tokens(0.0) == 0.0
     assert not bucket.take(0.0)
     assert bucket.tokens(0.0) == 0.0
@@ -116,7 +116,7 @@ def test_bucket_starts_full_and_an_empty_one_loses_nothing():
 
 def test_bucket_refills_continuously_up_to_its_capacity():
     bucket = TokenBucket(BucketSize(50, 5), now=0.0)
-    for _ in range(50):
+    for _request in range(50):
         assert bucket.take(0.0)
     assert bucket.tokens(0.1) == pytest.approx(0.5)
     assert not bucket.take(0.1)
@@ -160,7 +160,7 @@ def test_throttling_is_off_by_default(ec2_no_retries, ec2_endpoint, clock):
     stats = get_throttling(ec2_endpoint)
     assert (stats["enabled"], stats["counters"]) == (False, [])
     throttling.configure(enabled=False, buckets={"DescribeVpcs": {"capacity": 1, "refill_per_s": 0}}, clock=clock)
-    for _ in range(3):
+    for _request in range(3):
         ec2_no_retries.describe_vpcs()
     assert get_throttling(ec2_endpoint)["counters"] == []
 
