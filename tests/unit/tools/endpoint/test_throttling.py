@@ -336,10 +336,10 @@ def test_an_endpoint_started_throttling_throttles_with_ec2_sizes_until_turned_of
 
 def test_describe_route_tables_lags_route_changes_by_the_set_delay(ec2_no_retries, clock):
     rtb_id, igw_id = gateway_route_table(ec2_no_retries)
-    other_rtb_id, _ = gateway_route_table(ec2_no_retries)
+    other_rtb_id, other_igw_id = gateway_route_table(ec2_no_retries)
     throttling.configure(enabled=False, describe_lag_ms=500, clock=clock)
     ec2_no_retries.create_route(RouteTableId=rtb_id, DestinationCidrBlock=destination(0), GatewayId=igw_id)
-    ec2_no_retries.create_route(RouteTableId=other_rtb_id, DestinationCidrBlock=destination(9), GatewayId=igw_id)
+    ec2_no_retries.create_route(RouteTableId=other_rtb_id, DestinationCidrBlock=destination(9), GatewayId=other_igw_id)
 
     clock.advance(0.2)
     ec2_no_retries.delete_route(RouteTableId=rtb_id, DestinationCidrBlock=destination(0))
