@@ -26,7 +26,11 @@ what the endpoint changes, and what still differs from EC2):
 * ``security_group_rules.py``: rules for a protocol without ports (ESP);
 * ``elastic_ip_tags.py``: DescribeTags' resource type ``elastic-ip``;
 * ``instance_termination.py``: TerminateInstances detaches the interfaces it keeps;
-* ``reset.py``: moto's reset also clears the faults and Direct Connect;
+* ``reset.py``: moto's reset also clears the faults, the throttling counters
+  and Direct Connect;
+* ``throttling.py``: EC2's request throttling (token buckets per account,
+  Region and action; ``RequestLimitExceeded``) and DescribeRouteTables that
+  lags route changes, off unless ``--throttle``; control API ``throttling``;
 * ``faults.py``: fault injection, EC2 requests answered with errors or slowly;
   control API ``faults``;
 * ``change_notification.py``: the long poll ``route-tables/version`` that a
@@ -38,7 +42,7 @@ and the parts they share: ``server.py`` (the HTTP server, the request dispatch,
 the control API's routing and the command line), ``behaviours.py`` (the list of
 behaviours and ``install()``), ``patching.py`` (replacing a moto method,
 reaching the one it replaced), ``protocol.py`` (control API answers, the SigV4
-credential scope).
+credential scope, EC2's query-protocol requests and error body).
 
 Adding a behaviour
 ------------------

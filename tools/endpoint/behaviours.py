@@ -19,6 +19,7 @@ from . import propagation
 from . import reset
 from . import routes
 from . import security_group_rules
+from . import throttling
 from . import zones
 
 BEHAVIOURS = (
@@ -29,6 +30,7 @@ BEHAVIOURS = (
     security_group_rules,
     elastic_ip_tags,
     instance_termination,
+    throttling,
     reset,
 )
 

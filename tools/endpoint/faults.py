@@ -45,26 +45,18 @@ for a bad rule), ``clear_faults()``, ``fault_stats()``; thread-safe.
 
 from __future__ import annotations
 
-import io
-import json
 import re
 import threading
 import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass
 from dataclasses import replace
-from urllib.parse import parse_qs
-from xml.sax.saxutils import escape as xml_escape
 
-from werkzeug.wrappers import Response
-
-from .protocol import credential_scope
-from .protocol import json_error
-from .protocol import json_response
+from .protocol import control_resource_response
+from .protocol import ec2_error_response
+from .protocol import ec2_request
 
 
-EC2_API_VERSION = "2016-11-15"
 MAX_FAULT_DELAY_MS = 300_000
 # EC2's HTTP status and message for the error codes the failover has to live through.
 _FAULT_DEFAULTS = {
@@ -81,8 +73,6 @@ _FAULT_DEFAULTS = {
 _FAULT_FIELDS = frozenset(("action", "code", "status", "count", "delay_ms", "message"))
 _ACTION_PATTERN = re.compile(r"^(\*|[A-Za-z0-9]+)$")
 _CODE_PATTERN = re.compile(r"^[A-Za-z0-9.]+$")
-# Where fault_response leaves the EC2 Action it found, for the server to read after moto answered.
-ACTION_KEY = "fidelity.ec2_action"
 
 
 @dataclass
@@ -208,72 +198,17 @@ def fault_stats():
     return _FAULTS.stats()
 
 
-def _peek_form_body(environ):
-    """The form-encoded body of the request, put back into ``wsgi.input`` for moto to read."""
-    if not environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
-        return ""
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return ""
-    if length <= 0:
-        return ""
-    body = environ["wsgi.input"].read(length)
-    environ["wsgi.input"] = io.BytesIO(body)
-    return body.decode("utf-8", "replace")
-
-
-def _ec2_action(environ):
-    """The Action of an EC2 query-protocol request, or None for anything else."""
-    params = parse_qs(environ.get("QUERY_STRING", ""))
-    params.update(parse_qs(_peek_form_body(environ)))
-    action = (params.get("Action") or [None])[0]
-    if not action:
-        return None
-    scope = credential_scope(environ)
-    if scope is not None:
-        return action if scope[1] == "ec2" else None
-    return action if (params.get("Version") or [None])[0] == EC2_API_VERSION else None
-
-
-def _ec2_error_response(code, message, status):
-    request_id = str(uuid.uuid4())
-    body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>{xml_escape(code)}</Code>'
-            f"<Message>{xml_escape(message)}</Message></Error></Errors><RequestID>{request_id}</RequestID></Response>")
-    return Response(body, status=status, content_type="text/xml;charset=UTF-8", headers={"x-amzn-RequestId": request_id})
-
-
 def fault_response(environ):
     """Apply the fault rule that matches the request: sleep, then an error Response, or None to let moto answer."""
-    action = _ec2_action(environ)
-    environ[ACTION_KEY] = action
-    rule = _FAULTS.take(action) if action else None
+    request = ec2_request(environ)
+    rule = _FAULTS.take(request.action) if request is not None else None
     if rule is None:
         return None
     if rule.delay_ms:
         time.sleep(rule.delay_ms / 1000.0)
-    return _ec2_error_response(rule.code, rule.message, rule.status) if rule.code else None
+    return ec2_error_response(rule.code, rule.message, rule.status) if rule.code else None
 
 
 def faults_response(request):
     """Answer a control request for ``/_fidelity/faults``."""
-    if request.method == "PUT":
-        return _put_fault(request)
-    if request.method == "DELETE":
-        clear_faults()
-    elif request.method != "GET":
-        return json_error(405, "MethodNotAllowed", "use GET, PUT or DELETE")
-    return json_response(200, fault_stats())
-
-
-def _put_fault(request):
-    try:
-        body = json.loads(request.get_data(as_text=True) or "null")
-    except ValueError:
-        return json_error(400, "InvalidJson", "the body is not JSON")
-    if not isinstance(body, dict):
-        return json_error(400, "InvalidParameterValue", "the body must be a JSON object")
-    try:
-        return json_response(200, {"rule": _FAULTS.add(body)})
-    except ValueError as exc:
-        return json_error(400, "InvalidParameterValue", str(exc))
+    return control_resource_response(request, fault_stats, lambda body: {"rule": _FAULTS.add(body)}, clear_faults)

@@ -4,8 +4,10 @@
 """moto's reset (``POST /moto-api/reset``) also forgets the state the endpoint keeps outside moto's models.
 
 Most of the endpoint's state lives on moto's model objects and goes with them;
-the fault rules and counters (faults.py) and the Direct Connect emulation
-(direct_connect.py) do not, so the reset clears them here.
+the fault rules and counters (faults.py), the throttling settings and
+counters (throttling.py) and the Direct Connect emulation (direct_connect.py)
+do not, so the reset clears them here (throttling goes back to the settings the
+endpoint started with).
 """
 
 from __future__ import annotations
@@ -14,14 +16,16 @@ from moto.moto_api._internal.models import MotoAPIBackend
 
 from . import direct_connect
 from . import faults
+from . import throttling
 from .patching import original
 from .patching import patch
 
 
 def _reset_moto_and_endpoint_state(self):
-    """MotoAPIBackend.reset that also clears the fault rules and the Direct Connect state."""
+    """MotoAPIBackend.reset that also clears the fault rules, the throttling counters and the Direct Connect state."""
     original(MotoAPIBackend, "reset")(self)
     faults.clear_faults()
+    throttling.reset()
     direct_connect.reset()
 
 

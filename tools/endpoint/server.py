@@ -8,8 +8,10 @@ Every request goes, in this order, to:
 1. the control API under ``/_fidelity/`` (``CONTROL_RESOURCES``, plus
    ``vgw/<vgw_id>/prefixes`` and ``directconnect/...``);
 2. the Direct Connect calls direct_connect.py answers;
-3. an injected API fault (faults.py), for an EC2 request that one matches;
-4. moto (with behaviours.install() applied).
+3. EC2's request throttling (throttling.py, when it is on): the account's
+   budget comes before a test's injected answer;
+4. an injected API fault (faults.py), for an EC2 request that one matches;
+5. moto (with behaviours.install() applied).
 
 After a request that may have changed a route table, the route-table version
 of the long poll is refreshed (change_notification.py).
@@ -19,10 +21,11 @@ of the long poll is refreshed (change_notification.py).
 
 Command line: ``python -m tools.endpoint --host 127.0.0.1 --port 5000`` (from
 the collection root; ``--port 0`` picks a free port, ``--log-requests`` logs one
-line per request) serves until SIGTERM/SIGINT and prints its URL (one line,
-e.g. ``http://127.0.0.1:5000``) on stdout once it accepts requests.
+line per request, ``--throttle`` throttles EC2 requests as EC2 does from the
+start) serves until SIGTERM/SIGINT and prints its URL (one line, e.g.
+``http://127.0.0.1:5000``) on stdout once it accepts requests.
 
-In-process: ``serve(host="127.0.0.1", port=0, log_requests=False)`` ->
+In-process: ``serve(host="127.0.0.1", port=0, log_requests=False, throttle=False)`` ->
 ``EndpointServer`` (``.url``, ``.host``, ``.port``, ``.stop()``).
 """
 
@@ -42,8 +45,10 @@ from . import change_notification
 from . import direct_connect
 from . import faults
 from . import propagation
+from . import throttling
 from .behaviours import install
 from .protocol import CONTROL_PREFIX
+from .protocol import ec2_action_read
 from .protocol import json_error
 from .protocol import json_response
 
@@ -55,6 +60,7 @@ def _health_response(request):
 # The control resources at a fixed path under /_fidelity/, and what answers them.
 CONTROL_RESOURCES = {
     "faults": faults.faults_response,
+    "throttling": throttling.throttling_response,
     "route-tables/version": change_notification.route_tables_version_response,
     "health": _health_response,
 }
@@ -73,7 +79,7 @@ def _control_response(request):
 
 
 class EndpointApp:  # pylint: disable=too-few-public-methods
-    """WSGI app: the control API under /_fidelity/, Direct Connect, injected API faults, everything else to moto."""
+    """WSGI app: the control API under /_fidelity/, Direct Connect, throttling, injected API faults, everything else to moto."""
 
     def __init__(self):
         self.moto_app = DomainDispatcherApplication(create_backend_app)
@@ -81,7 +87,7 @@ class EndpointApp:  # pylint: disable=too-few-public-methods
     def __call__(self, environ, start_response):
         response = self._respond(environ, start_response)
         # moto has done its work by now: a waiting route-table watcher learns of a change at once.
-        if change_notification.may_change_route_tables(environ, environ.get(faults.ACTION_KEY)):
+        if change_notification.may_change_route_tables(environ, ec2_action_read(environ)):
             change_notification.refresh_route_tables_version()
         return response
 
@@ -92,9 +98,12 @@ class EndpointApp:  # pylint: disable=too-few-public-methods
         direct_connect_answer = direct_connect.api_response(environ)
         if direct_connect_answer is not None:
             return direct_connect_answer(environ, start_response)
-        fault = None if path.startswith("/moto-api") else faults.fault_response(environ)
-        if fault is not None:
-            return fault(environ, start_response)
+        if path.startswith("/moto-api"):
+            return self.moto_app(environ, start_response)
+        for answer_before_moto in (throttling.throttle_response, faults.fault_response):
+            answer = answer_before_moto(environ)
+            if answer is not None:
+                return answer(environ, start_response)
         return self.moto_app(environ, start_response)
 
 
@@ -140,9 +149,10 @@ class EndpointServer:
         self._thread.join()
 
 
-def serve(host="127.0.0.1", port=0, log_requests=False):
-    """install() and return a started EndpointServer (port 0 picks a free port)."""
+def serve(host="127.0.0.1", port=0, log_requests=False, throttle=False):
+    """install() and return a started EndpointServer (port 0 picks a free port; ``throttle``: on from the start)."""
     install()
+    throttling.configure_startup(throttle)
     return EndpointServer(host, port, log_requests=log_requests).start()
 
 
@@ -152,12 +162,13 @@ def main(argv=None):
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=5000, help="TCP port, 0 for a free one (default 5000)")
     parser.add_argument("--log-requests", action="store_true", help="log one line per request")
+    parser.add_argument("--throttle", action="store_true", help="throttle EC2 requests with EC2's token buckets (default off)")
     args = parser.parse_args(argv)
 
     stop_requested = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop_requested.set())
-    server = serve(args.host, args.port, log_requests=args.log_requests)
+    server = serve(args.host, args.port, log_requests=args.log_requests, throttle=args.throttle)
     print(server.url, flush=True)
     # A timed wait keeps the main thread returning to the interpreter, where signal handlers run.
     while not stop_requested.wait(0.5):
