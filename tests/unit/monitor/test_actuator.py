@@ -25,6 +25,7 @@ from harness.aws import put_fault
 from harness.monitor import route_changing_requests
 from harness.monitor import static_routes
 from tests.support.fake_clock import FakeClock
+from tests.support.module_doubles import RecordingModule
 from tests.support.monitor_doubles import RecordingLog
 from tests.support.monitor_doubles import sample
 
@@ -168,25 +169,6 @@ def test_an_unexpected_error_is_logged_and_retried_never_raised(setup):
     assert log.named("actuator_error") and actuator.failures == 1
 
 
-class InfoModule:
-    """What lz_route_failover_info's ``run`` uses of AnsibleAWSModule, answering with the test's EC2 client."""
-
-    def __init__(self, params, ec2):
-        self.params = params
-        self._ec2 = ec2
-        self.warnings = []
-        self.result = None
-
-    def client(self, _service, config=None):  # pylint: disable=unused-argument
-        return self._ec2
-
-    def warn(self, message):
-        self.warnings.append(message)
-
-    def exit_json(self, **result):
-        self.result = result
-
-
 @pytest.mark.moto
 def test_a_route_to_a_replaced_appliance_is_vpn_to_the_monitor_and_to_lz_route_failover_info(setup, ec2, lz_world):
     """Both read the tables through path_of: the old appliance's interface is still tagged, so its routes are ours."""
@@ -201,7 +183,7 @@ def test_a_route_to_a_replaced_appliance_is_vpn_to_the_monitor_and_to_lz_route_f
     monitor = Actuator(replaced, RecordingLog(), Metrics(), client_factory=ec2_client, clock=FakeClock().monotonic)
     monitor.attempt(replaced, None)
     params = {"route_table_ids": [lz_world.prod_rtb_id], "destination_cidrs": list(lz_world.onprem_cidrs), "vpn_eni_id": new_eni}
-    info = InfoModule(dict(params, probe_route_table_id=lz_world.probe_rtb_id), ec2)
+    info = RecordingModule(dict(params, probe_route_table_id=lz_world.probe_rtb_id), ec2)
     lz_route_failover_info.run(info)
     assert static_routes(ec2, lz_world.prod_rtb_id) == {cidr: lz_world.vpn_eni_id for cidr in lz_world.onprem_cidrs}, "still the old appliance's routes"
     assert [table["active_path"] for table in info.result["route_tables"]] == [monitor.initial_path] == ["vpn"]
