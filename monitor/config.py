@@ -159,8 +159,9 @@ class MonitorConfig:  # pylint: disable=too-many-instance-attributes
         return [
             "region %s%s" % (self.region, ", endpoint %s" % self.endpoint_url if self.endpoint_url else ""),
             "%d route table(s): %s; probe route table %s (never modified)" % (len(self.route_table_ids), tables, self.probe_route_table_id or "not set"),
-            "%d destination(s) (%d IPv6): %s -> %s" % (len(self.destination_cidrs), ipv6, ", ".join(self.destination_cidrs), self.vpn_eni_id),
-            "route strategy %s%s" % (self.route_strategy, " (prefix list %s)" % self.prefix_list_id if self.prefix_list_id else ""),
+            "%d destination(s) (%d IPv6): %s -> %s, route strategy %s%s"
+            % (len(self.destination_cidrs), ipv6, ", ".join(self.destination_cidrs), self.vpn_eni_id, self.route_strategy,
+               " (prefix list %s)" % self.prefix_list_id if self.prefix_list_id else ""),
             "%d probe target(s), %d echo(es) each every %g s (timeout %g s), %s"
             % (len(self.probe.targets), self.probe.echoes, self.probe.interval, self.probe.timeout, vpn),
             "hard failure after %d rounds, failback hold %g s, reconcile every %g s"
