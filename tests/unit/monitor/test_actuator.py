@@ -188,3 +188,30 @@ def test_a_route_to_a_replaced_appliance_is_vpn_to_the_monitor_and_to_lz_route_f
     assert static_routes(ec2, lz_world.prod_rtb_id) == {cidr: lz_world.vpn_eni_id for cidr in lz_world.onprem_cidrs}, "still the old appliance's routes"
     assert [table["active_path"] for table in info.result["route_tables"]] == [monitor.initial_path] == ["vpn"]
     assert [entry["path"] for entry in info.result["route_tables"][0]["destinations"]] == ["vpn", "vpn"]
+
+
+@pytest.mark.moto
+def test_with_the_prefix_list_strategy_a_failover_is_one_call_per_table(ec2, lz_world, ec2_endpoint):
+    onprem = lz_world.onprem_cidrs[0]  # one prefix list holds one address family
+    pl_id = ec2.create_managed_prefix_list(PrefixListName="on-prem", AddressFamily="IPv4", MaxEntries=1, Entries=[{"Cidr": onprem}])["PrefixList"]["PrefixListId"]
+    config = validate_document({
+        "region": lz_world.region, "endpoint_url": lz_world.endpoint_url, "route_table_ids": [lz_world.prod_rtb_id],
+        "destination_cidrs": [onprem], "vpn_eni_id": lz_world.vpn_eni_id, "route_strategy": "prefix_list", "prefix_list_id": pl_id,
+        "probe": {"targets": ["198.19.0.10"]}, "api": {"max_attempts": 1},
+    })
+    log = RecordingLog()
+    actuator = Actuator(config, log, Metrics(), client_factory=ec2_client, clock=FakeClock().monotonic, rng=lambda: 1.0)
+    actuator.attempt(config, None)
+    actuator.set_desired("vpn")
+    actuator.attempt(config, "vpn")
+    assert route_changing_requests(ec2_endpoint) == {"CreateRoute": 1, "ReplaceRoute": 0, "DeleteRoute": 0}
+    assert [fields.get("destination_prefix_list_id") for fields in log.named("route_action")] == [pl_id]
+    assert actuator.book.converged and actuator.book.applied == "vpn"
+
+    # The list gains a network nobody listed in destination_cidrs: nothing moves until the two agree again.
+    ec2.modify_managed_prefix_list(PrefixListId=pl_id, CurrentVersion=1, PrefixListName="on-prem", AddEntries=[{"Cidr": "198.19.9.0/24"}])
+    actuator.set_desired("dx")
+    assert actuator.attempt(config, "dx") == config.reconcile_interval_s
+    (invalid,) = log.named("route_tables_invalid")
+    assert any("198.19.9.0/24, which destination_cidrs does not list" in problem for problem in invalid["problems"])
+    assert route_changing_requests(ec2_endpoint)["DeleteRoute"] == 0
