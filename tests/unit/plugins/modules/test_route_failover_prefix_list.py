@@ -97,7 +97,8 @@ def test_a_list_that_differs_or_a_foreign_route_to_it_changes_nothing(ec2, lz_wo
     wider = prefix_list(ec2, DESTINATIONS + ["198.19.9.0/24"])
     before = route_changing_requests(lz_world.endpoint_url)
     with pytest.raises(ValidationError) as invalid:
-        run(lz_route_failover, ec2, options(lz_world, "vpn", route_strategy="prefix_list", prefix_list_id=wider, destination_cidrs=[ONPREM, "2001:db8:100::/56"]))
+        run(lz_route_failover, ec2,
+            options(lz_world, "vpn", route_strategy="prefix_list", prefix_list_id=wider, destination_cidrs=[ONPREM, "2001:db8:100::/56"]))
     problems = invalid.value.problems
     assert any("does not hold 2001:db8:100::/56" in problem for problem in problems)
     assert any("holds 198.19.1.0/24, 198.19.9.0/24, which destination_cidrs does not list" in problem for problem in problems)
