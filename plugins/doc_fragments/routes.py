@@ -47,7 +47,8 @@ options:
         its prefix-list route before the per-CIDR static routes owned by this collection are deleted.
       - A static route for a destination CIDR outranks a route to a prefix list (EC2's route priority -
         longest prefix, then static, then prefix list, then propagated), so a foreign static route
-        for a destination stays a conflict under C(prefix_list).
+        for a destination stays a conflict under C(prefix_list). A route to another prefix list in a
+        managed table is warned about - where two prefix lists overlap, EC2 picks one of their routes at random.
       - Where C(prefix_list) is not available - prefix lists cannot be the destination of a route in a
         gateway route table; AWS documents no restriction for the route tables of Local Zone subnets
         (they follow the same routing rules as Availability Zone subnets), but verify it with a

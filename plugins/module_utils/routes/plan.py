@@ -204,6 +204,24 @@ def leftover_prefix_list_notes(tables, ownership):
     return notes
 
 
+def other_prefix_list_notes(tables, ownership):
+    """Under ``prefix_list``: routes to other prefix lists, which EC2 ranks equal to ours where their networks overlap.
+
+    EC2 then picks one of the overlapping prefix-list routes at random (and keeps
+    that choice), so such a list must not hold a managed network; its entries are
+    not read here, so it is named for the operator to check.
+    """
+    notes = []
+    for table in tables:
+        for route in table.prefix_list_routes:
+            if route.destination != ownership.prefix_list_id:
+                notes.append(
+                    "%s also routes the prefix list %s -> %s; if it holds any of the managed networks, EC2 chooses between it "
+                    "and %s at random for them" % (table.route_table_id, route.destination, route.target, ownership.prefix_list_id)
+                )
+    return notes
+
+
 def plan_routes(tables, destinations, path, ownership, route_strategy=ROUTE_STRATEGY_PER_ROUTE):
     """Plan the route calls that put every (table, destination) on ``path`` with ``route_strategy``.
 
@@ -222,6 +240,7 @@ def plan_routes(tables, destinations, path, ownership, route_strategy=ROUTE_STRA
     notes = routing_notes(tables, destinations, path)
     if route_strategy == ROUTE_STRATEGY_PREFIX_LIST:
         actions = _prefix_list_actions(tables, destinations, path, ownership)
+        notes.extend(other_prefix_list_notes(tables, ownership))
     else:
         actions = _per_route_actions(tables, destinations, path, ownership)
         notes.extend(leftover_prefix_list_notes(tables, ownership))

@@ -147,6 +147,7 @@ def test_to_dx_deletes_our_list_route_and_our_static_routes_only():
     assert calls(planned) == [(RTB, "delete", PL), (RTB, "delete", ONPREM_B)]
     after = apply_to_snapshot(tables[0], planned.actions)
     assert after.prefix_list_routes == (to_list("tgw-0123456789abcdef0", OTHER_PL),), "another list's route is left alone"
+    assert any("also routes the prefix list %s" % OTHER_PL in note and "at random" in note for note in planned.notes)
     assert path_of([after], DESTINATIONS, LISTED) == "dx"
 
 
