@@ -214,11 +214,14 @@ class Actuator:  # pylint: disable=too-many-instance-attributes
 
     def _converge(self, config, desired):
         client, pacer = self._ec2(config)
-        snapshot = load_snapshot(client, config.route_table_ids, config.destination_cidrs, config.vpn_eni_id, config.probe_route_table_id)
+        snapshot = load_snapshot(
+            client, config.route_table_ids, config.destination_cidrs, config.vpn_eni_id, config.probe_route_table_id,
+            config.route_strategy, config.prefix_list_id,
+        )
         self._observe(snapshot)
         if desired is None:
             return  # start-up: the probe loop picks the path from initial_path first
-        plan = plan_routes(snapshot.tables, snapshot.destinations, desired, snapshot.ownership)
+        plan = plan_routes(snapshot.tables, snapshot.destinations, desired, snapshot.ownership, snapshot.route_strategy)
         self._report_notes(plan.notes)
         if plan.changed:
             self._apply(client, pacer, plan)

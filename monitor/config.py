@@ -37,7 +37,9 @@ from ansible_collections.localzones.failover.plugins.module_utils.validation imp
 from ansible_collections.localzones.failover.plugins.module_utils.validation import is_number
 from ansible_collections.localzones.failover.plugins.module_utils.validation import normalize_cidr
 from ansible_collections.localzones.failover.plugins.module_utils.validation import probe_table_positions
+from ansible_collections.localzones.failover.plugins.module_utils.validation import ROUTE_STRATEGIES
 from ansible_collections.localzones.failover.plugins.module_utils.validation import resource_id_problem
+from ansible_collections.localzones.failover.plugins.module_utils.validation import route_strategy_problems
 
 MAX_PROBE_TARGETS = 16
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -125,6 +127,8 @@ class MonitorConfig:  # pylint: disable=too-many-instance-attributes
     destination_cidrs: tuple
     vpn_eni_id: str
     probe_route_table_id: str
+    route_strategy: str
+    prefix_list_id: str
     probe: ProbeConfig
     policy: PolicySettings
     vpn_check: VpnCheckConfig
@@ -139,7 +143,10 @@ class MonitorConfig:  # pylint: disable=too-many-instance-attributes
 
     def route_settings(self):
         """What the actuator needs; a change here means re-reading the route tables."""
-        return (self.region, self.endpoint_url, self.route_table_ids, self.destination_cidrs, self.vpn_eni_id, self.probe_route_table_id, self.api)
+        return (
+            self.region, self.endpoint_url, self.route_table_ids, self.destination_cidrs, self.vpn_eni_id, self.probe_route_table_id,
+            self.route_strategy, self.prefix_list_id, self.api,
+        )
 
     def summary(self):
         """A few lines for ``--check-config`` and the start-up log."""
@@ -155,7 +162,9 @@ class MonitorConfig:  # pylint: disable=too-many-instance-attributes
         return [
             "region %s%s" % (self.region, ", endpoint %s" % self.endpoint_url if self.endpoint_url else ""),
             "%d route table(s): %s; probe route table %s (never modified)" % (len(self.route_table_ids), tables, self.probe_route_table_id or "not set"),
-            "%d destination(s) (%d IPv6): %s -> %s" % (len(self.destination_cidrs), ipv6, ", ".join(self.destination_cidrs), self.vpn_eni_id),
+            "%d destination(s) (%d IPv6): %s -> %s, route strategy %s%s"
+            % (len(self.destination_cidrs), ipv6, ", ".join(self.destination_cidrs), self.vpn_eni_id, self.route_strategy,
+               " (prefix list %s)" % self.prefix_list_id if self.prefix_list_id else ""),
             "%d probe target(s), %d echo(es) each every %g s (timeout %g s), %s"
             % (len(self.probe.targets), self.probe.echoes, self.probe.interval, self.probe.timeout, vpn),
             "hard failure after %d rounds, failback hold %g s, reconcile every %g s"
@@ -389,6 +398,8 @@ SCHEMA = {
     "destination_cidrs": (default("destination_cidrs"), list_of(cidr, 1)),
     "vpn_eni_id": (default("vpn_eni_id"), resource_id("network interface")),
     "probe_route_table_id": (default("probe_route_table_id"), optional(resource_id("route table"))),
+    "route_strategy": (default("route_strategy"), choice(ROUTE_STRATEGIES)),
+    "prefix_list_id": (default("prefix_list_id"), optional(resource_id("prefix list"))),
     "probe": (REQUIRED, PROBE_SCHEMA),
     "policy": ({}, POLICY_SCHEMA),
     "vpn_check": ({}, VPN_CHECK_SCHEMA),
@@ -512,6 +523,14 @@ def _probe_table_problems(document, values, problems):
         )
 
 
+def _route_strategy_problems(document, values, problems):
+    """``prefix_list`` needs prefix_list_id and ``per_route`` refuses one (the core's rule, as the modules apply it)."""
+    strategy, prefix_list_id = values["route_strategy"], values["prefix_list_id"]
+    if strategy is None or (prefix_list_id is None and _raw(document, "prefix_list_id") is not None):
+        return  # already reported as a bad value of its own
+    problems.extend(route_strategy_problems(strategy, prefix_list_id))
+
+
 def _policy_settings(values, problems):
     """Build PolicySettings and report its range problems under their key paths.
 
@@ -543,6 +562,7 @@ def validate_document(document):
     _probe_problems(document, values, problems)
     _vpn_check_problems(document, values, problems)
     _probe_table_problems(document, values, problems)
+    _route_strategy_problems(document, values, problems)
     _cloudwatch_problems(values, problems)
     policy = _policy_settings(values, problems)
     if problems:

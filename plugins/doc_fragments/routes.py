@@ -33,4 +33,37 @@ options:
       - It must always follow Direct Connect, so it is refused in I(route_table_ids), and a
         static route in it for a managed destination is reported as a warning.
     type: str
+  route_strategy:
+    description:
+      - How the VPN path is written into each route table.
+      - C(per_route) - one static route per destination CIDR to I(vpn_eni_id); a failover costs one
+        route call per CIDR and table.
+      - C(prefix_list) - one route per table whose destination is the customer-managed prefix list
+        I(prefix_list_id) and whose target is I(vpn_eni_id); a failover costs one route call per table.
+        The list must hold exactly I(destination_cidrs) (checked before any change), all of one address
+        family, and be in state C(create-complete) or C(modify-complete).
+      - Under C(prefix_list), a route to I(prefix_list_id) is owned by the same rule as a static route
+        (origin C(CreateRoute), target I(vpn_eni_id) or a tagged VPN appliance interface); one that
+        points anywhere else is a conflict. Switching from C(per_route) converges - every table gets
+        its prefix-list route before the per-CIDR static routes owned by this collection are deleted.
+      - A static route for a destination CIDR outranks a route to a prefix list (EC2's route priority -
+        longest prefix, then static, then prefix list, then propagated), so a foreign static route
+        for a destination stays a conflict under C(prefix_list). A route to another prefix list in a
+        managed table is warned about - where two prefix lists overlap, EC2 picks one of their routes at random.
+      - Where C(prefix_list) is not available - prefix lists cannot be the destination of a route in a
+        gateway route table; AWS documents no restriction for the route tables of Local Zone subnets
+        (they follow the same routing rules as Availability Zone subnets), but verify it with a
+        C(DryRun) CreateRoute to the prefix list in the target Local Zone's VPC before relying on it.
+      - A route to a prefix list counts as the list's C(MaxEntries) routes against the table's
+        routes-per-table quota; a table above 50 (the quota's older default) gets a warning, and
+        EC2's C(RouteLimitExceeded) fails the run naming the table. Create the list with the smallest
+        C(MaxEntries) that fits.
+    type: str
+    choices: [per_route, prefix_list]
+    default: per_route
+  prefix_list_id:
+    description:
+      - The customer-managed prefix list (C(pl-...)) that holds I(destination_cidrs).
+      - Required with I(route_strategy=prefix_list), refused with C(per_route).
+    type: str
 """

@@ -15,7 +15,18 @@ from .errors import ValidationError
 _RESOURCE_ID = {
     "route table": re.compile(r"^rtb-(?:[0-9a-f]{8}|[0-9a-f]{17})$"),
     "network interface": re.compile(r"^eni-(?:[0-9a-f]{8}|[0-9a-f]{17})$"),
+    "prefix list": re.compile(r"^pl-(?:[0-9a-f]{8}|[0-9a-f]{17})$"),
 }
+_RESOURCE_ID_EXAMPLE = {
+    "route table": "rtb-0123456789abcdef0",
+    "network interface": "eni-0123456789abcdef0",
+    "prefix list": "pl-0123456789abcdef0",
+}
+
+# How the VPN path is written into a route table (see ``routes.plan``).
+ROUTE_STRATEGY_PER_ROUTE = "per_route"
+ROUTE_STRATEGY_PREFIX_LIST = "prefix_list"
+ROUTE_STRATEGIES = (ROUTE_STRATEGY_PER_ROUTE, ROUTE_STRATEGY_PREFIX_LIST)
 
 
 class SelfChecking:
@@ -46,8 +57,7 @@ def is_number(value):
 def resource_id_problem(kind, value):
     """Return a message when ``value`` is not a well-formed ID of ``kind``, else None."""
     if not isinstance(value, str) or not _RESOURCE_ID[kind].match(value):
-        example = "rtb-0123456789abcdef0" if kind == "route table" else "eni-0123456789abcdef0"
-        return "%r is not a valid %s ID (expected the form %s)" % (value, kind, example)
+        return "%r is not a valid %s ID (expected the form %s)" % (value, kind, _RESOURCE_ID_EXAMPLE[kind])
     return None
 
 
@@ -91,7 +101,28 @@ def probe_table_positions(route_table_ids, probe_route_table_id):
     return [index for index, rtb in enumerate(route_table_ids or []) if rtb == probe_route_table_id]
 
 
-def validate_route_inputs(route_table_ids, destination_cidrs, vpn_eni_id, probe_route_table_id=None):
+def route_strategy_problems(route_strategy, prefix_list_id):
+    """What is wrong with a route strategy and its prefix list ID, as a list (empty when nothing is).
+
+    ``prefix_list`` needs the ID of the list it routes to; ``per_route`` refuses
+    one, since it would be ignored and the operator would believe it is used.
+    """
+    if route_strategy not in ROUTE_STRATEGIES:
+        return ["route_strategy: %r is not a route strategy (expected one of %s)" % (route_strategy, ", ".join(ROUTE_STRATEGIES))]
+    if route_strategy == ROUTE_STRATEGY_PER_ROUTE:
+        if prefix_list_id is not None:
+            return ["prefix_list_id: %s is given but route_strategy is per_route, which does not use a prefix list; "
+                    "set route_strategy to prefix_list or remove prefix_list_id" % (prefix_list_id,)]
+        return []
+    if prefix_list_id is None:
+        return ["prefix_list_id: route_strategy prefix_list needs the ID of the customer-managed prefix list "
+                "that holds destination_cidrs"]
+    problem = resource_id_problem("prefix list", prefix_list_id)
+    return ["prefix_list_id: " + problem] if problem else []
+
+
+def validate_route_inputs(
+        route_table_ids, destination_cidrs, vpn_eni_id, probe_route_table_id=None, route_strategy=ROUTE_STRATEGY_PER_ROUTE, prefix_list_id=None):
     """Check every offline-checkable input at once and return normalized copies.
 
     Raises a single ValidationError listing every problem, so an operator fixes
@@ -123,6 +154,7 @@ def validate_route_inputs(route_table_ids, destination_cidrs, vpn_eni_id, probe_
                 "route_table_ids lists %s, the probe subnet's route table; it must keep following "
                 "Direct Connect so the probes measure DX, so it is never modified" % probe_route_table_id
             )
+    problems.extend(route_strategy_problems(route_strategy, prefix_list_id))
     if problems:
         raise ValidationError(problems)
     return unique(route_table_ids), unique(normalize_cidr(cidr) for cidr in destination_cidrs)

@@ -21,6 +21,9 @@ description:
     interface (for example the interface of a replaced appliance).
   - With I(path=dx) the module deletes the static routes it owns. Propagated routes are never
     modified.
+  - With I(route_strategy=prefix_list) the VPN path is one route per table to the prefix list
+    I(prefix_list_id) instead (see I(route_strategy)); I(path=dx) deletes it and any per-CIDR
+    static route the module owns.
   - A route is owned by this module when its origin is C(CreateRoute) and its target is
     I(vpn_eni_id) or a network interface in the same VPC tagged
     C(localzones.failover/role=vpn-appliance). Any other static route for a managed destination
@@ -43,7 +46,8 @@ options:
     choices: [vpn, dx]
 notes:
   - The module only needs C(ec2:DescribeRouteTables), C(ec2:DescribeNetworkInterfaces) and
-    C(ec2:CreateRoute), C(ec2:ReplaceRoute), C(ec2:DeleteRoute) on the managed route tables.
+    C(ec2:CreateRoute), C(ec2:ReplaceRoute), C(ec2:DeleteRoute) on the managed route tables, and with
+    I(route_strategy=prefix_list) C(ec2:DescribeManagedPrefixLists) and C(ec2:GetManagedPrefixListEntries).
   - Route calls are paced inside EC2's request budget, tables in the order of I(route_table_ids)
     (list the most important tables first) - up to 8 calls in flight while a client-side bucket per
     API action (50 tokens, refilled at 5 per second) has tokens.
@@ -94,6 +98,15 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     var: planned.actions
 
+- name: Fail over with one route per table to the prefix list of the on-premises networks
+  localzones.failover.lz_route_failover:
+    route_table_ids: "{{ lz_failover_route_table_ids }}"
+    destination_cidrs: [192.168.0.0/16, 172.20.0.0/16]
+    vpn_eni_id: eni-0123456789abcdef0
+    route_strategy: prefix_list
+    prefix_list_id: pl-0123456789abcdef0
+    path: vpn
+
 - name: Set connection details once for the whole play
   module_defaults:
     group/localzones.failover.aws:
@@ -120,7 +133,13 @@ actions:
     destination_cidr:
       description: The destination of the route.
       type: str
+      returned: when the route's destination is a CIDR
       sample: 192.168.0.0/16
+    destination_prefix_list_id:
+      description: The destination of the route when it is the prefix list (I(route_strategy=prefix_list)).
+      type: str
+      returned: when the route's destination is a prefix list
+      sample: pl-0123456789abcdef0
     action:
       description: C(create), C(replace) or C(delete).
       type: str
@@ -186,7 +205,9 @@ route_tables:
           description: C(vpn), C(dx), or the target of a static route that is not this module's.
           type: str
         target:
-          description: The static route's target, else the propagating gateway, else null.
+          description:
+            - The static route's target, else the target of the route to the prefix list
+              (I(route_strategy=prefix_list)), else the propagating gateway, else null.
           type: str
         propagated_dx_route:
           description: Whether Direct Connect currently advertises the destination into the table.
@@ -208,15 +229,15 @@ from ansible_collections.localzones.failover.plugins.module_utils.routes import 
 
 
 def build_diff(snapshot, planned_tables):
-    before = {table.route_table_id: diff_view(table, snapshot.destinations) for table in snapshot.tables}
-    after = {table.route_table_id: diff_view(table, snapshot.destinations) for table in planned_tables}
+    before = {table.route_table_id: diff_view(table, snapshot.destinations, snapshot.ownership) for table in snapshot.tables}
+    after = {table.route_table_id: diff_view(table, snapshot.destinations, snapshot.ownership) for table in planned_tables}
     return {"before": before, "after": after}
 
 
 def run(module):
     params = module.params
     client, snapshot = load_managed_routes(module)
-    plan = plan_routes(snapshot.tables, snapshot.destinations, params["path"], snapshot.ownership)
+    plan = plan_routes(snapshot.tables, snapshot.destinations, params["path"], snapshot.ownership, snapshot.route_strategy)
     for warning in snapshot.warnings + plan.notes:
         module.warn(warning)
 

@@ -15,7 +15,8 @@ description:
     traffic follows the route propagated from Direct Connect (C(dx)), the static route to the VPN
     appliance (C(vpn)), or something else.
   - A static route owned by this collection, as M(localzones.failover.lz_route_failover) defines it,
-    is C(vpn), also when it targets the interface of a replaced appliance. The failover monitor reads
+    is C(vpn), also when it targets the interface of a replaced appliance; with
+    I(route_strategy=prefix_list), so is the owned route to I(prefix_list_id). The failover monitor reads
     the paths the same way.
   - Runs the same validation as M(localzones.failover.lz_route_failover), so it is also a safe way
     to check a failover's settings before the first switch.
@@ -85,7 +86,9 @@ route_tables:
           description: C(vpn) or C(dx).
           type: str
         target:
-          description: The static route's target, else the propagating gateway, else null.
+          description:
+            - The static route's target, else the target of the route to the prefix list
+              (I(route_strategy=prefix_list)), else the propagating gateway, else null.
           type: str
         propagated_dx_route:
           description: Whether Direct Connect currently advertises the destination into the table.
@@ -100,7 +103,9 @@ from ansible_collections.localzones.failover.plugins.module_utils.aws.modules im
 from ansible_collections.localzones.failover.plugins.module_utils.errors import RouteConflictError
 from ansible_collections.localzones.failover.plugins.module_utils.routes import describe_table
 from ansible_collections.localzones.failover.plugins.module_utils.routes import find_conflicts
+from ansible_collections.localzones.failover.plugins.module_utils.routes import leftover_prefix_list_notes
 from ansible_collections.localzones.failover.plugins.module_utils.routes import routing_notes
+from ansible_collections.localzones.failover.plugins.module_utils.validation import ROUTE_STRATEGY_PER_ROUTE
 
 
 def run(module):
@@ -111,7 +116,10 @@ def run(module):
     summaries = [describe_table(table, snapshot.destinations, snapshot.ownership) for table in snapshot.tables]
     # Notes about missing DX routes only matter while DX carries the traffic.
     notes_path = "dx" if all(summary["active_path"] == "dx" for summary in summaries) else "vpn"
-    for warning in snapshot.warnings + tuple(routing_notes(snapshot.tables, snapshot.destinations, notes_path)):
+    notes = routing_notes(snapshot.tables, snapshot.destinations, notes_path)
+    if snapshot.route_strategy == ROUTE_STRATEGY_PER_ROUTE:
+        notes.extend(leftover_prefix_list_notes(snapshot.tables, snapshot.ownership))
+    for warning in snapshot.warnings + tuple(notes):
         module.warn(warning)
     module.exit_json(changed=False, route_tables=summaries)
 

@@ -246,6 +246,8 @@ def run(module):
         probe_route_table_id=params["probe_route_table_id"],
         stop_file=params["stop_file"],
         until_path=params["until_path"],
+        route_strategy=params["route_strategy"],
+        prefix_list_id=params["prefix_list_id"],
     )
     client = retrying_client(module, "ec2", watch_retry_config())
     record, warnings = watch_routes(client, settings)

@@ -39,6 +39,8 @@ route_table_ids: [rtb-0123456789abcdef0]
 destination_cidrs: [198.19.0.0/24, "2001:db8:100::/56"]
 vpn_eni_id: eni-0123456789abcdef0
 probe_route_table_id: null
+route_strategy: per_route
+prefix_list_id: null
 probe:
   targets: [198.19.0.10]
   interval: 0.1

@@ -24,8 +24,20 @@
 * A static route whose interface was deleted, or whose VGW is no longer
   attached to the table's VPC, shows ``State: blackhole``; moto always says
   ``active``.
+* Routes to a prefix list (``DestinationPrefixListId``).  moto drops the
+  prefix list when the target is a ``NetworkInterfaceId`` (the route is stored
+  without any destination) and accepts a prefix list that does not exist.
+  Here the route keeps its prefix list, so DescribeRouteTables lists it with
+  ``DestinationPrefixListId``, ``Origin: CreateRoute``, its target and its
+  state, a second route to the same list answers ``RouteAlreadyExists``, and an
+  unknown list answers ``InvalidPrefixListID.NotFound`` like EC2.
+  ReplaceRoute and DeleteRoute of such a route already work in moto
+  (``InvalidParameterValue`` / ``InvalidRoute.NotFound`` when it is absent).
 
-Known differences: a route to an interface attached to an instance does not
+Known differences: routes to a prefix list are listed, never expanded into
+its CIDRs or ranked against other routes (nothing here forwards packets); the
+MaxEntries of a list is not counted against a routes-per-table quota; a route
+to an interface attached to an instance does not
 carry ``InstanceId`` / ``InstanceOwnerId``; ReplaceRoute of the ``local`` route
 (``LocalTarget``), CreateRoute parameter combination errors (two targets),
 blackhole for targets other than interfaces and VGWs, eventual consistency and
@@ -39,6 +51,7 @@ import ipaddress
 from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.exceptions import InvalidDestinationCIDRBlockParameterError
 from moto.ec2.exceptions import RouteAlreadyExistsError
+from moto.ec2.utils import generate_route_id
 from moto.ec2.models.route_tables import Route
 from moto.ec2.models.route_tables import RouteBackend
 
@@ -51,6 +64,13 @@ class DifferentNetworksError(EC2ClientError):
 
     def __init__(self, route_table_id, kind, target_id):
         super().__init__("InvalidParameterValue", f"route table {route_table_id} and network {kind} {target_id} belong to different networks")
+
+
+class PrefixListNotFoundError(EC2ClientError):
+    """EC2's answer to a route whose destination prefix list does not exist."""
+
+    def __init__(self, prefix_list_id):
+        super().__init__("InvalidPrefixListID.NotFound", f"The prefix list ID '{prefix_list_id}' does not exist")
 
 
 class LocalRouteDeletionError(EC2ClientError):
@@ -118,17 +138,39 @@ def _validate_ipv4_destination(destination_cidr_block):
             raise InvalidDestinationCIDRBlockParameterError(destination_cidr_block) from None
 
 
+def _existing_prefix_list(backend, prefix_list_id):
+    prefix_list = backend.managed_prefix_lists.get(prefix_list_id) if prefix_list_id else None
+    if prefix_list_id and prefix_list is None:
+        raise PrefixListNotFoundError(prefix_list_id)
+    return prefix_list
+
+
+def _keep_prefix_list(route, prefix_list):
+    """Give the route the prefix list moto dropped, under the ID moto gives such a route."""
+    if prefix_list is None or route.destination_prefix_list is not None:
+        return route
+    routes = route.route_table._routes  # pylint: disable=protected-access
+    routes.pop(route.id, None)
+    route.destination_prefix_list = prefix_list
+    route.id = generate_route_id(route.route_table.id, None, None, prefix_list.id)
+    routes[route.id] = route
+    return route
+
+
 def create_route(  # pylint: disable=too-many-arguments,too-many-positional-arguments  # moto's signature
         self, route_table_id, destination_cidr_block, destination_ipv6_cidr_block=None, destination_prefix_list_id=None, local=False, **targets):
-    """RouteBackend.create_route with EC2's duplicate and same-network checks."""
+    """RouteBackend.create_route with EC2's duplicate and same-network checks, keeping a prefix-list destination."""
+    prefix_list = None
     if not local:
         route_table = self.get_route_table(route_table_id)
         _validate_ipv4_destination(destination_cidr_block)
+        prefix_list = _existing_prefix_list(self, destination_prefix_list_id)
         _reject_duplicate_destination(route_table, destination_cidr_block or destination_ipv6_cidr_block or destination_prefix_list_id)
         _reject_foreign_interface(self, route_table, targets.get("interface_id"))
         _reject_unattached_vgw(self, route_table, targets.get("gateway_id"))
-    return original(RouteBackend, "create_route")(
+    route = original(RouteBackend, "create_route")(
         self, route_table_id, destination_cidr_block, destination_ipv6_cidr_block, destination_prefix_list_id, local=local, **targets)
+    return _keep_prefix_list(route, prefix_list)
 
 
 def replace_route(self, route_table_id, destination_cidr_block, *args, **kwargs):

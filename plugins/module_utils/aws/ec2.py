@@ -28,13 +28,27 @@ from ..routes import Ownership
 from ..routes import RouteTable
 from ..tags import ROLE_KEY
 from ..tags import ROLE_VPN_APPLIANCE
+from ..validation import ROUTE_STRATEGY_PER_ROUTE
+from ..validation import ROUTE_STRATEGY_PREFIX_LIST
 from .calls import call
 from .calls import paginate
 from .calls import timed_call
 from .pacing import is_throttling
+from .prefix_lists import read_prefix_list
+from .prefix_lists import read_prefix_list_entries
 
 OUTCOME_DONE = "done"
 OUTCOME_ALREADY_DONE = "already-done"
+
+# States in which a prefix list's entries are settled and a route can use it
+# (ManagedPrefixList data type: the *-in-progress states are still changing).
+USABLE_PREFIX_LIST_STATES = ("create-complete", "modify-complete")
+# AWS-managed prefix lists (service endpoints) carry this owner instead of an account ID.
+AWS_MANAGED_OWNER = "AWS"
+# Routes per route table: the VPC quotas page once gave 50 as the default, it now
+# gives 500 (adjustable). A table above 50 is only warned about: the account's real
+# quota is EC2's to enforce, and its RouteLimitExceeded answer is made clear below.
+DOCUMENTED_ROUTES_PER_TABLE = 50
 
 
 def read_route_tables(client, route_table_ids):
@@ -75,6 +89,7 @@ class Snapshot:
     destinations: tuple
     ownership: Ownership
     warnings: tuple = ()
+    route_strategy: str = ROUTE_STRATEGY_PER_ROUTE
 
 
 def _table_problems(route_table_ids, tables, eni, region):
@@ -119,16 +134,93 @@ def _probe_table_warnings(probe_table, destinations):
     return warnings
 
 
-def load_snapshot(client, route_table_ids, destinations, vpn_eni_id, probe_route_table_id=None):
-    """Read every managed table, the VPN interface and the ownership marks; validate them.
+def _network_family(cidr):
+    return "IPv%d" % ipaddress.ip_network(cidr).version
+
+
+def _prefix_list_entry_problems(prefix_list_id, entries, destinations):
+    """The list must hold exactly ``destinations``: more would move networks nobody listed, fewer would leave some on DX."""
+    held = {str(ipaddress.ip_network(entry, strict=False)) for entry in entries}
+    missing = [destination for destination in destinations if destination not in held]
+    extra = sorted(held - set(destinations))
+    problems = []
+    if missing:
+        problems.append(
+            "prefix list %s does not hold %s from destination_cidrs; their traffic would stay on DX after a failover "
+            "(add them to the list)" % (prefix_list_id, ", ".join(missing))
+        )
+    if extra:
+        problems.append(
+            "prefix list %s holds %s, which destination_cidrs does not list; a failover would move that traffic too "
+            "(remove them from the list or add them to destination_cidrs)" % (prefix_list_id, ", ".join(extra))
+        )
+    return problems
+
+
+def _prefix_list_problems(prefix_list_id, prefix_list, entries, destinations, region):
+    """Why the route strategy ``prefix_list`` cannot use this list (empty when it can)."""
+    if prefix_list is None:
+        return ["prefix_list_id %s not found in %s" % (prefix_list_id, region)]
+    problems = []
+    if prefix_list.get("OwnerId") == AWS_MANAGED_OWNER:
+        problems.append(
+            "prefix list %s (%s) is managed by AWS; route_strategy prefix_list needs a customer-managed prefix list "
+            "that holds exactly destination_cidrs" % (prefix_list_id, prefix_list.get("PrefixListName"))
+        )
+    state = prefix_list.get("State")
+    if state not in USABLE_PREFIX_LIST_STATES:
+        message = prefix_list.get("StateMessage")
+        problems.append(
+            "prefix list %s is %s%s; it can be routed to once it is %s"
+            % (prefix_list_id, state, " (%s)" % message if message else "", " or ".join(USABLE_PREFIX_LIST_STATES))
+        )
+    family = prefix_list.get("AddressFamily")
+    other_family = [destination for destination in destinations if _network_family(destination) != family]
+    if other_family:
+        problems.append(
+            "prefix list %s is an %s list but destination_cidrs has %s; one prefix list holds one address family, "
+            "so route_strategy prefix_list needs destination_cidrs of that family only" % (prefix_list_id, family, ", ".join(other_family))
+        )
+    problems.extend(_prefix_list_entry_problems(prefix_list_id, entries, destinations))
+    return problems
+
+
+def _route_quota_warnings(tables, prefix_list, ownership):
+    """A route to a prefix list counts as its MaxEntries routes against the table's routes-per-table quota."""
+    max_entries = prefix_list.get("MaxEntries") or 0
+    family = prefix_list.get("AddressFamily")
+    warnings = []
+    for table in tables:
+        # Our own per-CIDR routes go once the prefix-list route is in, so only the others stay.
+        kept = [route for route in table.routes if route.is_static and not ownership.owns(route) and _network_family(route.destination) == family]
+        if len(kept) + max_entries > DOCUMENTED_ROUTES_PER_TABLE:
+            warnings.append(
+                "%s: the route to prefix list %s counts as %d routes (its MaxEntries) against the routes-per-table quota; "
+                "with its %d other static %s routes that is %d, above %d, the quota's documented default before AWS raised it "
+                "to 500: if the account's quota is lower, CreateRoute fails with RouteLimitExceeded"
+                % (table.route_table_id, prefix_list["PrefixListId"], max_entries, len(kept), family, len(kept) + max_entries,
+                   DOCUMENTED_ROUTES_PER_TABLE)
+            )
+    return warnings
+
+
+def load_snapshot(
+        client, route_table_ids, destinations, vpn_eni_id, probe_route_table_id=None,
+        route_strategy=ROUTE_STRATEGY_PER_ROUTE, prefix_list_id=None):
+    """Read every managed table, the VPN interface, the ownership marks and, with ``prefix_list``, the prefix list; validate them.
 
     Raises ValidationError listing every problem found. Inputs must already have
-    passed ``validation.validate_route_inputs``.
+    passed ``validation.validate_route_inputs`` (which also checks that
+    ``prefix_list_id`` goes with ``route_strategy``).
     """
     region = getattr(getattr(client, "meta", None), "region_name", None) or "this region"
     wanted = list(route_table_ids) + ([probe_route_table_id] if probe_route_table_id else [])
     tables = read_route_tables(client, wanted)
     eni = read_network_interface(client, vpn_eni_id)
+    prefix_list, entries = None, ()
+    if route_strategy == ROUTE_STRATEGY_PREFIX_LIST:
+        prefix_list = read_prefix_list(client, prefix_list_id)
+        entries = read_prefix_list_entries(client, prefix_list_id) if prefix_list is not None else ()
 
     problems = []
     if eni is None:
@@ -138,6 +230,8 @@ def load_snapshot(client, route_table_ids, destinations, vpn_eni_id, probe_route
         problems.append("probe_route_table_id %s not found in %s" % (probe_route_table_id, region))
     managed = [tables[rtb] for rtb in route_table_ids if rtb in tables]
     problems.extend(_destination_problems(destinations, managed))
+    if route_strategy == ROUTE_STRATEGY_PREFIX_LIST:
+        problems.extend(_prefix_list_problems(prefix_list_id, prefix_list, entries, destinations, region))
     if problems:
         raise ValidationError(problems)
 
@@ -150,14 +244,23 @@ def load_snapshot(client, route_table_ids, destinations, vpn_eni_id, probe_route
     if probe_route_table_id:
         warnings.extend(_probe_table_warnings(tables[probe_route_table_id], destinations))
 
-    ownership = Ownership(vpn_eni_id=vpn_eni_id, appliance_eni_ids=read_appliance_eni_ids(client, eni["VpcId"]))
-    return Snapshot(tables=tuple(managed), destinations=tuple(destinations), ownership=ownership, warnings=tuple(warnings))
+    ownership = Ownership(
+        vpn_eni_id=vpn_eni_id, appliance_eni_ids=read_appliance_eni_ids(client, eni["VpcId"]),
+        prefix_list_id=prefix_list_id if route_strategy == ROUTE_STRATEGY_PREFIX_LIST else None,
+    )
+    if prefix_list is not None:
+        warnings.extend(_route_quota_warnings(managed, prefix_list, ownership))
+    return Snapshot(
+        tables=tuple(managed), destinations=tuple(destinations), ownership=ownership, warnings=tuple(warnings), route_strategy=route_strategy,
+    )
 
 
-def _destination_param(destination):
-    if ipaddress.ip_network(destination).version == 6:
-        return {"DestinationIpv6CidrBlock": destination}
-    return {"DestinationCidrBlock": destination}
+def _destination_param(action):
+    if action.destination_prefix_list_id:
+        return {"DestinationPrefixListId": action.destination_prefix_list_id}
+    if ipaddress.ip_network(action.destination_cidr).version == 6:
+        return {"DestinationIpv6CidrBlock": action.destination_cidr}
+    return {"DestinationCidrBlock": action.destination_cidr}
 
 
 @dataclass(frozen=True)
@@ -177,22 +280,42 @@ class ActionOutcome:
 def _confirm_existing_route(client, action):
     """After RouteAlreadyExists: fine if the route now is the one we wanted, else a conflict."""
     table = read_route_tables(client, [action.route_table_id]).get(action.route_table_id)
-    current = table.static_route(action.destination_cidr) if table else None
+    current = None
+    if table is not None:
+        current = table.prefix_list_route(action.destination) if action.destination_prefix_list_id else table.static_route(action.destination)
     if current is not None and current.target == action.target:
         return
     target = current.target if current else "unknown"
-    raise RouteConflictError([Conflict(action.route_table_id, action.destination_cidr, target, current.state if current else "unknown")])
+    raise RouteConflictError([Conflict(
+        action.route_table_id, action.destination_cidr, target, current.state if current else "unknown",
+        destination_prefix_list_id=action.destination_prefix_list_id,
+    )])
+
+
+def _route_limit_error(action, exc):
+    """EC2's RouteLimitExceeded, said so that the operator knows which table is full and why."""
+    counted = " (a route to a prefix list counts as its MaxEntries routes)" if action.destination_prefix_list_id else ""
+    prefix = "%s %s failed: %s: " % (exc.service, exc.operation, exc.code)
+    ec2_message = exc.message[len(prefix):] if exc.message.startswith(prefix) else exc.message
+    return AwsApiError(
+        exc.service, exc.operation, exc.code,
+        "route table %s has reached its routes-per-table quota, so the route to %s was not added%s; raise the quota "
+        "(Service Quotas L-93826ACB) or remove routes, then run again. EC2 said: %s"
+        % (action.route_table_id, action.destination, counted, ec2_message),
+        latency_ms=exc.latency_ms, request_id=exc.details.get("request_id"),
+    )
 
 
 def execute_action(client, action):
     """Run one planned action. Races that already produced the wanted state are not errors."""
-    params = dict(RouteTableId=action.route_table_id, **_destination_param(action.destination_cidr))
-    operation = {ACTION_CREATE: "create_route", ACTION_REPLACE: "replace_route", ACTION_DELETE: "delete_route"}[action.action]
+    params = dict(RouteTableId=action.route_table_id, **_destination_param(action))
     if action.action != ACTION_DELETE:
         params["NetworkInterfaceId"] = action.target
     try:
-        _response, latency_ms = timed_call(client, operation, **params)
+        _response, latency_ms = timed_call(client, route_operation(action), **params)
     except AwsApiError as exc:
+        if exc.code == "RouteLimitExceeded":
+            raise _route_limit_error(action, exc) from exc
         if action.action == ACTION_CREATE and exc.code == "RouteAlreadyExists":
             _confirm_existing_route(client, action)
             return ActionOutcome(action, OUTCOME_ALREADY_DONE, exc.latency_ms or 0.0)

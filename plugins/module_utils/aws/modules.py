@@ -16,6 +16,8 @@ except ImportError:
     pass  # AnsibleAWSModule fails the task on a missing botocore before a client is asked for
 
 from ..errors import FailoverError
+from ..validation import ROUTE_STRATEGIES
+from ..validation import ROUTE_STRATEGY_PER_ROUTE
 from ..validation import validate_route_inputs
 from .calls import ROUTE_CALL_MAX_ATTEMPTS
 from .calls import retry_config
@@ -29,6 +31,8 @@ def managed_routes_argument_spec(**module_options):
         destination_cidrs=dict(type="list", elements="str", required=True),
         vpn_eni_id=dict(type="str", required=True),
         probe_route_table_id=dict(type="str"),
+        route_strategy=dict(type="str", default=ROUTE_STRATEGY_PER_ROUTE, choices=list(ROUTE_STRATEGIES)),
+        prefix_list_id=dict(type="str"),
     )
     spec.update(module_options)
     return spec
@@ -46,10 +50,14 @@ def load_managed_routes(module):
     """
     params = module.params
     route_table_ids, destinations = validate_route_inputs(
-        params["route_table_ids"], params["destination_cidrs"], params["vpn_eni_id"], params["probe_route_table_id"]
+        params["route_table_ids"], params["destination_cidrs"], params["vpn_eni_id"], params["probe_route_table_id"],
+        params["route_strategy"], params["prefix_list_id"],
     )
     client = retrying_client(module, "ec2", retry_config(max_attempts=ROUTE_CALL_MAX_ATTEMPTS))
-    snapshot = load_snapshot(client, route_table_ids, destinations, params["vpn_eni_id"], params["probe_route_table_id"])
+    snapshot = load_snapshot(
+        client, route_table_ids, destinations, params["vpn_eni_id"], params["probe_route_table_id"],
+        params["route_strategy"], params["prefix_list_id"],
+    )
     return client, snapshot
 
 

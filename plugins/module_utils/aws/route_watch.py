@@ -47,6 +47,7 @@ from ..routes.model import find_conflicts
 from ..routes.paths import PATH_DX
 from ..routes.paths import PATH_VPN
 from ..routes.paths import describe_table
+from ..validation import ROUTE_STRATEGY_PER_ROUTE
 from ..validation import validate_route_inputs
 from .calls import retry_config
 from .ec2 import load_snapshot
@@ -99,6 +100,8 @@ class WatchSettings:
     probe_route_table_id: str = None
     stop_file: str = None
     until_path: str = None
+    route_strategy: str = ROUTE_STRATEGY_PER_ROUTE
+    prefix_list_id: str = None
 
 
 def _timing_problems(interval, duration):
@@ -121,12 +124,14 @@ def _stop_problems(stop_file, until_path):
 
 
 def validate_watch_settings(
-    route_table_ids, destination_cidrs, vpn_eni_id, duration, interval=0.5, probe_route_table_id=None, stop_file=None, until_path=None
+    route_table_ids, destination_cidrs, vpn_eni_id, duration, interval=0.5, probe_route_table_id=None, stop_file=None, until_path=None,
+    route_strategy=ROUTE_STRATEGY_PER_ROUTE, prefix_list_id=None,
 ):
     """Check every offline-checkable input at once; return WatchSettings or raise one ValidationError."""
     problems = []
     try:
-        route_table_ids, destinations = validate_route_inputs(route_table_ids, destination_cidrs, vpn_eni_id, probe_route_table_id)
+        route_table_ids, destinations = validate_route_inputs(
+            route_table_ids, destination_cidrs, vpn_eni_id, probe_route_table_id, route_strategy, prefix_list_id)
     except ValidationError as exc:
         problems.extend(exc.problems)
         destinations = ()
@@ -143,6 +148,8 @@ def validate_watch_settings(
         probe_route_table_id=probe_route_table_id,
         stop_file=stop_file or None,
         until_path=until_path,
+        route_strategy=route_strategy,
+        prefix_list_id=prefix_list_id,
     )
 
 
@@ -202,7 +209,10 @@ class RouteWatch:
         self.started = self.clock.time()
         self._started_monotonic = self.clock.monotonic()
         settings = self.settings
-        snapshot = load_snapshot(self.client, settings.route_table_ids, settings.destinations, settings.vpn_eni_id, settings.probe_route_table_id)
+        snapshot = load_snapshot(
+            self.client, settings.route_table_ids, settings.destinations, settings.vpn_eni_id, settings.probe_route_table_id,
+            settings.route_strategy, settings.prefix_list_id,
+        )
         self.reads = 1
         self._last_read_started = self.started
         self.ownership = snapshot.ownership

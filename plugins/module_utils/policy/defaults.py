@@ -46,6 +46,10 @@ SETTINGS = (
     Setting("destination_cidrs", REQUIRED, "list"),
     Setting("vpn_eni_id", REQUIRED, "str"),
     Setting("probe_route_table_id", None, "str"),
+    # How the VPN path is written: per_route (one route per CIDR) or prefix_list (one route
+    # per table to prefix_list_id, the customer-managed list holding destination_cidrs).
+    Setting("route_strategy", "per_route", "str"),
+    Setting("prefix_list_id", None, "str"),
     # Probing of the DX targets: two echoes to each target every 0.1 s and a hard failure
     # after 4 failed rounds detect a silent cut in 0.45 s (median). At 10% random loss on a
     # single target the hard-failure rule fails over falsely 0.0086 times a day, and the

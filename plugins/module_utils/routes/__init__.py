@@ -7,7 +7,7 @@
   static routes are this failover's (the only ones it ever changes);
 * ``paths``: ``path_of``, the one definition of which path (``dx``, ``vpn`` or
   ``mixed``) a destination or a table is on, used by the monitor and every module;
-* ``plan``: the route calls that put the tables on a path (``aws`` runs them and
+* ``plan``: the route calls that put the tables on a path, per route strategy (``aws`` runs them and
   reads the tables; ``aws.route_watch`` records their path over time).
 
 The names of ``model``, ``paths`` and ``plan`` are importable from this package.
@@ -21,9 +21,11 @@ from .model import Route
 from .model import RouteTable
 from .model import canonical_cidr
 from .model import find_conflicts
+from .model import is_prefix_list_id
 from .paths import PATH_DX
 from .paths import PATH_MIXED
 from .paths import PATH_VPN
+from .paths import carrying_route
 from .paths import describe_table
 from .paths import diff_view
 from .paths import path_of
@@ -33,6 +35,7 @@ from .plan import ACTION_REPLACE
 from .plan import Plan
 from .plan import RouteAction
 from .plan import apply_to_snapshot
+from .plan import leftover_prefix_list_notes
 from .plan import plan_routes
 from .plan import routing_notes
 
@@ -51,9 +54,12 @@ __all__ = [
     "RouteTable",
     "apply_to_snapshot",
     "canonical_cidr",
+    "carrying_route",
     "describe_table",
     "diff_view",
     "find_conflicts",
+    "is_prefix_list_id",
+    "leftover_prefix_list_notes",
     "path_of",
     "plan_routes",
     "routing_notes",

@@ -18,6 +18,13 @@ appliance's network interface. A route is **owned** by this failover when
   ``vpn_appliance`` role puts on an appliance's ENI; it is how the route of a
   replaced appliance is recognised).
 
+With the ``prefix_list`` route strategy (``plan``) the VPN path of a table is
+one static route whose destination is the configured customer-managed prefix
+list (``DestinationPrefixListId``) instead of one route per CIDR. Such a route
+is owned under the same two rules, and only when its destination is the
+configured ``prefix_list_id``; a route on that list pointing anywhere else is a
+conflict, like a foreign static route for a managed CIDR.
+
 Only owned routes are ever replaced or deleted. Propagated routes (``Origin``
 ``EnableVgwRoutePropagation``, the DX path) are never touched. A static route for
 a managed CIDR that points anywhere else (transit gateway, NAT gateway, another
@@ -52,6 +59,14 @@ _TARGET_KEYS = (
 )
 
 
+PREFIX_LIST_ID_PREFIX = "pl-"
+
+
+def is_prefix_list_id(destination):
+    """Whether a route destination is a prefix list (``pl-...``) rather than a CIDR."""
+    return destination.startswith(PREFIX_LIST_ID_PREFIX)
+
+
 def canonical_cidr(value):
     """Return the canonical text of a CIDR so routes and inputs compare equal."""
     return str(ipaddress.ip_network(value, strict=False))
@@ -59,7 +74,11 @@ def canonical_cidr(value):
 
 @dataclass(frozen=True)
 class Route:
-    """One route of a route table, reduced to what planning needs."""
+    """One route of a route table, reduced to what planning needs.
+
+    ``destination`` is a CIDR in canonical form, or a prefix list ID for a
+    route to a prefix list (``is_prefix_list``).
+    """
 
     destination: str
     origin: str
@@ -78,15 +97,20 @@ class Route:
     def is_local(self):
         return self.origin == ORIGIN_LOCAL or self.target == "local"
 
+    @property
+    def is_prefix_list(self):
+        return is_prefix_list_id(self.destination)
+
     @classmethod
     def from_api(cls, raw):
-        """Build a Route from a DescribeRouteTables entry; None for prefix-list routes."""
-        destination = raw.get("DestinationCidrBlock") or raw.get("DestinationIpv6CidrBlock")
+        """Build a Route from a DescribeRouteTables entry (CIDR or prefix-list destination); None without one."""
+        cidr = raw.get("DestinationCidrBlock") or raw.get("DestinationIpv6CidrBlock")
+        destination = canonical_cidr(cidr) if cidr else raw.get("DestinationPrefixListId")
         if not destination:
             return None
         target = next((raw[key] for key in _TARGET_KEYS if raw.get(key)), "unknown")
         return cls(
-            destination=canonical_cidr(destination),
+            destination=destination,
             origin=raw.get("Origin", ORIGIN_STATIC),
             target=target,
             state=raw.get("State", "active"),
@@ -95,22 +119,35 @@ class Route:
 
 @dataclass(frozen=True)
 class RouteTable:
-    """A route table as read from DescribeRouteTables."""
+    """A route table as read from DescribeRouteTables.
+
+    ``routes`` holds the routes to CIDRs, ``prefix_list_routes`` the routes to
+    prefix lists: kept apart because only CIDRs can be compared as networks.
+    """
 
     route_table_id: str
     vpc_id: str
     routes: tuple = ()
     propagating_vgws: tuple = ()
+    prefix_list_routes: tuple = ()
 
     @classmethod
     def from_api(cls, raw):
-        routes = tuple(route for route in (Route.from_api(item) for item in raw.get("Routes", [])) if route)
+        every_route = [route for route in (Route.from_api(item) for item in raw.get("Routes", [])) if route]
         vgws = tuple(item["GatewayId"] for item in raw.get("PropagatingVgws", []) if item.get("GatewayId"))
-        return cls(route_table_id=raw["RouteTableId"], vpc_id=raw.get("VpcId", ""), routes=routes, propagating_vgws=vgws)
+        return cls(
+            route_table_id=raw["RouteTableId"], vpc_id=raw.get("VpcId", ""), propagating_vgws=vgws,
+            routes=tuple(route for route in every_route if not route.is_prefix_list),
+            prefix_list_routes=tuple(route for route in every_route if route.is_prefix_list),
+        )
 
     def static_route(self, destination):
         """The static route for ``destination`` (EC2 allows at most one), or None."""
         return next((route for route in self.routes if route.destination == destination and route.is_static), None)
+
+    def prefix_list_route(self, prefix_list_id):
+        """The route to the prefix list ``prefix_list_id`` (EC2 allows at most one), or None."""
+        return next((route for route in self.prefix_list_routes if route.destination == prefix_list_id), None)
 
     def propagated_routes(self, destination):
         return [route for route in self.routes if route.destination == destination and route.is_propagated]
@@ -125,34 +162,61 @@ class Ownership:
 
     vpn_eni_id: str
     appliance_eni_ids: frozenset = field(default_factory=frozenset)
+    prefix_list_id: str = None  # set with the prefix_list route strategy only
 
     def owns(self, route):
+        if route.is_prefix_list and route.destination != self.prefix_list_id:
+            return False
         return route.is_static and (route.target == self.vpn_eni_id or route.target in self.appliance_eni_ids)
+
+    def prefix_list_route(self, table):
+        """The table's route to the configured prefix list, ours or not; None without one (or without a list)."""
+        return table.prefix_list_route(self.prefix_list_id) if self.prefix_list_id else None
 
 
 @dataclass(frozen=True)
 class Conflict:
-    """A static route for a managed destination that this failover does not own."""
+    """A static route for a managed destination (a CIDR, or the configured prefix list) that this failover does not own.
+
+    For a route to the prefix list, ``destination_cidr`` is None and
+    ``destination_prefix_list_id`` names the list (EC2's own two names).
+    """
 
     route_table_id: str
     destination_cidr: str
     target: str
     state: str
+    destination_prefix_list_id: str = None
 
     def describe(self):
         blackhole = " (blackhole: its target no longer exists, so its owner cannot be verified)" if self.state == "blackhole" else ""
-        return "%s has a static route %s -> %s%s" % (self.route_table_id, self.destination_cidr, self.target, blackhole)
+        if self.destination_prefix_list_id:
+            route = "a route to the prefix list %s -> %s" % (self.destination_prefix_list_id, self.target)
+        else:
+            route = "a static route %s -> %s" % (self.destination_cidr, self.target)
+        return "%s has %s%s" % (self.route_table_id, route, blackhole)
 
     def as_dict(self):
-        return {"route_table_id": self.route_table_id, "destination_cidr": self.destination_cidr, "target": self.target, "state": self.state}
+        result = {"route_table_id": self.route_table_id, "destination_cidr": self.destination_cidr, "target": self.target, "state": self.state}
+        if self.destination_prefix_list_id:
+            del result["destination_cidr"]
+            result["destination_prefix_list_id"] = self.destination_prefix_list_id
+        return result
 
 
 def find_conflicts(tables, destinations, ownership):
-    """Static routes for managed destinations that this failover does not own."""
+    """Static routes for managed destinations, and routes to the configured prefix list, that this failover does not own.
+
+    A static route for a managed CIDR outranks a prefix-list route (EC2's route
+    priority), so under either strategy it would keep the traffic: a conflict.
+    """
     conflicts = []
     for table in tables:
         for destination in destinations:
             current = table.static_route(destination)
             if current is not None and not ownership.owns(current):
                 conflicts.append(Conflict(table.route_table_id, destination, current.target, current.state))
+        listed = ownership.prefix_list_route(table)
+        if listed is not None and not ownership.owns(listed):
+            conflicts.append(Conflict(table.route_table_id, None, listed.target, listed.state, destination_prefix_list_id=listed.destination))
     return conflicts

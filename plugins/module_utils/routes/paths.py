@@ -9,11 +9,13 @@ can tell a different story about the same tables.
 
 Per managed (table, destination), by ownership (``model.Ownership``):
 
-* no static route: ``dx`` (the route Direct Connect propagates carries the traffic
+* no static route for it and no route to the configured prefix list (the
+  ``prefix_list`` route strategy): ``dx`` (the route Direct Connect propagates carries the traffic
   while DX advertises it);
-* a static route this failover owns: ``vpn``, also when it targets the interface
-  of a replaced appliance, which is still ours;
-* any other static route: on no path of ours. It is never counted as ours, so it
+* a static route this failover owns, or else its route to the configured prefix
+  list (EC2 ranks a static CIDR route above a prefix-list route): ``vpn``, also
+  when it targets the interface of a replaced appliance, which is still ours;
+* any other such route: on no path of ours. It is never counted as ours, so it
   is left out of the path; planning refuses it as a conflict and the reports show
   it by its target.
 
@@ -28,9 +30,18 @@ PATH_DX = "dx"
 PATH_MIXED = "mixed"
 
 
+def carrying_route(table, destination, ownership):
+    """The route that takes ``destination``'s traffic away from DX: its static route, else the prefix-list route; or None.
+
+    The configured prefix list holds exactly the managed destinations (``load_snapshot``
+    checks it), so its route covers each of them.
+    """
+    return table.static_route(destination) or ownership.prefix_list_route(table)
+
+
 def _destination_path(table, destination, ownership):
-    """``dx``, ``vpn``, or None for a static route that is not ours (see the module docstring)."""
-    route = table.static_route(destination)
+    """``dx``, ``vpn``, or None for a route that is not ours (see the module docstring)."""
+    route = carrying_route(table, destination, ownership)
     if route is None:
         return PATH_DX
     if ownership.owns(route):
@@ -50,12 +61,12 @@ def path_of(tables, destinations, ownership):
 def describe_table(table, destinations, ownership):
     """A JSON-friendly summary of one table's managed destinations.
 
-    A destination whose static route is not ours is on no path, so its ``path`` is
-    that route's target.
+    A destination whose static (or prefix-list) route is not ours is on no path, so
+    its ``path`` is that route's target.
     """
     entries = []
     for destination in destinations:
-        static = table.static_route(destination)
+        static = carrying_route(table, destination, ownership)
         propagated = table.propagated_routes(destination)
         entries.append(
             {
@@ -74,12 +85,18 @@ def describe_table(table, destinations, ownership):
     }
 
 
-def diff_view(table, destinations):
-    """``{destination: target}`` for the managed destinations, as Ansible's diff shows them."""
+def diff_view(table, destinations, ownership=None):
+    """``{destination: target}`` for the managed destinations, as Ansible's diff shows them.
+
+    With ``ownership`` (the ``prefix_list`` strategy), a destination carried by the
+    route to the configured prefix list shows that route.
+    """
     view = {}
     for destination in destinations:
-        static = table.static_route(destination)
-        if static is not None:
+        static = carrying_route(table, destination, ownership) if ownership else table.static_route(destination)
+        if static is not None and static.is_prefix_list:
+            view[destination] = "%s (prefix list %s)" % (static.target, static.destination)
+        elif static is not None:
             view[destination] = "%s (static)" % static.target
         else:
             propagated = table.propagated_routes(destination)

@@ -7,6 +7,18 @@ Everything here is pure: it reads ``RouteTable`` snapshots and returns plans.
 ``aws``'s EC2 code fetches the snapshots and executes the plans. Only routes
 ``Ownership`` says are ours are ever planned for replacement or deletion (see
 ``model``).
+
+Route strategies (how the VPN path is written into a table):
+
+* ``per_route``: one static route per managed CIDR to the VPN interface;
+* ``prefix_list``: one route per table whose destination is the customer-managed
+  prefix list holding the managed CIDRs, so a failover costs one call per table
+  instead of one per route. To the VPN, each table first gets that route (created,
+  or replaced when ours points at another appliance), and only after every table
+  has it are our per-CIDR static routes deleted: a table switching from
+  ``per_route`` converges without a moment off the VPN (both kinds point at the
+  appliance, and a static CIDR route outranks a prefix-list route anyway). To DX,
+  our prefix-list route and our per-CIDR static routes are deleted.
 """
 
 from __future__ import annotations
@@ -16,6 +28,9 @@ from dataclasses import dataclass
 from dataclasses import replace
 
 from ..errors import RouteConflictError
+from ..validation import ROUTE_STRATEGIES
+from ..validation import ROUTE_STRATEGY_PER_ROUTE
+from ..validation import ROUTE_STRATEGY_PREFIX_LIST
 from .model import ORIGIN_STATIC
 from .model import Route
 from .model import find_conflicts
@@ -29,16 +44,31 @@ ACTION_DELETE = "delete"
 
 @dataclass(frozen=True)
 class RouteAction:
-    """One EC2 route call of a plan."""
+    """One EC2 route call of a plan.
+
+    Its destination is ``destination_cidr``, or for a route to a prefix list
+    ``destination_prefix_list_id`` (``destination_cidr`` is then None), as EC2
+    names the two.
+    """
 
     route_table_id: str
     destination_cidr: str
     action: str
     target: str = None
     previous_target: str = None
+    destination_prefix_list_id: str = None
+
+    @property
+    def destination(self):
+        """The route's destination, whichever kind: a CIDR or a prefix list ID."""
+        return self.destination_prefix_list_id or self.destination_cidr
 
     def as_dict(self):
-        result = {"route_table_id": self.route_table_id, "destination_cidr": self.destination_cidr, "action": self.action}
+        result = {"route_table_id": self.route_table_id, "action": self.action}
+        if self.destination_prefix_list_id:
+            result["destination_prefix_list_id"] = self.destination_prefix_list_id
+        else:
+            result["destination_cidr"] = self.destination_cidr
         if self.target:
             result["target"] = self.target
         if self.previous_target:
@@ -66,6 +96,25 @@ def _plan_destination_for_vpn(table, destination, ownership):
     if current.target == ownership.vpn_eni_id:
         return None
     return RouteAction(table.route_table_id, destination, ACTION_REPLACE, target=ownership.vpn_eni_id, previous_target=current.target)
+
+
+def _plan_prefix_list_for_vpn(table, ownership):
+    current = ownership.prefix_list_route(table)
+    if current is None:
+        return RouteAction(table.route_table_id, None, ACTION_CREATE, target=ownership.vpn_eni_id, destination_prefix_list_id=ownership.prefix_list_id)
+    if current.target == ownership.vpn_eni_id:
+        return None
+    return RouteAction(
+        table.route_table_id, None, ACTION_REPLACE, target=ownership.vpn_eni_id, previous_target=current.target,
+        destination_prefix_list_id=ownership.prefix_list_id,
+    )
+
+
+def _plan_prefix_list_for_dx(table, ownership):
+    current = ownership.prefix_list_route(table)
+    if current is None:
+        return None
+    return RouteAction(table.route_table_id, None, ACTION_DELETE, previous_target=current.target, destination_prefix_list_id=ownership.prefix_list_id)
 
 
 def _plan_destination_for_dx(table, destination):
@@ -115,17 +164,7 @@ def routing_notes(tables, destinations, path):
     return notes
 
 
-def plan_routes(tables, destinations, path, ownership):
-    """Plan the route calls that put every (table, destination) on ``path``.
-
-    Raises RouteConflictError, listing every foreign route, before anything is
-    planned for execution: a partial failover is worse than none.
-    """
-    if path not in (PATH_VPN, PATH_DX):
-        raise ValueError("path must be %r or %r, not %r" % (PATH_VPN, PATH_DX, path))
-    conflicts = find_conflicts(tables, destinations, ownership)
-    if conflicts:
-        raise RouteConflictError(conflicts)
+def _per_route_actions(tables, destinations, path, ownership):
     actions = []
     for table in tables:
         for destination in destinations:
@@ -135,16 +174,87 @@ def plan_routes(tables, destinations, path, ownership):
                 action = _plan_destination_for_dx(table, destination)
             if action is not None:
                 actions.append(action)
-    return Plan(path=path, actions=tuple(actions), notes=tuple(routing_notes(tables, destinations, path)))
+    return actions
+
+
+def _prefix_list_actions(tables, destinations, path, ownership):
+    """Every table's prefix-list route first, then the per-CIDR static routes (see the module docstring)."""
+    plan_prefix_list = _plan_prefix_list_for_vpn if path == PATH_VPN else _plan_prefix_list_for_dx
+    prefix_list_actions = [plan_prefix_list(table, ownership) for table in tables]
+    # Conflicts were refused before, so every static route left for a managed CIDR is ours.
+    static_deletions = [_plan_destination_for_dx(table, destination) for table in tables for destination in destinations]
+    return [action for action in prefix_list_actions + static_deletions if action is not None]
+
+
+def leftover_prefix_list_notes(tables, ownership):
+    """Under ``per_route``: routes to a prefix list that point at a VPN appliance, which per_route never changes.
+
+    One is most likely left from the ``prefix_list`` strategy; it keeps sending the
+    list's networks to the appliance after a return to DX.
+    """
+    notes = []
+    for table in tables:
+        for route in table.prefix_list_routes:
+            if route.is_static and (route.target == ownership.vpn_eni_id or route.target in ownership.appliance_eni_ids):
+                notes.append(
+                    "%s has a route to the prefix list %s -> %s; route_strategy per_route never changes it, so the list's "
+                    "networks stay on the VPN appliance on both paths (remove it with route_strategy prefix_list and path dx)"
+                    % (table.route_table_id, route.destination, route.target)
+                )
+    return notes
+
+
+def other_prefix_list_notes(tables, ownership):
+    """Under ``prefix_list``: routes to other prefix lists, which EC2 ranks equal to ours where their networks overlap.
+
+    EC2 then picks one of the overlapping prefix-list routes at random (and keeps
+    that choice), so such a list must not hold a managed network; its entries are
+    not read here, so it is named for the operator to check.
+    """
+    notes = []
+    for table in tables:
+        for route in table.prefix_list_routes:
+            if route.destination != ownership.prefix_list_id:
+                notes.append(
+                    "%s also routes the prefix list %s -> %s; if it holds any of the managed networks, EC2 chooses between it "
+                    "and %s at random for them" % (table.route_table_id, route.destination, route.target, ownership.prefix_list_id)
+                )
+    return notes
+
+
+def plan_routes(tables, destinations, path, ownership, route_strategy=ROUTE_STRATEGY_PER_ROUTE):
+    """Plan the route calls that put every (table, destination) on ``path`` with ``route_strategy``.
+
+    Raises RouteConflictError, listing every foreign route, before anything is
+    planned for execution: a partial failover is worse than none.
+    """
+    if path not in (PATH_VPN, PATH_DX):
+        raise ValueError("path must be %r or %r, not %r" % (PATH_VPN, PATH_DX, path))
+    if route_strategy not in ROUTE_STRATEGIES:
+        raise ValueError("route_strategy must be one of %s, not %r" % (", ".join(ROUTE_STRATEGIES), route_strategy))
+    if route_strategy == ROUTE_STRATEGY_PREFIX_LIST and not ownership.prefix_list_id:
+        raise ValueError("route_strategy prefix_list needs the ownership's prefix_list_id")
+    conflicts = find_conflicts(tables, destinations, ownership)
+    if conflicts:
+        raise RouteConflictError(conflicts)
+    notes = routing_notes(tables, destinations, path)
+    if route_strategy == ROUTE_STRATEGY_PREFIX_LIST:
+        actions = _prefix_list_actions(tables, destinations, path, ownership)
+        notes.extend(other_prefix_list_notes(tables, ownership))
+    else:
+        actions = _per_route_actions(tables, destinations, path, ownership)
+        notes.extend(leftover_prefix_list_notes(tables, ownership))
+    return Plan(path=path, actions=tuple(actions), notes=tuple(notes))
 
 
 def apply_to_snapshot(table, actions):
     """Return the table as it will look once ``actions`` have run (for check mode and diff)."""
-    routes = list(table.routes)
+    routes = {False: list(table.routes), True: list(table.prefix_list_routes)}
     for action in actions:
         if action.route_table_id != table.route_table_id:
             continue
-        routes = [route for route in routes if not (route.destination == action.destination_cidr and route.is_static)]
+        kind = bool(action.destination_prefix_list_id)
+        routes[kind] = [route for route in routes[kind] if not (route.destination == action.destination and route.is_static)]
         if action.action in (ACTION_CREATE, ACTION_REPLACE):
-            routes.append(Route(action.destination_cidr, ORIGIN_STATIC, action.target))
-    return replace(table, routes=tuple(routes))
+            routes[kind].append(Route(action.destination, ORIGIN_STATIC, action.target))
+    return replace(table, routes=tuple(routes[False]), prefix_list_routes=tuple(routes[True]))

@@ -25,6 +25,7 @@ from harness.aws import put_fault
 from harness.monitor import route_changing_requests
 from harness.monitor import static_routes
 from tests.support.fake_clock import FakeClock
+from tests.support.module_doubles import RecordingModule
 from tests.support.monitor_doubles import RecordingLog
 from tests.support.monitor_doubles import sample
 
@@ -182,25 +183,6 @@ def test_an_unexpected_error_is_logged_and_retried_never_raised(setup):
     assert log.named("actuator_error") and actuator.failures == 1
 
 
-class InfoModule:
-    """What lz_route_failover_info's ``run`` uses of AnsibleAWSModule, answering with the test's EC2 client."""
-
-    def __init__(self, params, ec2):
-        self.params = params
-        self._ec2 = ec2
-        self.warnings = []
-        self.result = None
-
-    def client(self, _service, config=None):  # pylint: disable=unused-argument
-        return self._ec2
-
-    def warn(self, message):
-        self.warnings.append(message)
-
-    def exit_json(self, **result):
-        self.result = result
-
-
 @pytest.mark.moto
 def test_a_route_to_a_replaced_appliance_is_vpn_to_the_monitor_and_to_lz_route_failover_info(setup, ec2, lz_world):
     """Both read the tables through path_of: the old appliance's interface is still tagged, so its routes are ours."""
@@ -215,8 +197,36 @@ def test_a_route_to_a_replaced_appliance_is_vpn_to_the_monitor_and_to_lz_route_f
     monitor = Actuator(replaced, RecordingLog(), Metrics(), client_factory=ec2_client, clock=FakeClock().monotonic)
     monitor.attempt(replaced, None)
     params = {"route_table_ids": [lz_world.prod_rtb_id], "destination_cidrs": list(lz_world.onprem_cidrs), "vpn_eni_id": new_eni}
-    info = InfoModule(dict(params, probe_route_table_id=lz_world.probe_rtb_id), ec2)
+    info = RecordingModule(dict(params, probe_route_table_id=lz_world.probe_rtb_id), ec2)
     lz_route_failover_info.run(info)
     assert static_routes(ec2, lz_world.prod_rtb_id) == {cidr: lz_world.vpn_eni_id for cidr in lz_world.onprem_cidrs}, "still the old appliance's routes"
     assert [table["active_path"] for table in info.result["route_tables"]] == [monitor.initial_path] == ["vpn"]
     assert [entry["path"] for entry in info.result["route_tables"][0]["destinations"]] == ["vpn", "vpn"]
+
+
+@pytest.mark.moto
+def test_with_the_prefix_list_strategy_a_failover_is_one_call_per_table(ec2, lz_world, ec2_endpoint):
+    onprem = lz_world.onprem_cidrs[0]  # one prefix list holds one address family
+    created = ec2.create_managed_prefix_list(PrefixListName="on-prem", AddressFamily="IPv4", MaxEntries=1, Entries=[{"Cidr": onprem}])
+    pl_id = created["PrefixList"]["PrefixListId"]
+    config = validate_document({
+        "region": lz_world.region, "endpoint_url": lz_world.endpoint_url, "route_table_ids": [lz_world.prod_rtb_id],
+        "destination_cidrs": [onprem], "vpn_eni_id": lz_world.vpn_eni_id, "route_strategy": "prefix_list", "prefix_list_id": pl_id,
+        "probe": {"targets": ["198.19.0.10"]}, "api": {"max_attempts": 1},
+    })
+    log = RecordingLog()
+    actuator = Actuator(config, log, Metrics(), client_factory=ec2_client, clock=FakeClock().monotonic, rng=lambda: 1.0)
+    actuator.attempt(config, None)
+    actuator.set_desired("vpn")
+    actuator.attempt(config, "vpn")
+    assert route_changing_requests(ec2_endpoint) == {"CreateRoute": 1, "ReplaceRoute": 0, "DeleteRoute": 0}
+    assert [fields.get("destination_prefix_list_id") for fields in log.named("route_action")] == [pl_id]
+    assert actuator.book.converged and actuator.book.applied == "vpn"
+
+    # The list gains a network nobody listed in destination_cidrs: nothing moves until the two agree again.
+    ec2.modify_managed_prefix_list(PrefixListId=pl_id, CurrentVersion=1, PrefixListName="on-prem", AddEntries=[{"Cidr": "198.19.9.0/24"}])
+    actuator.set_desired("dx")
+    assert actuator.attempt(config, "dx") == config.reconcile_interval_s
+    (invalid,) = log.named("route_tables_invalid")
+    assert any("198.19.9.0/24, which destination_cidrs does not list" in problem for problem in invalid["problems"])
+    assert route_changing_requests(ec2_endpoint)["DeleteRoute"] == 0

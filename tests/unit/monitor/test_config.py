@@ -251,3 +251,29 @@ def test_load_config_reads_a_file(tmp_path):
     config = load_config(str(path))
     assert config.route_table_ids == (RTB,) and config.destination_cidrs == ("198.19.0.0/24", "2001:db8:100::/56")
     assert len(config.summary()) == 6 and config.summary()[-1] == "CloudWatch metrics off"
+
+
+PREFIX_LIST = "pl-0123456789abcdef0"
+
+
+def test_the_prefix_list_strategy_is_read_and_rebuilds_the_route_settings():
+    listed = validate_document(with_changes(route_strategy="prefix_list", prefix_list_id=PREFIX_LIST))
+    per_route = validate_document(MINIMAL)
+    assert (listed.route_strategy, listed.prefix_list_id) == ("prefix_list", PREFIX_LIST)
+    assert (per_route.route_strategy, per_route.prefix_list_id) == ("per_route", None)
+    assert listed.route_settings() != per_route.route_settings(), "a reload with another strategy re-reads the tables"
+    assert any(line.endswith("route strategy prefix_list (prefix list %s)" % PREFIX_LIST) for line in listed.summary())
+
+
+@pytest.mark.parametrize("changes, expected", [
+    ({"route_strategy": "per_prefix"}, ["route_strategy: must be one of per_route, prefix_list, got 'per_prefix'"]),
+    ({"route_strategy": "prefix_list"}, ["prefix_list_id: route_strategy prefix_list needs the ID"]),
+    ({"route_strategy": "prefix_list", "prefix_list_id": "pl-1"}, ["prefix_list_id: 'pl-1' is not a valid prefix list ID"]),
+    ({"prefix_list_id": PREFIX_LIST}, ["prefix_list_id: %s is given but route_strategy is per_route" % PREFIX_LIST]),
+])
+def test_a_strategy_and_its_prefix_list_are_checked_together_once(changes, expected):
+    with pytest.raises(ValidationError) as caught:
+        validate_document(with_changes(**changes))
+    problems = caught.value.problems
+    assert len(problems) == len(expected), problems
+    assert all(problem.startswith(start) for problem, start in zip(problems, expected))

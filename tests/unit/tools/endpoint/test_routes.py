@@ -18,6 +18,7 @@ from tests.unit.tools.endpoint.ec2_calls import api_error
 from tests.unit.tools.endpoint.ec2_calls import destination_kwargs
 from tests.unit.tools.endpoint.ec2_calls import origins_to
 from tests.unit.tools.endpoint.ec2_calls import route_via_eni
+from tests.unit.tools.endpoint.ec2_calls import route_table
 from tests.unit.tools.endpoint.ec2_calls import routes_to
 from tests.unit.tools.endpoint.ec2_calls import rtb_ids_matching
 from tests.unit.tools.endpoint.ec2_calls import second_appliance_eni
@@ -187,3 +188,58 @@ def test_static_route_to_a_detached_vgw_is_a_blackhole(ec2, lz_world):
     ec2.detach_vpn_gateway(VpcId=lz_world.vpc_id, VpnGatewayId=lz_world.vgw_id)
 
     assert static_route(ec2, lz_world.prod_rtb_id, "198.19.7.0/24")["State"] == "blackhole"
+
+
+# --------------------------------------------------------------------------- routes to a prefix list
+
+
+def on_prem_prefix_list(ec2, cidrs=(ONPREM_V4,)):
+    created = ec2.create_managed_prefix_list(
+        PrefixListName="on-prem", AddressFamily="IPv4", MaxEntries=len(cidrs), Entries=[{"Cidr": cidr} for cidr in cidrs])
+    return created["PrefixList"]["PrefixListId"]
+
+
+def prefix_list_routes(ec2, rtb_id):
+    return [route for route in route_table(ec2, rtb_id)["Routes"] if "DestinationPrefixListId" in route]
+
+
+def test_route_to_a_prefix_list_via_an_eni_is_listed_and_unique_like_on_ec2(ec2, lz_world):
+    # One world for the three answers of CreateRoute: the endpoint's tests are a large part of CI's time.
+    prefix_list_id = on_prem_prefix_list(ec2)
+    unknown = api_error(ec2.create_route, RouteTableId=lz_world.prod_rtb_id, DestinationPrefixListId="pl-0123456789abcdef0",
+                        NetworkInterfaceId=lz_world.vpn_eni_id)
+
+    ec2.create_route(RouteTableId=lz_world.prod_rtb_id, DestinationPrefixListId=prefix_list_id, NetworkInterfaceId=lz_world.vpn_eni_id)
+    duplicate = api_error(ec2.create_route, RouteTableId=lz_world.prod_rtb_id, DestinationPrefixListId=prefix_list_id,
+                          NetworkInterfaceId=second_appliance_eni(ec2, lz_world))
+
+    (route,) = prefix_list_routes(ec2, lz_world.prod_rtb_id)
+    assert {key: route.get(key) for key in ("DestinationPrefixListId", "NetworkInterfaceId", "Origin", "State")} == {
+        "DestinationPrefixListId": prefix_list_id, "NetworkInterfaceId": lz_world.vpn_eni_id, "Origin": STATIC, "State": "active"}
+    assert "DestinationCidrBlock" not in route
+    assert (unknown.code, unknown.status) == ("InvalidPrefixListID.NotFound", 400)
+    assert (duplicate.code, duplicate.status) == ("RouteAlreadyExists", 400)
+
+
+def test_route_to_a_prefix_list_is_replaced_deleted_and_then_not_found(ec2, lz_world):
+    prefix_list_id = on_prem_prefix_list(ec2)
+    rtb_id, other_eni = lz_world.prod_rtb_id, second_appliance_eni(ec2, lz_world)
+    ec2.create_route(RouteTableId=rtb_id, DestinationPrefixListId=prefix_list_id, NetworkInterfaceId=lz_world.vpn_eni_id)
+
+    ec2.replace_route(RouteTableId=rtb_id, DestinationPrefixListId=prefix_list_id, NetworkInterfaceId=other_eni)
+    assert [route["NetworkInterfaceId"] for route in prefix_list_routes(ec2, rtb_id)] == [other_eni]
+
+    ec2.delete_route(RouteTableId=rtb_id, DestinationPrefixListId=prefix_list_id)
+    assert prefix_list_routes(ec2, rtb_id) == []
+    assert api_error(ec2.delete_route, RouteTableId=rtb_id, DestinationPrefixListId=prefix_list_id).code == "InvalidRoute.NotFound"
+    replaced = api_error(ec2.replace_route, RouteTableId=rtb_id, DestinationPrefixListId=prefix_list_id, NetworkInterfaceId=other_eni)
+    assert (replaced.code, replaced.status) == ("InvalidParameterValue", 400)
+
+
+def test_route_to_a_prefix_list_via_a_deleted_eni_is_a_blackhole(ec2, lz_world):
+    prefix_list_id, doomed_eni = on_prem_prefix_list(ec2), second_appliance_eni(ec2, lz_world)
+    ec2.create_route(RouteTableId=lz_world.prod_rtb_id, DestinationPrefixListId=prefix_list_id, NetworkInterfaceId=doomed_eni)
+
+    ec2.delete_network_interface(NetworkInterfaceId=doomed_eni)
+
+    assert [route["State"] for route in prefix_list_routes(ec2, lz_world.prod_rtb_id)] == ["blackhole"]

@@ -26,8 +26,12 @@ class TestRouteFromApi:
         assert route.destination == ONPREM6
         assert route.is_propagated
 
-    def test_prefix_list_routes_are_ignored(self):
-        assert Route.from_api({"DestinationPrefixListId": "pl-0123", "GatewayId": "vpce-0123"}) is None
+    def test_prefix_list_routes_are_read_with_the_list_as_destination(self):
+        route = Route.from_api({"DestinationPrefixListId": "pl-0123", "GatewayId": "vpce-0123", "Origin": "CreateRoute"})
+        assert (route.destination, route.target, route.is_prefix_list) == ("pl-0123", "vpce-0123", True)
+
+    def test_a_route_without_destination_is_ignored(self):
+        assert Route.from_api({"GatewayId": "vpce-0123"}) is None
 
 
 class TestOwnership:
