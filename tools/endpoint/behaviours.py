@@ -15,6 +15,7 @@ import threading
 from . import elastic_ip_tags
 from . import images
 from . import instance_termination
+from . import prefix_lists
 from . import propagation
 from . import reset
 from . import routes
@@ -29,6 +30,7 @@ BEHAVIOURS = (
     security_group_rules,
     elastic_ip_tags,
     instance_termination,
+    prefix_lists,
     reset,
 )
 
