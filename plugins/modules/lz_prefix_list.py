@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: lz_prefix_list
-version_added: 0.2.0
+version_added: 0.1.0
 short_description: Keep the customer-managed prefix list of the on-premises CIDRs
 description:
   - Ensures a customer-managed prefix list that holds exactly the on-premises CIDRs, for the
@@ -199,18 +199,17 @@ def plan_absent(client, module, name):
 
 def run(module):
     params = module.params
-    name = params["name"]
-    address_family = None
-    if params["state"] == "present":
-        entries, address_family, max_entries = validate_prefix_list_inputs(name, params["entries"], params["max_entries"])
+    # Every input is checked before the first call.
+    desired = validate_prefix_list_inputs(params["name"], params["entries"], params["max_entries"]) if params["state"] == "present" else None
     client = retrying_client(module, "ec2")
-    if params["state"] == "present":
-        current = find_owned_prefix_list(client, name)
+    if desired:
+        entries, address_family, max_entries = desired
+        current = find_owned_prefix_list(client, params["name"])
         current_entries = read_prefix_list_entries(client, current["PrefixListId"]) if current else ()
-        steps = plan_prefix_list(current, current_entries, name, entries, address_family, max_entries, params["tags"])
+        steps = plan_prefix_list(current, current_entries, params["name"], entries, address_family, max_entries, params["tags"])
     else:
-        current, current_entries, steps = plan_absent(client, module, name)
-        entries, max_entries = (), None
+        entries, address_family, max_entries = (), None, None
+        current, current_entries, steps = plan_absent(client, module, params["name"])
 
     planned = planned_result(current, current_entries, steps, entries, max_entries)
     result = {"changed": bool(steps), "actions": steps}

@@ -16,6 +16,7 @@ from ansible_collections.localzones.failover.plugins.module_utils.aws.prefix_lis
 from ansible_collections.localzones.failover.plugins.module_utils.errors import AwsApiError
 from ansible_collections.localzones.failover.plugins.module_utils.aws.prefix_lists import read_prefix_list_entries
 from ansible_collections.localzones.failover.plugins.modules import lz_prefix_list
+from tests.unit.plugins.modules import test_aws_failures
 
 pytestmark = pytest.mark.moto
 
@@ -32,22 +33,16 @@ class Finished(Exception):
         self.failed = failed
 
 
-class StandInAWSModule:
-    """The parts of AnsibleAWSModule lz_prefix_list uses; the client comes from the test."""
+class StandInAWSModule(test_aws_failures.StandInAWSModule):
+    """The AWS failures' stand-in, which also runs in check mode, keeps warnings and ends in success too."""
 
-    params_for_test = {}
-    client_for_test = None
     check_mode_for_test = False
 
-    def __init__(self, argument_spec, supports_check_mode=False, required_if=None):  # pylint: disable=unused-argument
-        self.params = {name: spec.get("default") for name, spec in argument_spec.items()}
-        self.params.update(self.params_for_test)
+    def __init__(self, argument_spec, supports_check_mode=False, **module_options):
+        super().__init__(argument_spec, supports_check_mode, **module_options)
         self.check_mode = self.check_mode_for_test
         self._diff = True
         self.warnings = []
-
-    def client(self, service, config=None):  # pylint: disable=unused-argument
-        return self.client_for_test
 
     def warn(self, message):
         self.warnings.append(message)
