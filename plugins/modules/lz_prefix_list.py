@@ -80,6 +80,8 @@ extends_documentation_fragment:
   - localzones.failover.aws_attributes
   - localzones.failover.aws_connection
 seealso:
+  - ref: ansible_collections.localzones.failover.docsite.route_strategies
+    description: When the prefix_list route strategy pays off, its quotas, and where it is not available.
   - module: localzones.failover.lz_route_failover
 """
 
