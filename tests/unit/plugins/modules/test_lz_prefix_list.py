@@ -5,7 +5,8 @@
 
 The module runs in-process with a stand-in for AnsibleAWSModule whose client is
 a boto3 client of the fidelity server, so every EC2 call is real (moto plus the
-endpoint's prefix-list behaviour). About 2 s for the file.
+endpoint's prefix-list behaviour); the bad inputs run with a client that may make no
+call at all. About 10 s for the file (each endpoint test resets the server).
 """
 
 from __future__ import annotations
@@ -55,19 +56,25 @@ class StandInAWSModule(test_aws_failures.StandInAWSModule):
 
 
 @pytest.fixture
-def run_module(monkeypatch, ec2):
-    """``run_module(check_mode=False, **params)``: the task's result (``failed`` says whether it failed)."""
+def run_with_client(monkeypatch):
+    """``run_with_client(client, check_mode=False, **params)``: the task's result (``failed`` says whether it failed)."""
     monkeypatch.setattr(lz_prefix_list, "AnsibleAWSModule", StandInAWSModule)
 
-    def run(check_mode=False, **params):
+    def run(client, check_mode=False, **params):
         monkeypatch.setattr(StandInAWSModule, "params_for_test", dict(dict(name=NAME), **params))
-        monkeypatch.setattr(StandInAWSModule, "client_for_test", ec2)
+        monkeypatch.setattr(StandInAWSModule, "client_for_test", client)
         monkeypatch.setattr(StandInAWSModule, "check_mode_for_test", check_mode)
         with pytest.raises(Finished) as finished:
             lz_prefix_list.main()
         return dict(finished.value.result, failed=finished.value.failed)
 
     return run
+
+
+@pytest.fixture
+def run_module(run_with_client, ec2):
+    """The module against the local endpoint."""
+    return lambda check_mode=False, **params: run_with_client(ec2, check_mode, **params)
 
 
 def mutations(ec2):
@@ -136,11 +143,11 @@ def test_refuses_a_list_of_that_name_it_did_not_create(run_module, ec2):
     (dict(entries=["192.168.0.1/16", "not-a-cidr"]), ["host bits set; did you mean 192.168.0.0/16", "'not-a-cidr' is not a CIDR block"]),
     (dict(name="com.amazonaws.mine", entries=["192.168.0.0/16"]), ["reserved for AWS-managed"]),
 ])
-def test_a_bad_input_is_one_error_naming_every_problem_and_changes_nothing(run_module, ec2, params, problems):
-    before = mutations(ec2)
-    result = run_module(**params)
+def test_a_bad_input_is_one_error_naming_every_problem_before_any_call(run_with_client, stubbed_client, params, problems):
+    """The client has no answers scripted: any call at all would fail the test with botocore's stub error."""
+    client, _stubber = stubbed_client("ec2")
+    result = run_with_client(client, **params)
     assert result["failed"] and all(problem in result["msg"] for problem in problems), result["msg"]
-    assert mutations(ec2) == before
 
 
 def test_absent_deletes_its_own_list(run_module, ec2):
@@ -151,13 +158,15 @@ def test_absent_deletes_its_own_list(run_module, ec2):
     assert run_module(state="absent")["changed"] is False
 
 
-def test_quota_refusal_is_reported_with_ec2s_words(monkeypatch, run_module):
+def test_quota_refusal_is_reported_with_ec2s_words(monkeypatch, run_with_client, stubbed_client):
     """The endpoint knows no prefix-list quota: EC2's refusal is raised where the create would run."""
+    client, stubber = stubbed_client("ec2")
+    stubber.add_response("describe_managed_prefix_lists", {"PrefixLists": []})
 
     def refuse(*_args, **_kwargs):
         raise AwsApiError("EC2", "CreateManagedPrefixList", "PrefixListLimitExceeded", "The maximum number of prefix lists has been reached.")
 
     monkeypatch.setattr(lz_prefix_list, "execute_prefix_list_plan", refuse)
-    result = run_module(entries=["192.168.0.0/16"])
+    result = run_with_client(client, entries=["192.168.0.0/16"])
     assert result["failed"] and result["code"] == "PrefixListLimitExceeded"
     assert "The maximum number of prefix lists has been reached" in result["msg"] and "AWS Support" in result["msg"]
