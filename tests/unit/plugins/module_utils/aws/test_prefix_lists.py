@@ -92,8 +92,8 @@ def test_a_failed_change_is_an_error_with_ec2s_reason(stubbed_client):
 
 def test_a_change_still_in_progress_at_the_deadline_is_an_error(stubbed_client):
     client, stubber = stubbed_client("ec2")
-    for _ in range(4):
-        stubber.add_response("describe_managed_prefix_lists", describe_answer("modify-in-progress"))
+    for state in ("modify-in-progress",) * 4:
+        stubber.add_response("describe_managed_prefix_lists", describe_answer(state))
     clock = Clock()
     with pytest.raises(FailoverError, match="still modify-in-progress after 6 s"):
         wait_until_settled(client, PL, timeout_s=6, poll_s=2, clock=clock, sleep=clock.sleep)
