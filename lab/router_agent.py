@@ -16,8 +16,11 @@ traffic coming in on it is routed by the subnet's route table, as on AWS:
 * static routes to an ENI: via the ENI's private address; a blackhole route:
   ``blackhole``; other targets (internet gateway, NAT...): ``unreachable``.
 
-For the same destination a static route beats a propagated one; across
-destinations the kernel takes the longest prefix, as the VPC router does.
+A route to a customer-managed prefix list stands for one route per entry of the
+list (read with GetManagedPrefixListEntries).  EC2's precedence decides which
+route a destination gets: the longest prefix first (the kernel does that across
+destinations), then, for the same destination, a static CIDR route, then a
+prefix-list route, then a propagated one.
 
 It waits on the endpoint's route-table version (``GET
 /_fidelity/route-tables/version?after=N&wait=S``) rather than polling, reads the
@@ -49,6 +52,11 @@ LONG_POLL_SECONDS = 20
 ORIGIN_PROPAGATED = "EnableVgwRoutePropagation"
 ORIGIN_STATIC = "CreateRoute"
 
+# For one destination, the kind of route that wins (lowest first), as EC2 ranks them.
+KIND_STATIC = 0
+KIND_PREFIX_LIST = 1
+KIND_PROPAGATED = 2
+
 
 def emit(event, **fields):
     print(json.dumps(dict(fields, event=event, time=round(time.time(), 3))), flush=True)
@@ -73,10 +81,23 @@ def wait_for_version(endpoint, after, wait):
         return json.loads(response.read())["version"]
 
 
+def read_prefix_list_entries(ec2, route_tables):
+    """``{prefix list ID: [CIDR, ...]}`` for every prefix list a route of ``route_tables`` goes to."""
+    ids = sorted({route["DestinationPrefixListId"] for table in route_tables for route in table.get("Routes", [])
+                  if route.get("DestinationPrefixListId")})
+    entries = {}
+    for prefix_list_id in ids:
+        pages = ec2.get_paginator("get_managed_prefix_list_entries").paginate(PrefixListId=prefix_list_id)
+        entries[prefix_list_id] = [entry["Cidr"] for page in pages for entry in page.get("Entries", [])]
+    return entries
+
+
 def read_api(ec2):
-    """Route tables, subnets, VPC CIDRs and ENI addresses: everything the kernel state is made from."""
+    """Route tables, prefix lists, subnets, VPC CIDRs and ENI addresses: everything the kernel state is made from."""
+    route_tables = ec2.describe_route_tables()["RouteTables"]
     return {
-        "route_tables": ec2.describe_route_tables()["RouteTables"],
+        "route_tables": route_tables,
+        "prefix_list_entries": read_prefix_list_entries(ec2, route_tables),
         "subnets": ec2.describe_subnets()["Subnets"],
         "vpc_cidrs": {vpc["VpcId"]: [block["CidrBlock"] for block in vpc.get("CidrBlockAssociationSet", [])] or [vpc["CidrBlock"]]
                       for vpc in ec2.describe_vpcs()["Vpcs"]},
@@ -116,15 +137,36 @@ def route_table_of_subnet(route_tables, subnet_id, vpc_id):
     return next((table for table in route_tables if table["VpcId"] == vpc_id and any(a.get("Main") for a in table.get("Associations", []))), None)
 
 
-def effective_routes(table):
-    """``{destination: route}`` with a static route winning over a propagated one for the same destination (IPv4 only)."""
-    chosen = {}
+def route_kind(route):
+    """Where a route ranks among the routes of one destination (KIND_*)."""
+    if route.get("DestinationPrefixListId"):
+        return KIND_PREFIX_LIST
+    return KIND_PROPAGATED if route.get("Origin") == ORIGIN_PROPAGATED else KIND_STATIC
+
+
+def expanded_routes(table, prefix_list_entries):
+    """``[(destination, route)]``: each route of the table, a prefix-list route once per entry of its list (IPv4 only)."""
+    expanded = []
     for route in table.get("Routes", []):
-        destination = route.get("DestinationCidrBlock")
-        if not destination:
-            continue
+        prefix_list_id = route.get("DestinationPrefixListId")
+        if prefix_list_id:
+            expanded.extend((cidr, route) for cidr in prefix_list_entries.get(prefix_list_id, []) if ipaddress.ip_network(cidr).version == 4)
+        elif route.get("DestinationCidrBlock"):
+            expanded.append((route["DestinationCidrBlock"], route))
+    return expanded
+
+
+def effective_routes(table, prefix_list_entries=None):
+    """``{destination: route}``: for each destination the route EC2 uses, static before prefix-list before propagated.
+
+    Across destinations the longest prefix wins, which the kernel does itself: a
+    more specific propagated route still beats a less specific prefix-list entry.
+    """
+    chosen = {}
+    for destination, route in expanded_routes(table, prefix_list_entries or {}):
+        destination = str(ipaddress.ip_network(destination))
         current = chosen.get(destination)
-        if current is None or (current.get("Origin") == ORIGIN_PROPAGATED and route.get("Origin") != ORIGIN_PROPAGATED):
+        if current is None or route_kind(route) < route_kind(current):
             chosen[destination] = route
     return chosen
 
@@ -146,7 +188,7 @@ def desired_table(table, api, networks, dx_next_hop):
     """``{destination: spec}`` for one route table."""
     routes = {"default": "unreachable"}
     vpc_cidrs = api["vpc_cidrs"].get(table["VpcId"], [])
-    for destination, route in effective_routes(table).items():
+    for destination, route in effective_routes(table, api.get("prefix_list_entries")).items():
         if route.get("GatewayId") == "local":
             continue  # below: the local route is made of the router's own interfaces
         routes["default" if destination == "0.0.0.0/0" else destination] = kernel_route(route, api, dx_next_hop)

@@ -18,6 +18,9 @@ MANAGED_BY_KEY = "localzones.failover/managed-by"
 ROLE_KEY = "localzones.failover/role"
 ROLE_VPN_APPLIANCE = "vpn-appliance"
 ROLE_UTILITY = "utility"
+# A customer-managed prefix list holding the on-premises CIDRs (route strategy prefix_list):
+# lz_prefix_list only changes or deletes a list that carries it.
+ROLE_ON_PREM_DESTINATIONS = "on-prem-destinations"
 
 # The names the lookup answers to.
 BY_NAME = {

@@ -15,6 +15,7 @@ import threading
 from . import elastic_ip_tags
 from . import images
 from . import instance_termination
+from . import prefix_lists
 from . import propagation
 from . import reset
 from . import routes
@@ -31,6 +32,7 @@ BEHAVIOURS = (
     elastic_ip_tags,
     instance_termination,
     throttling,
+    prefix_lists,
     reset,
 )
 

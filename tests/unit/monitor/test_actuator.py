@@ -207,7 +207,7 @@ def test_a_route_to_a_replaced_appliance_is_vpn_to_the_monitor_and_to_lz_route_f
 @pytest.mark.moto
 def test_with_the_prefix_list_strategy_a_failover_is_one_call_per_table(ec2, lz_world, ec2_endpoint):
     onprem = lz_world.onprem_cidrs[0]  # one prefix list holds one address family
-    created = ec2.create_managed_prefix_list(PrefixListName="on-prem", AddressFamily="IPv4", MaxEntries=1, Entries=[{"Cidr": onprem}])
+    created = ec2.create_managed_prefix_list(PrefixListName="on-prem", AddressFamily="IPv4", MaxEntries=2, Entries=[{"Cidr": onprem}])
     pl_id = created["PrefixList"]["PrefixListId"]
     config = validate_document({
         "region": lz_world.region, "endpoint_url": lz_world.endpoint_url, "route_table_ids": [lz_world.prod_rtb_id],
