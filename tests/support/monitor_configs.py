@@ -71,7 +71,7 @@ vpn_check:
 reconcile_interval_s: 30
 status_interval_s: 10
 api:
-  max_attempts: 2
+  max_attempts: 1
   connect_timeout_s: 3
   read_timeout_s: 5
   retry_backoff_max_s: 10

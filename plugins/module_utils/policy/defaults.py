@@ -86,9 +86,12 @@ SETTINGS = (
     # The daemon's own cadences.
     Setting("reconcile_interval_s", 30, "float"),
     Setting("status_interval_s", 10, "float"),
-    # EC2 API client. botocore's attempts per call stay few (calls.ROUTE_CALL_MAX_ATTEMPTS):
-    # throttled route calls are retried by the pacer, other failures by whole attempts.
-    Setting("api.max_attempts", 2, "int"),
+    # EC2 API client. Each call is sent once: a botocore retry of a throttled route call
+    # would spend a token of EC2's bucket that the pacer does not count, and provoke more
+    # throttling (benchmarks/route_scale.py: 41 throttled answers in a 400-route switch with
+    # 2 attempts, 1 with 1). Throttled route calls are retried by the pacer, every other
+    # failure by the actuator's next whole attempt (read, plan, apply).
+    Setting("api.max_attempts", 1, "int"),
     Setting("api.connect_timeout_s", 3, "float"),
     Setting("api.read_timeout_s", 5, "float"),
     Setting("api.retry_backoff_max_s", 10, "float"),

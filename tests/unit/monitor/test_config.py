@@ -56,7 +56,7 @@ def test_minimal_configuration_gets_the_documented_defaults():
     assert config.policy == PolicySettings()
     assert config.vpn_check.enabled is False and config.vpn_check.targets == ()
     assert config.reconcile_interval_s == 30 and config.status_interval_s == 10
-    assert (config.api.max_attempts, config.api.connect_timeout_s, config.api.read_timeout_s, config.api.retry_backoff_max_s) == (2, 3, 5, 10)
+    assert (config.api.max_attempts, config.api.connect_timeout_s, config.api.read_timeout_s, config.api.retry_backoff_max_s) == (1, 3, 5, 10)
     assert (config.api.max_parallel_calls, config.api.mutating_rate_per_s, config.api.mutating_burst) == (8, 5.0, 50)
     assert (config.metrics.enabled, config.metrics.address, config.metrics.port) == (True, "127.0.0.1", 9190)
     assert config.notifications.region == "us-east-1", "notifications.region defaults to region"
@@ -99,7 +99,7 @@ def test_policy_values_reach_the_state_machine_settings():
 
 def test_empty_sections_mean_defaults():
     config = validate_document(with_changes(policy=None, api=None, metrics=None))
-    assert config.policy == PolicySettings() and config.api.max_attempts == 2
+    assert config.policy == PolicySettings() and config.api.max_attempts == 1
 
 
 @pytest.mark.parametrize(
