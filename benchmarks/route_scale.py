@@ -237,7 +237,8 @@ def start_monitors(endpoint_url, groups, strategy, api):
         log = TimedLog()
         actuator = Actuator(config, log, Metrics(), client_factory=monitor_ec2_client).start()
         monitors.append(Monitor(group, actuator, log))
-    wait_for(lambda: all(monitor.actuator.initial_path == PATH_DX for monitor in monitors), 120, "every monitor to read its tables on Direct Connect", interval=0.1)
+    wait_for(lambda: all(monitor.actuator.initial_path == PATH_DX for monitor in monitors), 120,
+             "every monitor to read its tables on Direct Connect", interval=0.1)
     return monitors
 
 
@@ -346,7 +347,7 @@ def render_table(rows):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.route_scale", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.route_scale", description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--only", default=",".join(SCENARIOS), help="scenarios, comma-separated: %s" % ", ".join(SCENARIOS))
     parser.add_argument("--strategies", default=",".join(STRATEGIES), help="comma-separated: %s" % ", ".join(STRATEGIES))
     parser.add_argument("--tables", type=positive(int), default=100, help="route tables of the one group (default 100)")
