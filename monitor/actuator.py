@@ -216,7 +216,7 @@ class Actuator:  # pylint: disable=too-many-instance-attributes
         client, pacer = self._ec2(config)
         snapshot = load_snapshot(
             client, config.route_table_ids, config.destination_cidrs, config.vpn_eni_id, config.probe_route_table_id,
-            config.route_strategy, config.prefix_list_id,
+            config.route_strategy, config.prefix_list_id, config.routes_per_table_quota,
         )
         self._observe(snapshot)
         if desired is None:

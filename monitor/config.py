@@ -129,6 +129,7 @@ class MonitorConfig:  # pylint: disable=too-many-instance-attributes
     probe_route_table_id: str
     route_strategy: str
     prefix_list_id: str
+    routes_per_table_quota: int
     probe: ProbeConfig
     policy: PolicySettings
     vpn_check: VpnCheckConfig
@@ -145,7 +146,7 @@ class MonitorConfig:  # pylint: disable=too-many-instance-attributes
         """What the actuator needs; a change here means re-reading the route tables."""
         return (
             self.region, self.endpoint_url, self.route_table_ids, self.destination_cidrs, self.vpn_eni_id, self.probe_route_table_id,
-            self.route_strategy, self.prefix_list_id, self.api,
+            self.route_strategy, self.prefix_list_id, self.routes_per_table_quota, self.api,
         )
 
     def summary(self):
@@ -400,6 +401,7 @@ SCHEMA = {
     "probe_route_table_id": (default("probe_route_table_id"), optional(resource_id("route table"))),
     "route_strategy": (default("route_strategy"), choice(ROUTE_STRATEGIES)),
     "prefix_list_id": (default("prefix_list_id"), optional(resource_id("prefix list"))),
+    "routes_per_table_quota": (default("routes_per_table_quota"), integer(1, 10000)),
     "probe": (REQUIRED, PROBE_SCHEMA),
     "policy": ({}, POLICY_SCHEMA),
     "vpn_check": ({}, VPN_CHECK_SCHEMA),

@@ -66,4 +66,15 @@ options:
       - The customer-managed prefix list (C(pl-...)) that holds I(destination_cidrs).
       - Required with I(route_strategy=prefix_list), refused with C(per_route).
     type: str
+  routes_per_table_quota:
+    description:
+      - The account's quota of routes per route table (Service Quotas code C(L-93826ACB); non-propagated
+        routes, counted per address family). 500 is the default AWS documents today; older accounts have 50.
+      - Before any change, every managed table must be able to hold the VPN path within it - its static
+        routes that are not this collection's, plus one route per on-premises CIDR (C(per_route)) or the
+        prefix list's C(MaxEntries) (C(prefix_list)), which is how EC2 counts a route to a prefix list.
+        A table that cannot fails the run with one error naming it, so a failover never stops half-way on
+        C(RouteLimitExceeded).
+    type: int
+    default: 500
 """

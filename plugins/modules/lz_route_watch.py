@@ -248,6 +248,7 @@ def run(module):
         until_path=params["until_path"],
         route_strategy=params["route_strategy"],
         prefix_list_id=params["prefix_list_id"],
+        routes_per_table_quota=params["routes_per_table_quota"],
     )
     client = retrying_client(module, "ec2", watch_retry_config())
     record, warnings = watch_routes(client, settings)

@@ -41,6 +41,7 @@ vpn_eni_id: eni-0123456789abcdef0
 probe_route_table_id: null
 route_strategy: per_route
 prefix_list_id: null
+routes_per_table_quota: 500
 probe:
   targets: [198.19.0.10]
   interval: 0.1

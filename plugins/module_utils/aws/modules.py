@@ -21,6 +21,7 @@ from ..validation import ROUTE_STRATEGY_PER_ROUTE
 from ..validation import validate_route_inputs
 from .calls import ROUTE_CALL_MAX_ATTEMPTS
 from .calls import retry_config
+from .ec2 import DEFAULT_ROUTES_PER_TABLE
 from .ec2 import load_snapshot
 
 
@@ -33,6 +34,7 @@ def managed_routes_argument_spec(**module_options):
         probe_route_table_id=dict(type="str"),
         route_strategy=dict(type="str", default=ROUTE_STRATEGY_PER_ROUTE, choices=list(ROUTE_STRATEGIES)),
         prefix_list_id=dict(type="str"),
+        routes_per_table_quota=dict(type="int", default=DEFAULT_ROUTES_PER_TABLE),
     )
     spec.update(module_options)
     return spec
@@ -56,7 +58,7 @@ def load_managed_routes(module):
     client = retrying_client(module, "ec2", retry_config(max_attempts=ROUTE_CALL_MAX_ATTEMPTS))
     snapshot = load_snapshot(
         client, route_table_ids, destinations, params["vpn_eni_id"], params["probe_route_table_id"],
-        params["route_strategy"], params["prefix_list_id"],
+        params["route_strategy"], params["prefix_list_id"], params["routes_per_table_quota"],
     )
     return client, snapshot
 

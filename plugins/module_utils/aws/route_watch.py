@@ -50,6 +50,7 @@ from ..routes.paths import describe_table
 from ..validation import ROUTE_STRATEGY_PER_ROUTE
 from ..validation import validate_route_inputs
 from .calls import retry_config
+from .ec2 import DEFAULT_ROUTES_PER_TABLE
 from .ec2 import load_snapshot
 from .ec2 import read_route_tables
 
@@ -102,6 +103,7 @@ class WatchSettings:
     until_path: str = None
     route_strategy: str = ROUTE_STRATEGY_PER_ROUTE
     prefix_list_id: str = None
+    routes_per_table_quota: int = DEFAULT_ROUTES_PER_TABLE
 
 
 def _timing_problems(interval, duration):
@@ -125,7 +127,7 @@ def _stop_problems(stop_file, until_path):
 
 def validate_watch_settings(
     route_table_ids, destination_cidrs, vpn_eni_id, duration, interval=0.5, probe_route_table_id=None, stop_file=None, until_path=None,
-    route_strategy=ROUTE_STRATEGY_PER_ROUTE, prefix_list_id=None,
+    route_strategy=ROUTE_STRATEGY_PER_ROUTE, prefix_list_id=None, routes_per_table_quota=DEFAULT_ROUTES_PER_TABLE,
 ):
     """Check every offline-checkable input at once; return WatchSettings or raise one ValidationError."""
     problems = []
@@ -150,6 +152,7 @@ def validate_watch_settings(
         until_path=until_path,
         route_strategy=route_strategy,
         prefix_list_id=prefix_list_id,
+        routes_per_table_quota=routes_per_table_quota,
     )
 
 
@@ -211,7 +214,7 @@ class RouteWatch:
         settings = self.settings
         snapshot = load_snapshot(
             self.client, settings.route_table_ids, settings.destinations, settings.vpn_eni_id, settings.probe_route_table_id,
-            settings.route_strategy, settings.prefix_list_id,
+            settings.route_strategy, settings.prefix_list_id, settings.routes_per_table_quota,
         )
         self.reads = 1
         self._last_read_started = self.started

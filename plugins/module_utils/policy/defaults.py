@@ -50,6 +50,8 @@ SETTINGS = (
     # per table to prefix_list_id, the customer-managed list holding destination_cidrs).
     Setting("route_strategy", "per_route", "str"),
     Setting("prefix_list_id", None, "str"),
+    # The account's routes per route table (Service Quotas L-93826ACB): 500 is AWS's default today.
+    Setting("routes_per_table_quota", 500, "int"),
     # Probing of the DX targets: two echoes to each target every 0.1 s and a hard failure
     # after 4 failed rounds detect a silent cut in 0.45 s (median). At 10% random loss on a
     # single target the hard-failure rule fails over falsely 0.0086 times a day, and the

@@ -4,7 +4,7 @@
 """load_snapshot and execute_action for route_strategy prefix_list, with EC2's answers scripted (botocore Stubber, no endpoint).
 
 What the endpoint cannot show is scripted here: AWS-managed lists, lists still
-being modified, the routes-per-table quota and EC2's RouteLimitExceeded.
+being modified, tables near the routes-per-table quota and EC2's RouteLimitExceeded.
 """
 
 from __future__ import annotations
@@ -69,13 +69,37 @@ def test_a_missing_list_is_named(stubbed_client):
     assert caught.value.problems == ["prefix_list_id %s not found in us-east-1" % PL]
 
 
-@pytest.mark.parametrize("foreign_routes, max_entries, warned", [(45, 5, False), (46, 5, True)])
-def test_a_table_past_fifty_routes_with_the_lists_max_entries_is_warned_about(stubbed_client, foreign_routes, max_entries, warned):
+def snapshot_within(client, quota, strategy="prefix_list", destinations=(ONPREM,)):
+    prefix_list_id = PL if strategy == "prefix_list" else None
+    return load_snapshot(client, [RTB], list(destinations), ENI, route_strategy=strategy, prefix_list_id=prefix_list_id, routes_per_table_quota=quota)
+
+
+@pytest.mark.parametrize("foreign_routes, max_entries, refused", [(45, 5, False), (46, 5, True)])
+def test_a_table_that_cannot_hold_the_lists_max_entries_is_refused_before_any_change(stubbed_client, foreign_routes, max_entries, refused):
     client, stubber = stubbed_client("ec2")
     script_reads(stubber, customer_list(MaxEntries=max_entries), routes=foreign_routes)
     stubber.add_response("describe_network_interfaces", {"NetworkInterfaces": []})
-    warnings = snapshot(client).warnings
-    assert any("counts as %d routes (its MaxEntries)" % max_entries in warning and RTB in warning for warning in warnings) == warned
+    if not refused:
+        assert snapshot_within(client, 50).tables[0].route_table_id == RTB
+        return
+    with pytest.raises(ValidationError) as caught:
+        snapshot_within(client, 50)
+    assert caught.value.problems == [
+        "route table %s would hold 51 IPv4 routes on the VPN path (46 other static routes + 5 for the prefix list's MaxEntries), "
+        "above routes_per_table_quota 50: raise the account's quota (Service Quotas L-93826ACB) and the setting, or free routes" % RTB
+    ]
+    stubber.assert_no_pending_responses()  # read only: no route call was scripted, none was made
+
+
+def test_per_route_counts_one_route_per_cidr_of_the_family(stubbed_client):
+    client, stubber = stubbed_client("ec2")
+    stubber.add_response("describe_route_tables", {"RouteTables": [table_with_routes(3)]})
+    stubber.add_response("describe_network_interfaces", {"NetworkInterfaces": [{"NetworkInterfaceId": ENI, "VpcId": VPC, "SourceDestCheck": False}]})
+    stubber.add_response("describe_network_interfaces", {"NetworkInterfaces": []})
+    destinations = ("198.19.0.0/24", "198.19.1.0/24", "2001:db8:100::/56")
+    with pytest.raises(ValidationError) as caught:
+        snapshot_within(client, 4, strategy="per_route", destinations=destinations)
+    assert [problem.split(" on the VPN path")[0] for problem in caught.value.problems] == ["route table %s would hold 5 IPv4 routes" % RTB]
 
 
 def test_route_limit_exceeded_names_the_full_table(stubbed_client):
