@@ -31,7 +31,7 @@ author:
 options:
   name:
     description:
-      - The prefix list's name. The M(localzones.failover.network) role derives it from the failover's name.
+      - The prefix list's name. The C(localzones.failover.network) role derives it from the failover's name.
     type: str
     required: true
   entries:
@@ -80,9 +80,9 @@ extends_documentation_fragment:
   - localzones.failover.aws_attributes
   - localzones.failover.aws_connection
 seealso:
-  - ref: ansible_collections.localzones.failover.docsite.route_strategies
-    description: When the prefix_list route strategy pays off, its quotas, and where it is not available.
   - module: localzones.failover.lz_route_failover
+    description: Routes each table's on-premises traffic to this list with I(route_strategy=prefix_list); the collection's
+      page on route strategies says when that pays off, how the list counts against quotas, and where it is not available.
 """
 
 EXAMPLES = r"""
