@@ -297,7 +297,10 @@ def test_api_faults_during_failover_are_retried_until_applied(mlab, world):
     elapsed = time.monotonic() - cut
     metrics = daemon.scrape()
     codes = {event["code"] for event in daemon.events("api_error")}
-    assert {"ReadTimeoutError", "ExpiredToken", "RequestLimitExceeded", "InternalError"} <= codes, codes
+    assert {"ReadTimeoutError", "ExpiredToken", "InternalError"} <= codes, codes
+    # Throttled route calls are waited out and made again by the pacing, inside the attempt
+    # (aws/pacing.py): they fail no attempt, and the answers show in the request counter.
+    assert "RequestLimitExceeded" not in codes, codes
     assert counter(metrics, "lz_failover_api_requests_total", operation="CreateRoute", code="RequestLimitExceeded") == 6
     assert counter(metrics, "lz_failover_api_errors_total", operation="CreateRoute", code="InternalError") >= 1
     assert metrics.value("lz_failover_routes_converged") == 1
