@@ -30,6 +30,7 @@ from .aws import ec2_client
 from .aws import route_pacer
 from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import load_snapshot
 from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import apply_plan
+from ansible_collections.localzones.failover.plugins.module_utils.aws.pacing import jittered_backoff
 from ansible_collections.localzones.failover.plugins.module_utils.errors import AwsApiError
 from ansible_collections.localzones.failover.plugins.module_utils.errors import RouteConflictError
 from ansible_collections.localzones.failover.plugins.module_utils.errors import ValidationError
@@ -45,7 +46,7 @@ TRIGGER_DRIFT = "drift"
 
 def backoff_delay(failures, cap, rng=random.random):
     """Capped exponential backoff with jitter: 0.2, 0.4, 0.8 ... s up to ``cap``, each scaled by 0.5..1."""
-    return min(cap, BACKOFF_BASE_S * 2 ** max(0, failures - 1)) * (0.5 + rng() / 2.0)
+    return jittered_backoff(failures, BACKOFF_BASE_S, cap, rng)
 
 
 class Convergence:

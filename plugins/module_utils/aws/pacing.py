@@ -35,6 +35,11 @@ THROTTLE_RETRIES = 60
 THROTTLING_CODES = frozenset(("RequestLimitExceeded", "Throttling", "ThrottlingException"))
 
 
+def jittered_backoff(attempt, base, cap, rng=random.random):
+    """Capped exponential backoff with jitter: ``base`` doubling with each ``attempt`` (1, 2, ...) up to ``cap``, scaled by 0.5..1."""
+    return min(cap, base * 2 ** max(0, attempt - 1)) * (0.5 + rng() / 2.0)
+
+
 def is_throttling(code):
     """True for the error codes with which AWS says "too many requests"."""
     return code in THROTTLING_CODES
@@ -133,7 +138,7 @@ class Pacer:  # pylint: disable=too-many-instance-attributes
 
     def throttle_delay(self, throttles):
         """Seconds to wait after the ``throttles``-th throttling answer in a row of one call (1, 2, ...)."""
-        return min(THROTTLE_CAP_S, THROTTLE_BASE_S * 2 ** max(0, throttles - 1)) * (0.5 + self._rng() / 2.0)
+        return jittered_backoff(throttles, THROTTLE_BASE_S, THROTTLE_CAP_S, self._rng)
 
     def on_throttled(self, operation):
         """EC2 throttled ``operation``: empty its bucket; return nothing, the caller waits ``throttle_delay``."""
