@@ -10,7 +10,8 @@ Every request goes, in this order, to:
 2. the Direct Connect calls direct_connect.py answers;
 3. EC2's request throttling (throttling.py, when it is on): the account's
    budget comes before a test's injected answer;
-4. an injected API fault (faults.py), for an EC2 request that one matches;
+4. an injected API fault (faults.py), for a request that a rule matches (an
+   EC2 request, or another service's when the rule names it);
 5. moto (with behaviours.install() applied).
 
 After a request that may have changed a route table, the route-table version
