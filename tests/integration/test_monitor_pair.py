@@ -98,7 +98,7 @@ class Pair:
         standby = self.start("monitor-b")
         wait_for(lambda: standby.scrape().value("lz_failover_lease_fencing") == 1, 10, "the standby to read the lease", 0.05)
         assert standby.scrape().value("lz_failover_lease_holder") == 0
-        assert holder.scrape().value("lz_failover_lease_holder") == 1
+        wait_for(lambda: holder.scrape().value("lz_failover_lease_holder") == 1, 5, "the holder to report itself the writer", 0.05)
         return holder, standby
 
     # -- the tables
