@@ -6,6 +6,7 @@ a configuration others can change, a metrics endpoint open beyond the host."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 
@@ -16,8 +17,15 @@ from ansible_collections.localzones.failover.plugins.module_utils.policy.default
 from lz_failover_monitor.config import load_config
 from lz_failover_monitor.config import ownership_problem
 from lz_failover_monitor.config import validate_document
+from lz_failover_monitor.daemon import Monitor
+from lz_failover_monitor.state_file import MAX_STATE_BYTES
+from lz_failover_monitor.state_file import PersistedState
+from lz_failover_monitor.state_file import StateFileError
+from lz_failover_monitor.state_file import load_state
+from lz_failover_monitor.state_file import save_state
 from tests.support.monitor_configs import FULL_YAML
 from tests.support.monitor_configs import document
+from tests.support.monitor_doubles import RecordingLog
 
 
 def problems_of(config_document):
@@ -114,3 +122,55 @@ def test_a_metrics_address_beyond_loopback_needs_allow_remote(address):
 def test_loopback_metrics_addresses_need_nothing(address):
     config = validate_document(document(metrics={"address": address}))
     assert (config.metrics.address, config.metrics.allow_remote) == (address, False)
+
+
+# --------------------------------------------------------------------------- the state file
+
+
+STATE = PersistedState(desired_path="vpn", failover_history=(1700000000.0,))
+
+
+def test_a_symbolic_link_at_the_state_path_is_not_followed_on_read(tmp_path):
+    elsewhere = tmp_path / "elsewhere.json"
+    save_state(str(elsewhere), STATE, 1.0)
+    link = tmp_path / "state.json"
+    link.symlink_to(elsewhere)
+    with pytest.raises(StateFileError, match="it is a symbolic link; the state file must be a regular file"):
+        load_state(str(link))
+
+
+def test_saving_replaces_a_planted_symbolic_link_instead_of_writing_through_it(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    link = tmp_path / "state.json"
+    link.symlink_to(victim)
+    save_state(str(link), STATE, 1.0)
+    assert victim.read_text() == "precious\n"
+    assert not link.is_symlink() and load_state(str(link)) == STATE
+
+
+def test_a_state_path_that_is_not_a_regular_file_is_refused(tmp_path):
+    fifo = tmp_path / "state.json"
+    os.mkfifo(fifo)
+    with pytest.raises(StateFileError, match="it is not a regular file"):
+        load_state(str(fifo))
+
+
+def test_a_state_file_above_the_size_bound_is_refused_unread(tmp_path):
+    path = tmp_path / "state.json"
+    save_state(str(path), STATE, 1.0)
+    with open(path, "ab") as handle:
+        handle.truncate(MAX_STATE_BYTES + 1)
+    with pytest.raises(StateFileError, match="it holds %d bytes, more than the %d a state file may hold; not read" % (MAX_STATE_BYTES + 1, MAX_STATE_BYTES)):
+        load_state(str(path))
+
+
+def test_the_daemon_logs_a_refused_state_file_once_and_starts_without_it(tmp_path):
+    path = tmp_path / "state.json"
+    path.write_bytes(b" " * (MAX_STATE_BYTES + 1))
+    config = dataclasses.replace(validate_document(document()), state_file=str(path))
+    log = RecordingLog()
+    monitor = Monitor(config, "/nonexistent/config.yml", log)
+    assert monitor._load_persisted_state() == PersistedState()  # pylint: disable=protected-access
+    ignored = log.named("state_file_ignored")
+    assert len(ignored) == 1 and ignored[0]["path"] == str(path) and "more than the 1048576 a state file may hold" in ignored[0]["reason"]
