@@ -15,6 +15,8 @@ no credentials, an API error): nothing is known about the configuration's resour
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 
 from . import __version__
@@ -46,11 +48,45 @@ def parse_arguments(argv):
         "--online", action="store_true",
         help="with --check-config: also check against AWS (read-only) that the route tables, interface and prefix list exist and fit together",
     )
+    parser.add_argument(
+        "--environment-file", metavar="PATH",
+        help="with --check-config --online: read NAME=VALUE lines (the service's EnvironmentFile) into the environment first, "
+             "so the check reaches AWS as the daemon does (proxy, endpoint credentials); a missing file is ignored",
+    )
     parser.add_argument("--version", action="version", version="%(prog)s " + __version__)
     arguments = parser.parse_args(argv)
     if arguments.online and not arguments.check_config:
         parser.error("--online needs --check-config")
+    if arguments.environment_file and not arguments.online:
+        parser.error("--environment-file needs --check-config --online")
     return arguments
+
+
+def read_environment_file(path):
+    """``{name: value}`` of a systemd EnvironmentFile as the monitor role writes it (values JSON-quoted); {} when missing.
+
+    The variables come from a file, not the command line, so no secret shows in a process
+    listing or in Ansible's verbose output of the validate command.
+    """
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except FileNotFoundError:
+        return {}
+    variables = {}
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith(("#", ";")) or "=" not in line:
+            continue
+        name, _sep, value = line.partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            try:
+                value = json.loads(value)
+            except ValueError:
+                value = value[1:-1]
+        variables[name.strip()] = value
+    return variables
 
 
 def _write_problems(err, path, problems, where=""):
@@ -87,6 +123,8 @@ def check_config(path, out=None, err=None, online=False):
 def main(argv=None):
     arguments = parse_arguments(sys.argv[1:] if argv is None else argv)
     if arguments.check_config:
+        if arguments.environment_file:
+            os.environ.update(read_environment_file(arguments.environment_file))
         return check_config(arguments.config, online=arguments.online)
     log_setup = LogSetup()
     try:

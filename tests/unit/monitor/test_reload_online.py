@@ -161,3 +161,26 @@ def test_the_command_line_passes_online_through(tmp_path, lz_world):
     os.chmod(path, 0o600)
     assert cli.main(["--check-config", "--config", path]) == cli.EXIT_OK
     assert cli.main(["--check-config", "--online", "--config", path]) == cli.EXIT_FAILED
+
+
+def test_the_environment_file_the_role_writes_is_read_back_exactly(tmp_path):
+    path = tmp_path / "environment"
+    path.write_text('# Managed by Ansible\n\nHTTPS_PROXY="http://user:p\\"w@proxy:3128"\nAWS_CA_BUNDLE="/etc/ssl/ca.pem"\n')
+    assert cli.read_environment_file(str(path)) == {"HTTPS_PROXY": 'http://user:p"w@proxy:3128', "AWS_CA_BUNDLE": "/etc/ssl/ca.pem"}
+    assert cli.read_environment_file(str(tmp_path / "missing")) == {}
+
+
+def test_the_online_check_reaches_aws_with_the_environment_file(tmp_path, lz_world, monkeypatch):
+    """The file's variables win over the shell's, before the client is made (the daemon's own environment)."""
+    path = write_config(tmp_path / "config.yml", world_document(lz_world))
+    environment = tmp_path / "environment"
+    environment.write_text('AWS_SECRET_ACCESS_KEY="from-the-file"\n')
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "from-the-shell")
+    assert cli.main(["--check-config", "--online", "--environment-file", str(environment), "--config", path]) == cli.EXIT_OK
+    assert os.environ["AWS_SECRET_ACCESS_KEY"] == "from-the-file"
+
+
+def test_environment_file_needs_online(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["--check-config", "--environment-file", "/etc/x"])
+    assert stopped.value.code == 2 and "--environment-file needs --check-config --online" in capsys.readouterr().err

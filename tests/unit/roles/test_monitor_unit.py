@@ -9,6 +9,7 @@ import configparser
 import os
 
 import jinja2
+import yaml
 import pytest
 
 from harness.paths import REPO_ROOT
@@ -43,3 +44,29 @@ def test_the_unit_keeps_restarting_after_a_burst_of_quick_exits(privileged):
     assert "StartLimitIntervalSec" not in unit["Service"], "systemd ignores it in [Service] on current versions"
     assert unit["Service"]["Restart"] == "always"
     assert float(unit["Service"]["RestartSec"]) >= 1, "the retries are paced"
+
+
+def validate_command(validate_online):
+    """The monitor role's template validate command, as Ansible renders it from vars/main.yml."""
+    with open(os.path.join(REPO_ROOT, "roles", "monitor", "vars", "main.yml"), encoding="utf-8") as handle:
+        role_vars = yaml.safe_load(handle)
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    environment.filters["bool"] = bool
+    return environment.from_string(role_vars["__monitor_validate_command"]).render(
+        __monitor_executable="/opt/lz-failover-monitor/venv/bin/lz-failover-monitor",
+        __monitor_environment_file="/etc/lz-failover-monitor/environment", monitor_validate_online=validate_online,
+    )
+
+
+def test_the_configuration_is_validated_offline_by_default_and_online_on_request():
+    executable = "/opt/lz-failover-monitor/venv/bin/lz-failover-monitor"
+    assert validate_command(False) == executable + " --check-config --config %s"
+    assert validate_command(True) == (
+        executable + " --check-config --online --environment-file /etc/lz-failover-monitor/environment --config %s"
+    )
+
+
+def test_the_environment_file_is_written_before_the_configuration_it_is_validated_with():
+    with open(os.path.join(REPO_ROOT, "roles", "monitor", "tasks", "config.yml"), encoding="utf-8") as handle:
+        names = [task["name"] for task in yaml.safe_load(handle)]
+    assert names.index("Write the service environment") < names.index("Write the daemon configuration (checked with --check-config first)")
