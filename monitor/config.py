@@ -667,7 +667,8 @@ def ownership_problem(path, status, euid=None):
 def load_config(path):
     """Read, parse and validate the configuration file at ``path`` (refused when others could have changed it)."""
     try:
-        with open(path, encoding="utf-8") as handle:
+        # O_NONBLOCK: a FIFO at the path is refused below instead of blocking the open.
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), encoding="utf-8") as handle:
             problem = ownership_problem(path, os.fstat(handle.fileno()))
             if problem:
                 raise ValidationError(problem)

@@ -104,6 +104,14 @@ def test_a_configuration_that_is_not_a_regular_file_is_refused(tmp_path):
     assert ownership_problem("/c", os.stat(tmp_path)) == "/c: the configuration must be a regular file"
 
 
+def test_a_fifo_at_the_configuration_path_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "config.yml"
+    os.mkfifo(fifo, 0o600)
+    with pytest.raises(ValidationError) as caught:
+        load_config(str(fifo))
+    assert caught.value.problems == ["%s: the configuration must be a regular file" % fifo]
+
+
 # --------------------------------------------------------------------------- metrics endpoint
 
 

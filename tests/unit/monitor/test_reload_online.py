@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 
 import pytest
 
 from lz_failover_monitor import cli
+from lz_failover_monitor.aws import ec2_client
 from lz_failover_monitor.config import validate_document
 from tests.support.monitor_configs import document
 from tests.support.monitor_configs import write_config
@@ -72,7 +74,8 @@ def test_a_reload_to_a_route_table_of_another_vpc_keeps_the_running_configuratio
     reload_to(harness, tmp_path, lz_world, route_table_ids=[lz_world.other_rtb_id])
     assert harness.monitor.config is before
     [problem] = rejected_problems(harness)
-    assert problem.startswith("route table %s is in %s but vpn_eni_id %s is in %s" % (lz_world.other_rtb_id, lz_world.other_vpc_id, lz_world.vpn_eni_id, lz_world.vpc_id))
+    expected = "route table %s is in %s but vpn_eni_id %s is in %s" % (lz_world.other_rtb_id, lz_world.other_vpc_id, lz_world.vpn_eni_id, lz_world.vpc_id)
+    assert problem.startswith(expected)
 
 
 def test_a_reload_to_an_interface_of_another_vpc_keeps_the_running_configuration(tmp_path, lz_world):
@@ -92,6 +95,28 @@ def test_a_reload_aws_cannot_be_asked_about_keeps_the_running_configuration(tmp_
     assert harness.monitor.config is before
     [problem] = rejected_problems(harness)
     assert problem.startswith("the new configuration could not be checked against AWS: ")
+
+
+def test_probe_rounds_go_on_while_the_check_against_aws_is_under_way(tmp_path, lz_world):
+    gate = threading.Event()
+
+    def gated_client(config, metrics):
+        gate.wait(CHECK_TIMEOUT_S)
+        return ec2_client(config, metrics)
+
+    harness = running(tmp_path, lz_world)
+    harness.monitor.ec2_client_factory = gated_client
+    before = harness.monitor.config
+    write_config(tmp_path / "config.yml", world_document(lz_world, route_table_ids=["rtb-0000000000000000f"]))
+    harness.monitor.reload()
+    harness.rounds(5, UP)
+    harness.monitor.poll_reload()
+    assert harness.monitor.config is before and not harness.monitor.pending_reload.done(), "nothing decided before AWS answers"
+    gate.set()
+    assert harness.monitor.pending_reload.wait(CHECK_TIMEOUT_S)
+    harness.monitor.poll_reload()
+    assert harness.monitor.config is before and harness.monitor.pending_reload is None
+    assert rejected_problems(harness) == ["route table(s) rtb-0000000000000000f not found in us-east-1"]
 
 
 def test_a_reload_that_only_changes_the_policy_needs_no_aws_call(tmp_path, lz_world):
