@@ -240,5 +240,5 @@ def _float(value):
 
 
 def _number(value):
-    """A DynamoDB number's text: no exponent, no needless decimals."""
-    return ("%.3f" % float(value)).rstrip("0").rstrip(".")
+    """A DynamoDB number's text that reads back as the same float (an end rounded up would outlast what was asked)."""
+    return repr(float(value))
