@@ -132,6 +132,14 @@ pin:
   description: The pin in force afterwards (as in RV(status.pin)), or null.
   returned: always
   type: dict
+holder:
+  description:
+    - The monitor that holds a live lease - its view from RV(status.monitors) and the lease's C(fencing) - or null
+      when no monitor holds one (none runs, or the holder stopped renewing).
+    - A playbook that changes the route tables by hand checks it first - that monitor would put them back.
+  returned: always
+  type: dict
+  sample: {monitor_id: utility-1, role: holder, dx_state: healthy, desired_path: dx, age_s: 0.8, fencing: 4}
 previous_pin:
   description: The pin item before the run, also when it had already ended, or null.
   returned: always
@@ -151,6 +159,7 @@ from ansible_collections.localzones.failover.plugins.module_utils.coordination i
 from ansible_collections.localzones.failover.plugins.module_utils.coordination.pin import Pin
 from ansible_collections.localzones.failover.plugins.module_utils.coordination.pin import find_record
 from ansible_collections.localzones.failover.plugins.module_utils.coordination.pin import group_status
+from ansible_collections.localzones.failover.plugins.module_utils.coordination.pin import live_holder
 from ansible_collections.localzones.failover.plugins.module_utils.coordination.pin import pin_problems
 from ansible_collections.localzones.failover.plugins.module_utils.coordination.pin import requested_until
 from ansible_collections.localzones.failover.plugins.module_utils.errors import ValidationError
@@ -227,7 +236,7 @@ def run(module):
         items = _query_group(client, table, group)
         now = time.time()
     status = group_status(items, now)
-    module.exit_json(status=status, pin=status["pin"], **result)
+    module.exit_json(status=status, pin=status["pin"], holder=live_holder(status), **result)
 
 
 def pin_view(pin):

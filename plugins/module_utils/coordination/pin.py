@@ -15,7 +15,8 @@ the group and makes the routes follow the pin while it is in force; a pin whose
 * ``effective_path(decided_path, pin)``: the path the routes follow, and why.
 * ``requested_until(until, duration_s, now)`` and ``pin_problems(...)``: a requested pin's end, and
   what is wrong with the request, before anything is written.
-* ``group_status(items, now)``: a group's items as the plain dict status reports show.
+* ``group_status(items, now)``: a group's items as the plain dict status reports show;
+  ``live_holder(status)``: the monitor holding a live lease in it, or None.
 
 Times are the writers' wall clocks, as for the lease: a pin ends within the clock
 skew between the operator's machine and the monitor, which is fine for a pin meant
@@ -171,6 +172,19 @@ def group_status(items, now):
         "pin": None if pin is None else pin.as_dict(now),
         "monitors": sorted((monitor_view(item, now) for item in items if _is_monitor_record(item)), key=lambda view: view["monitor_id"]),
     }
+
+
+def live_holder(status):
+    """The monitor that holds a live lease, from ``group_status``'s dict: its view with ``fencing``, or None.
+
+    A holder that has written no view yet has ``role``, ``dx_state`` and ``desired_path`` None.
+    """
+    lease = status.get("lease")
+    if not lease or not lease["live"]:
+        return None
+    views = [view for view in status["monitors"] if view["monitor_id"] == lease["holder"]]
+    view = views[0] if views else {"monitor_id": lease["holder"], "role": None, "dx_state": None, "desired_path": None, "age_s": None}
+    return dict(view, fencing=lease["fencing"])
 
 
 def lease_status(item, now):

@@ -101,6 +101,7 @@ def test_query_reports_the_holder_the_pin_and_each_view(run_module, dynamodb):
     assert (status["lease"]["holder"], status["lease"]["fencing"], status["lease"]["live"]) == ("utility-1", 4, True)
     assert status["pin"]["until"] is None and status["pin"]["who"] == "alice"
     assert [(view["monitor_id"], view["role"]) for view in status["monitors"]] == [("utility-1", "holder"), ("utility-2", "standby")]
+    assert (result["holder"]["monitor_id"], result["holder"]["desired_path"], result["holder"]["fencing"]) == ("utility-1", "dx", 4)
 
 
 def test_bad_request_is_one_message_before_any_call(monkeypatch, run_module, dynamodb):

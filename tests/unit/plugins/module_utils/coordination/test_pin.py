@@ -12,6 +12,7 @@ from ansible_collections.localzones.failover.plugins.module_utils.coordination.p
 from ansible_collections.localzones.failover.plugins.module_utils.coordination.pin import active_pin
 from ansible_collections.localzones.failover.plugins.module_utils.coordination.pin import effective_path
 from ansible_collections.localzones.failover.plugins.module_utils.coordination.pin import group_status
+from ansible_collections.localzones.failover.plugins.module_utils.coordination.pin import live_holder
 from ansible_collections.localzones.failover.plugins.module_utils.coordination.pin import pin_problems
 from ansible_collections.localzones.failover.plugins.module_utils.coordination.pin import requested_until
 
@@ -120,3 +121,12 @@ def test_group_status_of_an_empty_group_and_an_expired_lease():
     assert group_status([], NOW) == {"lease": None, "pin": None, "monitors": []}
     expired = group_status([lease_item(expires_at=NOW - 2)], NOW)["lease"]
     assert expired["live"] is False and expired["expires_in_s"] == -2.0
+
+
+def test_the_live_holder_is_its_view_with_the_fencing():
+    items = [lease_item(), view_item("mon-b", "standby"), view_item("mon-a", "holder", desired_path="vpn")]
+    assert live_holder(group_status(items, NOW)) == {"monitor_id": "mon-a", "role": "holder", "dx_state": "healthy", "desired_path": "vpn",
+                                                     "age_s": 1.5, "fencing": 3}
+    assert live_holder(group_status([lease_item(holder="mon-c")], NOW))["desired_path"] is None, "a holder without a view yet"
+    assert live_holder(group_status([lease_item(expires_at=NOW)], NOW)) is None, "an expired lease has no holder"
+    assert live_holder(group_status([], NOW)) is None
