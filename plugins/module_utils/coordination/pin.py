@@ -13,6 +13,7 @@ the group and makes the routes follow the pin while it is in force; a pin whose
 * ``Pin``: the item as a value, from and to its DynamoDB form.
 * ``active_pin(records_or_item, now)``: the pin in force at ``now`` (wall clock, epoch s), or None.
 * ``effective_path(decided_path, pin)``: the path the routes follow, and why.
+* ``pin_change(followed, records, now)``: what a monitor logs and notifies after a read of its group.
 * ``requested_until(until, duration_s, now)`` and ``pin_problems(...)``: a requested pin's end, and
   what is wrong with the request, before anything is written.
 * ``group_status(items, now)``: a group's items as the plain dict status reports show;
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from datetime import timezone
 
+from .. import events
 from . import schema
 
 PATHS = ("dx", "vpn")
@@ -39,6 +41,10 @@ MAX_WHO_LENGTH = 128
 # Why the routes follow the path they follow (effective_path's second value).
 REASON_DECIDED = "decided"
 REASON_PINNED = "pinned"
+
+# Why a followed pin ended (events.PIN_ENDED's reason).
+REASON_EXPIRED = "expired"
+REASON_RELEASED = "released"
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,30 @@ def effective_path(decided_path, pin):
     if pin is not None:
         return pin.path, REASON_PINNED
     return decided_path, REASON_DECIDED
+
+
+def pin_change(followed, records, now):
+    """``(pin in force, event or None, fields)``: what a monitor reports after reading its group's ``records``.
+
+    ``followed`` is the pin it followed after its previous read (None: none). The event is
+    ``events.PIN_IN_FORCE`` for a pin not followed before (a first one, or one that
+    replaced another), ``events.PIN_ENDED`` with ``reason`` ``expired`` (its until has
+    passed) or ``released`` (its item is gone or replaced by an ended one) when the
+    followed pin no longer is in force, and None when nothing changed. Keep the
+    returned pin as ``followed`` for the next read.
+    """
+    current = active_pin(records, now)
+    if current is not None and current != followed:
+        return current, events.PIN_IN_FORCE, _pin_fields(current)
+    if current is None and followed is not None:
+        stored = Pin.from_item(find_record(records, schema.PIN_RECORD)) if _is_list(records) else Pin.from_item(records)
+        reason = REASON_EXPIRED if stored == followed else REASON_RELEASED
+        return None, events.PIN_ENDED, dict(_pin_fields(followed), **{events.REASON: reason})
+    return current, None, {}
+
+
+def _pin_fields(pin):
+    return {events.PATH: pin.path, events.PIN_UNTIL: pin.until, events.PIN_WHO: pin.who, events.PIN_WHY: pin.why}
 
 
 def pin_problems(path, until, who, why, now):

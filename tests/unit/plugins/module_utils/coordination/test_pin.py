@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.localzones.failover.plugins.module_utils import events
 from ansible_collections.localzones.failover.plugins.module_utils.coordination import schema
 from ansible_collections.localzones.failover.plugins.module_utils.coordination.pin import Pin
 from ansible_collections.localzones.failover.plugins.module_utils.coordination.pin import active_pin
 from ansible_collections.localzones.failover.plugins.module_utils.coordination.pin import effective_path
 from ansible_collections.localzones.failover.plugins.module_utils.coordination.pin import group_status
 from ansible_collections.localzones.failover.plugins.module_utils.coordination.pin import live_holder
+from ansible_collections.localzones.failover.plugins.module_utils.coordination.pin import pin_change
 from ansible_collections.localzones.failover.plugins.module_utils.coordination.pin import pin_problems
 from ansible_collections.localzones.failover.plugins.module_utils.coordination.pin import requested_until
 
@@ -130,3 +132,24 @@ def test_the_live_holder_is_its_view_with_the_fencing():
     assert live_holder(group_status([lease_item(holder="mon-c")], NOW))["desired_path"] is None, "a holder without a view yet"
     assert live_holder(group_status([lease_item(expires_at=NOW)], NOW)) is None, "an expired lease has no holder"
     assert live_holder(group_status([], NOW)) is None
+
+
+def test_a_monitor_reports_a_pin_once_when_it_comes_into_force_and_once_when_it_ends():
+    pin = Pin(path="vpn", until=NOW + 60, who="alice", why="DX maintenance", set_at=NOW)
+    records = [lease_item(), pin.to_item(GROUP)]
+    followed, event, fields = pin_change(None, records, NOW)
+    assert (followed, event) == (pin, events.PIN_IN_FORCE)
+    assert fields == {"path": "vpn", "until": NOW + 60, "who": "alice", "why": "DX maintenance"}
+    assert pin_change(followed, records, NOW + 1) == (pin, None, {}), "the same pin is reported once"
+
+    followed, event, fields = pin_change(pin, records, NOW + 60)
+    assert (followed, event, fields["reason"]) == (None, events.PIN_ENDED, "expired")
+    assert pin_change(None, records, NOW + 61) == (None, None, {})
+
+
+def test_a_released_or_replaced_pin_is_reported():
+    pin = Pin(path="vpn", until=None, who="alice", why="a", set_at=NOW)
+    followed, event, fields = pin_change(pin, [lease_item()], NOW)
+    assert (followed, event, fields["reason"], fields["who"]) == (None, events.PIN_ENDED, "released", "alice")
+    other = Pin(path="dx", until=None, who="bob", why="b", set_at=NOW + 5)
+    assert pin_change(pin, [other.to_item(GROUP)], NOW + 5)[:2] == (other, events.PIN_IN_FORCE)
