@@ -23,7 +23,7 @@ def create_coordination_table(client, table=TABLE):
     client.create_table(
         TableName=table, BillingMode=schema.BILLING_MODE,
         KeySchema=[{"AttributeName": schema.PARTITION_KEY, "KeyType": "HASH"}, {"AttributeName": schema.SORT_KEY, "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": schema.PARTITION_KEY, "AttributeType": "S"}, {"AttributeName": schema.SORT_KEY, "AttributeType": "S"}],
+        AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name in (schema.PARTITION_KEY, schema.SORT_KEY)],
     )
     return table
 

@@ -34,7 +34,7 @@ from .. import events
 from . import schema
 
 PATHS = ("dx", "vpn")
-# A reason is for a log line, a metric-free SNS message and a status report: one sentence or two.
+# A reason goes into log lines, SNS messages and status reports: a sentence or two.
 MAX_WHY_LENGTH = 256
 MAX_WHO_LENGTH = 128
 
