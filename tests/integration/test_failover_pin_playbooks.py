@@ -61,6 +61,14 @@ def test_failover_refuses_to_fight_the_monitor_that_holds_the_lease(ec2, lz_worl
     assert static_targets(ec2, lz_world.prod_rtb_id) == [], "no route was changed"
     assert stored_pin(dynamodb) is None
 
+    # No monitor runs here, so nothing moves the routes to the pin: the wait ends in one clear failure.
+    pinned = run_playbook(lz_world, "failover.yml", "-e", "lz_failover_path=vpn", "-e", "lz_failover_pin=true", "-e", "lz_failover_pin_who=alice",
+                          "-e", "lz_failover_pin_why=drill", "-e", "lz_failover_pin_wait_s=1", *WITH_TABLE)
+    assert pinned.returncode != 0
+    assert "The pin (vpn) is written, but the managed route tables were not all on vpn after 1 s" in " ".join(pinned.stdout.split())
+    assert stored_pin(dynamodb).path == "vpn"
+    assert static_targets(ec2, lz_world.prod_rtb_id) == [], "the playbook leaves the routes to the holder"
+
 
 def test_pin_with_a_live_holder_then_status_then_release(ec2, lz_world, dynamodb):
     live_holder(dynamodb)
