@@ -428,7 +428,9 @@ CLOUDWATCH_SCHEMA = {
 
 COORDINATION_SCHEMA = {
     "table": (default("coordination.table"), optional(text(_DYNAMODB_TABLE, "a DynamoDB table name (3 to 255 of A-Z a-z 0-9 _ . -)"))),
-    "failover_group": (default("coordination.failover_group"), optional(text(_CLOUDWATCH_NAME, "a failover group name (up to 255 of A-Z a-z 0-9 . - _ / # : and space)"))),
+    "failover_group": (
+        default("coordination.failover_group"), optional(text(_CLOUDWATCH_NAME, "a failover group name (up to 255 of A-Z a-z 0-9 . - _ / # : and space)")),
+    ),
     "monitor_id": (default("coordination.monitor_id"), optional(text(_MONITOR_ID, "a monitor ID (up to 128 of A-Z a-z 0-9 _ . : -)"))),
     "lease_s": (default("coordination.lease_s"), number(positive=True, maximum=300)),
     "renew_interval_s": (default("coordination.renew_interval_s"), number(positive=True)),

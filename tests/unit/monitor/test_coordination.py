@@ -96,7 +96,8 @@ def run(monitors, seconds, ticking, writers_seen):
         for monitor in monitors:
             monitor.clock.advance(STEP_S)
         for monitor in ticking:
-            if abs(monitor.clock.now / monitor.config.coordination.renew_interval_s - round(monitor.clock.now / monitor.config.coordination.renew_interval_s)) < 1e-6:
+            rounds = monitor.clock.now / monitor.config.coordination.renew_interval_s
+            if abs(rounds - round(rounds)) < 1e-6:
                 monitor.coordinator.tick()
         writers = [monitor.coordinator.monitor_id for monitor in monitors if monitor.coordinator.is_writer()]
         assert len(writers) <= 1, "two writers at once: %s" % writers
@@ -135,8 +136,10 @@ def test_a_holder_cut_off_from_the_table_stops_writing_at_writer_until(table):
     a = Monitor(table, "a")
     a.coordinator.tick()
     assert a.coordinator.is_writer()
-    a.coordinator._client = dynamodb_client(validate_document(document(endpoint_url="http://127.0.0.1:9", api={"connect_timeout_s": 0.2},
-                                                                       coordination={"table": TABLE, "lease_s": 2, "renew_interval_s": 0.5, "max_clock_skew_s": 0.1})), None)
+    # From now on the table cannot be reached (nothing listens on the discard port; refused at once).
+    unreachable = validate_document(document(endpoint_url="http://127.0.0.1:9", api={"connect_timeout_s": 0.2},
+                                             coordination={"table": TABLE, "lease_s": 2, "renew_interval_s": 0.5, "max_clock_skew_s": 0.1}))
+    a.coordinator._client = dynamodb_client(unreachable, None)  # pylint: disable=protected-access
     a.clock.advance(1.0)
     a.coordinator.tick()  # the read fails: logged, counted, still the writer until writer_until
     assert a.coordinator.is_writer() and a.coordinator.errors == 1
