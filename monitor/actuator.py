@@ -247,11 +247,13 @@ class Actuator:  # pylint: disable=too-many-instance-attributes
             return  # start-up: the probe loop picks the path from initial_path first
         plan = plan_routes(snapshot.tables, snapshot.destinations, desired, snapshot.ownership, snapshot.route_strategy)
         self._report_notes(plan.notes)
+        writer = self._may_write()
+        if writer:
+            self._observing_only = False
         if plan.changed:
-            if not self._may_write():
+            if not writer:
                 self._not_writer(plan_actions=len(plan.actions))
                 return  # observe only: the writer of the group changes the tables
-            self._observing_only = False
             self._apply(client, pacer, plan)
         with self._condition:
             latency = self.book.settle(desired, self._clock())

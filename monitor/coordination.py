@@ -117,7 +117,9 @@ class Coordinator:  # pylint: disable=too-many-instance-attributes
         """Give the lease up at once: no further write by this monitor, then ``expires_at = now`` in the table."""
         with self._lock:
             record, self._writer_until = self._record, None
-        self._publish()
+        # Giving the lease up is not losing it: no lease_lost line, the release is logged below.
+        self._was_writer = False
+        self._metrics.lease_holder.set(0)
         if record is None or record.holder != self.monitor_id:
             return False
         settings = self._settings

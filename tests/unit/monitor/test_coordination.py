@@ -158,6 +158,8 @@ def test_stop_releases_the_lease_so_the_standby_takes_it_at_its_next_round(table
     b.coordinator.set_view(dx_state="passing", desired_path="dx")
     a.coordinator.stop()
     assert not a.coordinator.is_writer() and a.log.named("lease_released")[0]["fencing"] == 1
+    assert not a.log.named("lease_lost"), "a release is not a loss"
+    assert sample(a.metrics, "lz_failover_lease_transitions_total", event="released") == 1
     b.clock.advance(0.01)
     b.coordinator.tick()
     assert b.coordinator.is_writer() and b.coordinator.fencing == 2
@@ -200,6 +202,14 @@ def test_a_standby_reads_the_tables_but_makes_no_route_call(actuator_setup, ec2,
     actuator.attempt(config, "vpn")
     assert static_routes(ec2, lz_world.prod_rtb_id) == {cidr: lz_world.vpn_eni_id for cidr in lz_world.onprem_cidrs}
     assert actuator.book.converged
+
+    writer["now"] = False  # the lease passed on; drift is now the new writer's to repair
+    ec2.delete_route(RouteTableId=lz_world.prod_rtb_id, DestinationCidrBlock=lz_world.onprem_cidrs[0])
+    calls_before = sum(route_changing_requests(ec2_endpoint).values())
+    actuator.attempt(config, "vpn")
+    actuator.attempt(config, "vpn")
+    assert sum(route_changing_requests(ec2_endpoint).values()) == calls_before, "no route call after the test's own delete"
+    assert len(log.named("not_writer")) == 2, "logged again after the role changed"
 
 
 @pytest.mark.moto
