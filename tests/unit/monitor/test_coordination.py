@@ -263,3 +263,13 @@ def test_with_a_table_only_the_coordinators_writer_writes_and_the_status_says_wh
     monitor.report_status()
     status = harness.log.named("status")[-1]
     assert (status["role"], status["holder"], status["fencing"]) == ("holder", "other", 7)
+
+
+def test_on_stop_the_lease_is_released_after_the_actuator_made_its_last_call():
+    harness = Harness(config=validate_document(document(coordination={"table": TABLE})))
+    monitor, stopped = harness.monitor, []
+    monitor.writer = monitor.notifier = None
+    monitor.actuator = type("Actuator", (), {"stop": lambda self: stopped.append("actuator")})()
+    monitor.coordinator = type("Coordinator", (), {"stop": lambda self: stopped.append("coordinator (release)")})()
+    monitor._stop_components()  # pylint: disable=protected-access
+    assert stopped == ["actuator", "coordinator (release)"]
