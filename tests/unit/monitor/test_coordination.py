@@ -64,6 +64,10 @@ def test_lease_settings_that_do_not_relate_well_are_refused_with_their_key_paths
     with pytest.raises(ValidationError) as excinfo:
         validate_document(document(coordination={"table": TABLE, "lease_s": 5}))
     assert [problem.split(":")[0] for problem in excinfo.value.problems] == ["coordination.lease_s"]
+    slow_connect = {"connect_timeout_s": 10}
+    assert validate_document(document(api=slow_connect)).api.connect_timeout_s == 10, "without a table the lease's rules do not apply"
+    with pytest.raises(ValidationError):
+        validate_document(document(api=slow_connect, coordination={"table": TABLE}))
 
 
 # --------------------------------------------------------------------------- two coordinators on the endpoint
