@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import socket
 
+import boto3
+import botocore.config
 import pytest
 
 from lz_failover_monitor.actuator import Actuator
@@ -34,6 +36,13 @@ from tests.unit.plugins.module_utils.aws.test_coordination_endpoint import creat
 
 WALL = 1_800_000_000.0
 STEP_S = 0.05
+
+
+def patient_dynamodb_client(config, _metrics):
+    """The daemon's client, with a long read timeout: on a busy test machine moto may answer slowly, and the fake clocks stand still meanwhile."""
+    client = dynamodb_client(config, _metrics)
+    return boto3.client("dynamodb", region_name=config.coordination.region, endpoint_url=client.meta.endpoint_url,
+                        config=botocore.config.Config(retries={"mode": "standard", "total_max_attempts": 1}, read_timeout=60))
 
 
 # --------------------------------------------------------------------------- settings
@@ -80,14 +89,14 @@ class Monitor:
         self.clock = FakeClock(start=start, wall_offset=WALL - start + skew_s)
         self.config = validate_document(document(endpoint_url=endpoint_url, coordination=dict({"table": TABLE, "monitor_id": monitor_id}, **coordination)))
         self.log, self.metrics, self.woken = RecordingLog(), Metrics(), []
-        self.coordinator = Coordinator(self.config, self.log, self.metrics, client_factory=dynamodb_client, clock=self.clock.monotonic,
+        self.coordinator = Coordinator(self.config, self.log, self.metrics, client_factory=patient_dynamodb_client, clock=self.clock.monotonic,
                                        wall=self.clock.time, on_acquired=lambda: self.woken.append(self.clock.now))
 
 
 @pytest.fixture
 def table(ec2, ec2_endpoint):  # pylint: disable=unused-argument
     """The coordination table on a freshly reset endpoint (``ec2`` resets it)."""
-    create_table(dynamodb_client(validate_document(document(endpoint_url=ec2_endpoint, coordination={"table": TABLE})), None))
+    create_table(patient_dynamodb_client(validate_document(document(endpoint_url=ec2_endpoint, coordination={"table": TABLE})), None))
     return ec2_endpoint
 
 
