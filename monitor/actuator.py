@@ -22,6 +22,11 @@ table does not need, which is what makes a restart at any moment safe.
   the next attempt plans only what is still missing.
 * After a successful attempt the tables are read again every ``reconcile_interval_s``.
 * A new desired path or a new configuration wakes it at once.
+* With a coordination table, only the lease's writer changes routes: ``may_write``
+  (the coordinator's ``is_writer``) is asked before the plan and before each route
+  call (``ec2.apply_plan``). A standby still reads the tables and reports what they
+  show (observe only); it logs ``not_writer`` once per change of role and converges
+  at once when it becomes the writer (``wake``).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import
 from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import apply_plan
 from ansible_collections.localzones.failover.plugins.module_utils.aws.pacing import jittered_backoff
 from ansible_collections.localzones.failover.plugins.module_utils.errors import AwsApiError
+from ansible_collections.localzones.failover.plugins.module_utils.errors import LeaseLostError
 from ansible_collections.localzones.failover.plugins.module_utils.errors import RouteConflictError
 from ansible_collections.localzones.failover.plugins.module_utils.errors import ValidationError
 from ansible_collections.localzones.failover.plugins.module_utils.routes import find_conflicts
@@ -96,6 +102,11 @@ class Convergence:
         return None if self.desired_since is None else at - self.desired_since
 
 
+def always_writer():
+    """``may_write`` of a monitor without a coordination table: it is the only writer."""
+    return True
+
+
 class StopRequested(Exception):
     """Raised between two route calls when the daemon is stopping: no further call is made."""
 
@@ -105,9 +116,12 @@ class Actuator:  # pylint: disable=too-many-instance-attributes
 
     def __init__(  # pylint: disable=too-many-arguments
         self, config, log, metrics, client_factory=ec2_client, clock=time.monotonic, rng=random.random, on_api_error=None,
+        may_write=always_writer,
     ):
         self._config = config
         self._on_api_error = on_api_error
+        self._may_write = may_write
+        self._observing_only = False  # the latest plan with actions was held back: not the writer
         self._log = log
         self._metrics = metrics
         self._client_factory = client_factory
@@ -150,6 +164,12 @@ class Actuator:  # pylint: disable=too-many-instance-attributes
             self._wake = True
             self._condition.notify()
 
+    def wake(self):
+        """Run an attempt now (this monitor just became the writer)."""
+        with self._condition:
+            self._wake = True
+            self._condition.notify()
+
     def stop(self, timeout=1.0):
         """Make no further EC2 call; wait briefly for a call in flight."""
         with self._condition:
@@ -178,6 +198,9 @@ class Actuator:  # pylint: disable=too-many-instance-attributes
             self._converge(config, desired)
         except StopRequested:
             return 0.0
+        except LeaseLostError as exc:
+            self._not_writer(plan_actions=None, completed=len(exc.completed))
+            return config.reconcile_interval_s
         except RouteConflictError as exc:
             self._metrics.route_conflicts.inc()
             self._log.error(
@@ -229,8 +252,15 @@ class Actuator:  # pylint: disable=too-many-instance-attributes
             return  # start-up: the probe loop picks the path from initial_path first
         plan = plan_routes(snapshot.tables, snapshot.destinations, desired, snapshot.ownership, snapshot.route_strategy)
         self._report_notes(plan.notes)
-        if plan.changed and not self._apply(client, pacer, plan):
-            return  # a route changed under the plan was skipped: the next attempt reads again (a conflict, or converges)
+        writer = self._may_write()
+        if writer:
+            self._observing_only = False
+        if plan.changed:
+            if not writer:
+                self._not_writer(plan_actions=len(plan.actions))
+                return  # observe only: the writer of the group changes the tables
+            if not self._apply(client, pacer, plan):
+                return  # a route changed under the plan was skipped: the next attempt reads again (a conflict, or converges)
         with self._condition:
             latency = self.book.settle(desired, self._clock())
             converged = self.book.converged
@@ -270,7 +300,7 @@ class Actuator:  # pylint: disable=too-many-instance-attributes
             self._metrics.drift_repairs.inc()
             self._log.warning(events.DRIFT_DETECTED, path=plan.path, actions=[action.as_dict() for action in plan.actions])
         try:
-            outcomes = apply_plan(client, plan, on_outcome=self._on_outcome, pacer=pacer)
+            outcomes = apply_plan(client, plan, on_outcome=self._on_outcome, pacer=pacer, may_write=self._may_write)
         except AwsApiError as exc:
             failed = exc.failed_action
             if failed is None:
@@ -283,6 +313,14 @@ class Actuator:  # pylint: disable=too-many-instance-attributes
             )
             raise
         return all(outcome.outcome != OUTCOME_SKIPPED for outcome in outcomes)
+
+    def _not_writer(self, plan_actions=None, completed=None):
+        """Log once per change of role that a plan is held back (or was cut short) because this monitor is not the writer."""
+        if self._observing_only:
+            return
+        self._observing_only = True
+        fields = {"completed_actions": completed} if completed is not None else {"held_actions": plan_actions}
+        self._log.warning(events.NOT_WRITER, message="not the writer of the failover group: route tables are read, not changed", **fields)
 
     def _on_outcome(self, outcome):
         self._metrics.route_actions.labels(outcome.action.action, outcome.outcome).inc()

@@ -72,3 +72,18 @@ def ec2_client(config, metrics):
     client = session(config.region).client("ec2", endpoint_url=config.endpoint_url, config=client_config)
     client.meta.events.register("response-received.ec2", RequestCounter(metrics.api_requests))
     return client
+
+
+def dynamodb_client(config, metrics):
+    """A DynamoDB client for the coordination table (``coordination.region``/``endpoint_url``, resolved to the daemon's).
+
+    Its read timeout is at most a quarter of the lease: a renewal that hangs ends well
+    before the holder's writer window would, so the next round can try again.
+    """
+    import botocore.config
+
+    api, settings = config.api, config.coordination
+    read_timeout = min(api.read_timeout_s, max(settings.renew_interval_s, settings.lease_s / 4.0))
+    client_config = botocore.config.Config(**retry_config(max_attempts=api.max_attempts, connect_timeout=api.connect_timeout_s, read_timeout=read_timeout))
+    client = session(settings.region).client("dynamodb", endpoint_url=settings.endpoint_url, config=client_config)
+    return client

@@ -20,10 +20,12 @@ import re
 import stat
 import dataclasses
 import functools
+import socket
 from dataclasses import dataclass
 
 import yaml
 
+from ansible_collections.localzones.failover.plugins.module_utils.coordination.lease import settings_problems as lease_settings_problems
 from ansible_collections.localzones.failover.plugins.module_utils.errors import ValidationError
 from ansible_collections.localzones.failover.plugins.module_utils.policy.defaults import REQUIRED
 from ansible_collections.localzones.failover.plugins.module_utils.policy.defaults import default
@@ -53,6 +55,10 @@ _SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-
 # to the same characters so it reads the same in metrics, alarm names and dashboards.
 _CLOUDWATCH_NAME = re.compile(r"^[0-9A-Za-z.\-_/#: ]{1,255}$")
 MIN_CLOUDWATCH_INTERVAL_S = 10
+# DynamoDB's rule for table names.
+_DYNAMODB_TABLE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+# A monitor's ID is part of its item's sort key (monitor#<id>) and of log lines: a host-name-like word.
+_MONITOR_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 
 
 # --------------------------------------------------------------------------- the validated result
@@ -121,6 +127,24 @@ class CloudWatchConfig:
 
 
 @dataclass(frozen=True)
+class CoordinationConfig:
+    """The lease settings; ``table`` None: no coordination. Defaults already resolved (group, id, region, endpoint)."""
+
+    table: str
+    failover_group: str
+    monitor_id: str
+    lease_s: float
+    renew_interval_s: float
+    max_clock_skew_s: float
+    region: str
+    endpoint_url: str
+
+    @property
+    def enabled(self):
+        return self.table is not None
+
+
+@dataclass(frozen=True)
 class MonitorConfig:  # pylint: disable=too-many-instance-attributes
     """Everything the daemon runs on; every value already checked and defaulted."""
 
@@ -142,6 +166,7 @@ class MonitorConfig:  # pylint: disable=too-many-instance-attributes
     metrics: MetricsConfig
     notifications: NotificationsConfig
     cloudwatch: CloudWatchConfig
+    coordination: CoordinationConfig
     state_file: str
     log_level: str
 
@@ -174,7 +199,16 @@ class MonitorConfig:  # pylint: disable=too-many-instance-attributes
             "hard failure after %d rounds, failback hold %g s, reconcile every %g s"
             % (self.policy.hard_failure_rounds, self.policy.failback_hold_s, self.reconcile_interval_s),
             cloudwatch,
-        ]
+        ] + self._coordination_summary()
+
+    def _coordination_summary(self):
+        """A line with a coordination table; none without one (the monitor is the only writer, as before)."""
+        settings = self.coordination
+        if not settings.enabled:
+            return []
+        return ["coordination: lease in DynamoDB table %s, group %s, monitor %s, lease %g s renewed every %g s" % (
+            settings.table, settings.failover_group, settings.monitor_id, settings.lease_s, settings.renew_interval_s,
+        )]
 
 
 # --------------------------------------------------------------------------- value checkers
@@ -399,6 +433,19 @@ CLOUDWATCH_SCHEMA = {
     "endpoint_url": (default("cloudwatch.endpoint_url"), optional(text(_URL, "an http:// or https:// URL"))),
 }
 
+COORDINATION_SCHEMA = {
+    "table": (default("coordination.table"), optional(text(_DYNAMODB_TABLE, "a DynamoDB table name (3 to 255 of A-Z a-z 0-9 _ . -)"))),
+    "failover_group": (
+        default("coordination.failover_group"), optional(text(_CLOUDWATCH_NAME, "a failover group name (up to 255 of A-Z a-z 0-9 . - _ / # : and space)")),
+    ),
+    "monitor_id": (default("coordination.monitor_id"), optional(text(_MONITOR_ID, "a monitor ID (up to 128 of A-Z a-z 0-9 _ . : -)"))),
+    "lease_s": (default("coordination.lease_s"), number(positive=True, maximum=300)),
+    "renew_interval_s": (default("coordination.renew_interval_s"), number(positive=True)),
+    "max_clock_skew_s": (default("coordination.max_clock_skew_s"), number()),
+    "region": (default("coordination.region"), optional(text(_REGION, "an AWS region name such as us-east-1"))),
+    "endpoint_url": (default("coordination.endpoint_url"), optional(text(_URL, "an http:// or https:// URL"))),
+}
+
 SCHEMA = {
     "region": (default("region"), text(_REGION, "an AWS region name such as us-east-1")),
     "endpoint_url": (default("endpoint_url"), optional(text(_URL, "an http:// or https:// URL"))),
@@ -418,6 +465,7 @@ SCHEMA = {
     "metrics": ({}, METRICS_SCHEMA),
     "notifications": ({}, NOTIFICATIONS_SCHEMA),
     "cloudwatch": ({}, CLOUDWATCH_SCHEMA),
+    "coordination": ({}, COORDINATION_SCHEMA),
     "state_file": (default("state_file"), absolute_path),
     "log_level": (default("log_level"), choice(LOG_LEVELS)),
 }
@@ -521,6 +569,18 @@ def _cloudwatch_problems(values, problems):
         problems.append("cloudwatch.namespace: %r starts with AWS/, which is reserved for AWS services" % namespace)
 
 
+def _coordination_problems(values, problems):
+    """The lease's timing rules (coordination.lease.settings_problems); the call margin is api.connect_timeout_s."""
+    coordination, api = values["coordination"], values["api"]
+    skew = coordination["max_clock_skew_s"]
+    if skew is not None and skew < 0:
+        problems.append("coordination.max_clock_skew_s: must be >= 0, got %r" % skew)
+        return
+    if coordination["table"] is None:
+        return  # no lease: its timings are unused, and api.connect_timeout_s stays as free as before
+    problems.extend(lease_settings_problems(coordination["lease_s"], coordination["renew_interval_s"], skew, api["connect_timeout_s"]))
+
+
 def _metrics_problems(values, problems):
     """The endpoint has no authentication, so it listens beyond the host only when told to."""
     metrics = values["metrics"]
@@ -586,6 +646,7 @@ def validate_document(document):
     _probe_table_problems(document, values, problems)
     _route_strategy_problems(document, values, problems)
     _cloudwatch_problems(values, problems)
+    _coordination_problems(values, problems)
     _metrics_problems(values, problems)
     policy = _policy_settings(values, problems)
     if problems:
@@ -601,6 +662,7 @@ _SECTION_TYPES = {
     "metrics": MetricsConfig,
     "notifications": NotificationsConfig,
     "cloudwatch": CloudWatchConfig,
+    "coordination": CoordinationConfig,
 }
 
 
@@ -612,7 +674,22 @@ def _monitor_config(values, policy):
     # Notifications and CloudWatch go to the daemon's own region unless the file names another.
     for name in ("notifications", "cloudwatch"):
         fields[name] = dataclasses.replace(fields[name], region=fields[name].region or values["region"])
+    coordination = fields["coordination"]
+    if coordination.enabled:
+        # Resolved only with a table, so a monitor without one is configured exactly as before.
+        fields["coordination"] = _resolved_coordination(coordination, fields, values)
     return MonitorConfig(**fields)
+
+
+def _resolved_coordination(coordination, fields, values):
+    """The coordination section with its null defaults taken from the rest of the file and the host."""
+    return dataclasses.replace(
+        coordination,
+        failover_group=coordination.failover_group or fields["cloudwatch"].failover_group,
+        monitor_id=coordination.monitor_id or socket.gethostname(),
+        region=coordination.region or values["region"],
+        endpoint_url=coordination.endpoint_url or values["endpoint_url"],
+    )
 
 
 # --------------------------------------------------------------------------- YAML

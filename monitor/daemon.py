@@ -9,6 +9,9 @@ Threads and who owns what:
   round, decisions, status lines, signals (SIGTERM/SIGINT stop, SIGHUP reload);
 * ``actuator``: every EC2 call, converging the route tables to the desired path;
 * ``vpn-check`` (optional): the VPN path prober;
+* ``coordinator`` (only with ``coordination.table``): the lease, so that of the monitors
+  of one failover group only one, the writer, changes route tables (the actuator asks
+  it before every route call);
 * ``reload-check`` (during a reload that changes what the routes are): the read-only
   check of the new configuration against AWS (``online_check.py``);
 * ``state-writer``, ``notifier``, ``cloudwatch`` and the log writer: file, SNS,
@@ -30,6 +33,7 @@ from . import __version__
 from .actuator import Actuator
 from .aws import ec2_client
 from .cloudwatch import Publisher
+from .coordination import Coordinator
 from .config import load_config
 from ansible_collections.localzones.failover.plugins.module_utils.errors import AwsApiError
 from ansible_collections.localzones.failover.plugins.module_utils.errors import ProbeError
@@ -127,6 +131,7 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
         self.prober = None
         self.vpn_checker = None
         self.actuator = None
+        self.coordinator = None
         self.notifier = None
         self.cloudwatch = None
         self.writer = None
@@ -178,7 +183,8 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
         self.writer = StateWriter(self.config.state_file, self.wall, self._state_write_failed)
         self.notifier = self._new_notifier(self.config)
         self.cloudwatch = self._new_cloudwatch(self.config)
-        self.actuator = Actuator(self.config, self.log, self.metrics, on_api_error=self._count_api_error).start()
+        self.actuator = Actuator(self.config, self.log, self.metrics, on_api_error=self._count_api_error, may_write=self._may_write).start()
+        self.coordinator = self._new_coordinator(self.config)
         if self.vpn_checker is not None:
             self.vpn_checker.start()
 
@@ -188,6 +194,9 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
             self.vpn_checker.stop()
         if self.actuator is not None:
             self.actuator.stop()
+        if self.coordinator is not None:
+            # After the actuator: no route call of this monitor follows the release.
+            self.coordinator.stop()
         if self.writer is not None:
             if self.machine is not None:
                 self.writer.submit(self._state_to_persist())
@@ -245,6 +254,24 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
         if not config.cloudwatch.enabled:
             return None
         return Publisher(config.cloudwatch, self.log, self.metrics, clock=self.clock, wall=self.wall).start()
+
+    def _new_coordinator(self, config):
+        if not config.coordination.enabled:
+            return None
+        return Coordinator(config, self.log, self.metrics, clock=self.clock, wall=self.wall, on_acquired=self._lease_acquired).start()
+
+    def _may_write(self):
+        """The actuator's guard: without a table this monitor is the only writer; with one, only the lease's writer writes."""
+        coordinator = self.coordinator
+        if coordinator is None:
+            return not self.config.coordination.enabled
+        return coordinator.is_writer()
+
+    def _lease_acquired(self):
+        """Called by the coordinator thread: converge at once."""
+        actuator = self.actuator
+        if actuator is not None:
+            actuator.wake()
 
     def _count_api_error(self):
         """Called by the actuator thread; the publisher in use at that moment counts it."""
@@ -365,6 +392,8 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
         self._stats.add(echo_rtts_ms, passed)
         if not passed:
             self._failed_rounds.inc()
+        if self.coordinator is not None:
+            self.coordinator.set_view(dx_state="passing" if passed else "failing", desired_path=decision.path)
         if decision.transition:
             self._on_transition(decision, at, echo_rtts_ms)
         elif decision.alert:
@@ -453,6 +482,8 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
             "api_last_error": actuator.last_error,
             "foreign_routes": len(actuator.foreign_routes),
         }
+        if self.coordinator is not None:
+            fields.update(self.coordinator.status())
         fields.update(self._stats.report())
         if machine is not None:
             hold = failback_hold_s(self.config.policy, machine.failover_history, now)
@@ -572,6 +603,12 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
             self.cloudwatch = self._new_cloudwatch(new)
         if new.metrics != old.metrics:
             self._restart_metrics(old, new)
+        if new.coordination != old.coordination or (new.coordination.enabled and new.api != old.api):
+            # The old lease is released first (its writer window closes at once), the new one taken at its first round.
+            if self.coordinator is not None:
+                self.coordinator.stop()
+                self.coordinator = None
+            self.coordinator = self._new_coordinator(new)
 
     def _restart_metrics(self, old, new):
         try:

@@ -72,6 +72,18 @@ class AwsApiError(FailoverError):
         )
 
 
+class LeaseLostError(FailoverError):
+    """The monitor is no longer the lease's writer: no further route call was started.
+
+    Raised by ``ec2.apply_plan`` when its ``may_write`` says no before a call; like
+    any failure of a plan it carries ``completed`` (the calls already applied).
+    """
+
+    def __init__(self, message="this monitor is no longer the writer of its failover group (its lease lapsed or passed to "
+                               "another monitor); no further route call was started"):
+        super().__init__(message)
+
+
 class ProbeError(FailoverError):
     """A probe could not be set up (bad target, bad source address, no permission).
 

@@ -74,6 +74,13 @@ PIN_UNTIL = "until"
 PIN_WHO = "who"
 PIN_WHY = "why"
 
+# Coordination of the monitors of one failover group (the lease: one writer)
+LEASE_ACQUIRED = "lease_acquired"
+LEASE_LOST = "lease_lost"
+LEASE_RELEASED = "lease_released"
+COORDINATION_ERROR = "coordination_error"
+NOT_WRITER = "not_writer"
+
 # Reporting
 CLOUDWATCH_DROPPED = "cloudwatch_dropped"
 CLOUDWATCH_FAILED = "cloudwatch_failed"

@@ -96,6 +96,15 @@ cloudwatch:
   timeout_s: 5
   region: null
   endpoint_url: null
+coordination:
+  table: null
+  failover_group: null
+  monitor_id: null
+  lease_s: 8
+  renew_interval_s: 1
+  max_clock_skew_s: 1
+  region: null
+  endpoint_url: null
 state_file: /var/lib/lz-failover-monitor/state.json
 log_level: info
 """

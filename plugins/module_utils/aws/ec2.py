@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from ..errors import AwsApiError
 from ..errors import FailoverError
+from ..errors import LeaseLostError
 from ..errors import RouteConflictError
 from ..errors import ValidationError
 from ..routes import ACTION_CREATE
@@ -416,7 +417,13 @@ def route_operation(action):
     return {ACTION_CREATE: "create_route", ACTION_REPLACE: "replace_route", ACTION_DELETE: "delete_route"}[action.action]
 
 
-def _paced_action(client, action, pacer, token_taken=False):
+def _check_may_write(may_write):
+    """Raise LeaseLostError when ``may_write`` (None: always allowed) says no: called right before each mutating call."""
+    if may_write is not None and not may_write():
+        raise LeaseLostError()
+
+
+def _paced_action(client, action, pacer, token_taken=False, may_write=None):
     """``execute_action`` after a token of its bucket; throttled calls wait briefly and run again.
 
     botocore's own backoff after a throttle grows to seconds per attempt; this one is
@@ -429,6 +436,7 @@ def _paced_action(client, action, pacer, token_taken=False):
         if not token_taken:
             pacer.acquire(operation)
         token_taken = False
+        _check_may_write(may_write)  # after the token's wait, which may be long
         try:
             return execute_action(client, action)
         except AwsApiError as exc:
@@ -439,14 +447,15 @@ def _paced_action(client, action, pacer, token_taken=False):
             pacer.sleep(pacer.throttle_delay(throttles))
 
 
-def _run_action(client, action, pacer, token_taken=False, recheck=None):
+def _run_action(client, action, pacer, token_taken=False, recheck=None, may_write=None):  # pylint: disable=too-many-arguments
     if recheck is not None:
         unchanged = recheck.outcome_without_call(action)
         if unchanged is not None:
             return unchanged
     if pacer is None:
+        _check_may_write(may_write)
         return execute_action(client, action)
-    return _paced_action(client, action, pacer, token_taken)
+    return _paced_action(client, action, pacer, token_taken, may_write)
 
 
 class _PlanRun:
@@ -492,11 +501,11 @@ class _PlanRun:
         raise exc
 
 
-def _apply_sequentially(client, plan, on_outcome, pacer, recheck):
+def _apply_sequentially(client, plan, on_outcome, pacer, recheck, may_write):  # pylint: disable=too-many-arguments
     outcomes = []
     for position, action in enumerate(plan.actions):
         try:
-            outcome = _run_action(client, action, pacer, recheck=recheck)
+            outcome = _run_action(client, action, pacer, recheck=recheck, may_write=may_write)
         except FailoverError as exc:
             exc.completed = tuple(outcomes)
             exc.failed_action = action
@@ -508,7 +517,7 @@ def _apply_sequentially(client, plan, on_outcome, pacer, recheck):
     return outcomes
 
 
-def _apply_in_parallel(client, plan, on_outcome, pacer, recheck):
+def _apply_in_parallel(client, plan, on_outcome, pacer, recheck, may_write):  # pylint: disable=too-many-arguments
     """Up to ``pacer.max_parallel_calls`` calls in flight, started in plan order, each after its token."""
     run = _PlanRun(plan, on_outcome)
     in_flight = {}  # future -> position
@@ -522,7 +531,7 @@ def _apply_in_parallel(client, plan, on_outcome, pacer, recheck):
                 _settle(run, in_flight, pacer.max_parallel_calls - 1)
                 if run.failures:
                     break
-                in_flight[executor.submit(_run_action, client, action, pacer, True, recheck)] = position
+                in_flight[executor.submit(_run_action, client, action, pacer, True, recheck, may_write)] = position
         finally:
             # Whatever stopped the loop (a failure, or on_outcome raising), calls in flight finish.
             for future in wait(in_flight).done:
@@ -542,7 +551,7 @@ def _settle(run, in_flight, at_most):
     run.report_ready()
 
 
-def apply_plan(client, plan, on_outcome=None, pacer=None):
+def apply_plan(client, plan, on_outcome=None, pacer=None, may_write=None):
     """Execute every action of ``plan``; return their outcomes in plan order.
 
     The plan lists the tables in the order of ``route_table_ids``, so the tables
@@ -564,8 +573,14 @@ def apply_plan(client, plan, on_outcome=None, pacer=None):
     A delete or replace is made only while its route is still the one planned for
     (``RouteRecheck``: one read of the table right before its first such call);
     otherwise its outcome is ``skipped``, with the reason.
+
+    ``may_write`` (optional, a callable without arguments; the monitor passes its
+    lease's ``is_writer``) is asked right before each mutating call is started,
+    a throttled call's retry included: once it says no, no further call starts
+    and ``errors.LeaseLostError`` is raised like any failure (``completed``,
+    ``failed_action``: the action that was not started, ``not_applied``).
     """
     recheck = RouteRecheck(client)
     if pacer is None or pacer.max_parallel_calls <= 1:
-        return _apply_sequentially(client, plan, on_outcome, pacer, recheck)
-    return _apply_in_parallel(client, plan, on_outcome, pacer, recheck)
+        return _apply_sequentially(client, plan, on_outcome, pacer, recheck, may_write)
+    return _apply_in_parallel(client, plan, on_outcome, pacer, recheck, may_write)

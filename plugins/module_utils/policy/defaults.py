@@ -121,6 +121,19 @@ SETTINGS = (
     Setting("cloudwatch.timeout_s", 5, "float"),
     Setting("cloudwatch.region", None, "str"),
     Setting("cloudwatch.endpoint_url", None, "str"),
+    # Monitors in pairs: one writer per failover group through a lease in a DynamoDB table
+    # (coordination/lease.py). No table: one monitor, no coordination. failover_group: the
+    # value of cloudwatch.failover_group; monitor_id: the host name; region, endpoint_url:
+    # the daemon's own. Worst-case takeover: lease_s + renew_interval_s (+ skew) after the
+    # holder's last renewal.
+    Setting("coordination.table", None, "str"),
+    Setting("coordination.failover_group", None, "str"),
+    Setting("coordination.monitor_id", None, "str"),
+    Setting("coordination.lease_s", 8, "float"),
+    Setting("coordination.renew_interval_s", 1, "float"),
+    Setting("coordination.max_clock_skew_s", 1, "float"),
+    Setting("coordination.region", None, "str"),
+    Setting("coordination.endpoint_url", None, "str"),
     # Files and logging.
     Setting("state_file", "/var/lib/lz-failover-monitor/state.json", "str"),
     Setting("log_level", "info", "str"),
