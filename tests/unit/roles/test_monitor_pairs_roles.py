@@ -71,17 +71,22 @@ def test_the_monitor_may_touch_only_its_own_groups_items_in_the_table_and_nothin
 
 
 def test_each_utility_instance_has_its_own_name_and_the_first_keeps_the_single_ones():
-    one, two, none_at_all, pinned_pair = role_values(
+    inventory = dict(INVENTORY, lz_failover_probe_subnet_id="subnet-0123456789abcdef0")
+    one, two, none_at_all, pinned_pair, pair_without_table = role_values(
         "utility_instance", ["__utility_instance_host_names", "__utility_instance_setting_problems"],
-        dict(INVENTORY, lz_failover_probe_subnet_id="subnet-0123456789abcdef0"),
-        dict(INVENTORY, lz_failover_probe_subnet_id="subnet-0123456789abcdef0", utility_instance_count=2),
-        dict(INVENTORY, lz_failover_probe_subnet_id="subnet-0123456789abcdef0", utility_instance_count=0),
-        dict(INVENTORY, lz_failover_probe_subnet_id="subnet-0123456789abcdef0", utility_instance_count=2, utility_instance_private_ip="10.0.2.10"),
+        inventory,
+        dict(inventory, utility_instance_count=2, lz_failover_coordination_table=TABLE),
+        dict(inventory, utility_instance_count=0),
+        dict(inventory, utility_instance_count=2, lz_failover_coordination_table=TABLE, utility_instance_private_ip="10.0.2.10"),
+        dict(inventory, utility_instance_count=2),
     )
     assert (one["__utility_instance_host_names"], one["__utility_instance_setting_problems"]) == (["lz-test-utility"], [])
     assert (two["__utility_instance_host_names"], two["__utility_instance_setting_problems"]) == (["lz-test-utility", "lz-test-utility-2"], [])
     assert [problem.split(" ")[0] for problem in none_at_all["__utility_instance_setting_problems"]] == ["utility_instance_count"]
     assert [problem.split(" ")[0] for problem in pinned_pair["__utility_instance_setting_problems"]] == ["utility_instance_private_ip"]
+    # Two monitors without a lease would both move the routes: refused before any change.
+    assert [problem.split(" ")[0] for problem in pair_without_table["__utility_instance_setting_problems"]] == ["utility_instance_count"]
+    assert "needs lz_failover_coordination_table" in pair_without_table["__utility_instance_setting_problems"][0]
 
 
 def test_the_monitor_config_names_the_table_the_group_and_the_host_and_without_a_table_coordinates_nothing():
