@@ -9,6 +9,8 @@ Threads and who owns what:
   round, decisions, status lines, signals (SIGTERM/SIGINT stop, SIGHUP reload);
 * ``actuator``: every EC2 call, converging the route tables to the desired path;
 * ``vpn-check`` (optional): the VPN path prober;
+* ``reload-check`` (during a reload that changes what the routes are): the read-only
+  check of the new configuration against AWS (``online_check.py``);
 * ``state-writer``, ``notifier``, ``cloudwatch`` and the log writer: file, SNS,
   CloudWatch and stdout I/O, so none of them can delay a round (the probe loop only
   adds to the CloudWatch aggregator's sums).
@@ -21,12 +23,15 @@ rounds are measured but not judged.
 from __future__ import annotations
 
 import signal
+import threading
 import time
 
 from . import __version__
 from .actuator import Actuator
+from .aws import ec2_client
 from .cloudwatch import Publisher
 from .config import load_config
+from ansible_collections.localzones.failover.plugins.module_utils.errors import AwsApiError
 from ansible_collections.localzones.failover.plugins.module_utils.errors import ProbeError
 from ansible_collections.localzones.failover.plugins.module_utils.errors import ValidationError
 from ansible_collections.localzones.failover.plugins.module_utils.policy.state_machine import PATH_VPN
@@ -41,6 +46,8 @@ from .metrics import NAN
 from .metrics import Metrics
 from .notify import Notifier
 from .notify import sns_client
+from .online_check import online_check
+from .online_check import routes_left_unmanaged
 from .state_file import PersistedState
 from .state_file import StateFileError
 from .state_file import StateWriter
@@ -57,11 +64,59 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 
 
+class ReloadCheck:
+    """The check of a reloaded configuration against AWS, on its own thread so no probe round waits for it.
+
+    ``problems`` is empty when the configuration can act; ``left_unmanaged`` maps each
+    route table the new configuration drops to the VPN path routes still in it.
+    """
+
+    def __init__(self, old, new, client_factory, metrics):
+        self.old = old
+        self.new = new
+        self.problems = ()
+        self.left_unmanaged = {}
+        self._client_factory = client_factory
+        self._metrics = metrics
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="reload-check", daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def done(self):
+        return self._done.is_set()
+
+    def wait(self, timeout):
+        return self._done.wait(timeout)
+
+    def _run(self):
+        try:
+            client = self._client_factory(self.new, self._metrics)
+            self.problems = online_check(self.new, client).problems
+            if not self.problems:
+                same_account = (self.old.region, self.old.endpoint_url) == (self.new.region, self.new.endpoint_url)
+                old_client = client if same_account else self._client_factory(self.old, self._metrics)
+                self.left_unmanaged = routes_left_unmanaged(self.old, self.new, old_client)
+        except AwsApiError as exc:
+            # Not evidence against the file, but nothing vouches for it either: keep what is known to work.
+            self.problems = ("the new configuration could not be checked against AWS: %s %s: %s" % (exc.operation, exc.code, exc.message),)
+        except Exception as exc:  # pylint: disable=broad-except
+            self.problems = ("the new configuration could not be checked against AWS: %r" % (exc,),)
+        finally:
+            self._done.set()
+
+
 class Monitor:  # pylint: disable=too-many-instance-attributes
     """One daemon run: ``run()`` returns the exit code."""
 
-    def __init__(self, config, config_path, log, log_setup=None, metrics=None, clock=time.monotonic, wall=time.time):
+    def __init__(  # pylint: disable=too-many-arguments
+        self, config, config_path, log, log_setup=None, metrics=None, clock=time.monotonic, wall=time.time, ec2_client_factory=ec2_client,
+    ):
         self.config = config
+        self.ec2_client_factory = ec2_client_factory
+        self.pending_reload = None
         self.config_path = config_path
         self.log = log
         self.log_setup = log_setup
@@ -248,8 +303,10 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
         while not self.stop_requested:
             if self.reload_requested:
                 self.reload()
-                if self.config.probe.interval != interval:
-                    interval, next_slot = self.config.probe.interval, self.clock()
+            if self.pending_reload is not None:
+                self.poll_reload()
+            if self.config.probe.interval != interval:
+                interval, next_slot = self.config.probe.interval, self.clock()
             started = self.clock()
             self._probe_once(started)
             next_slot = self._next_slot(next_slot, interval)
@@ -415,22 +472,54 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
     # ------------------------------------------------------------------ reload
 
     def reload(self):
+        """Read the file again; switch to it now, or once AWS shows it can act (``poll_reload``).
+
+        A new configuration that changes what the routes are (route tables, destinations,
+        interface, strategy, region, API settings) is first checked against AWS on the
+        ``reload-check`` thread; anything else is switched to at once. A newer reload
+        replaces a check still under way.
+        """
         self.reload_requested = False
+        self.pending_reload = None
         self.log.info(events.RELOAD_REQUESTED, config=self.config_path)
         try:
             new = load_config(self.config_path)
-            changed = self._apply_config(new)
         except ValidationError as exc:
-            self.metrics.config_reloads.labels("rejected").inc()
-            self.log.error(events.CONFIG_RELOAD_REJECTED, config=self.config_path, problems=exc.problems, kept="the running configuration")
+            self._reject_reload(exc.problems)
             return
+        if new.route_settings() == self.config.route_settings():
+            self._switch_to(new)
+            return
+        self.pending_reload = ReloadCheck(self.config, new, self.ec2_client_factory, self.metrics).start()
+
+    def poll_reload(self):
+        """Finish a reload whose check against AWS has ended: refuse it, or warn about dropped tables and switch."""
+        check = self.pending_reload
+        if check is None or not check.done():
+            return
+        self.pending_reload = None
+        if check.problems:
+            self._reject_reload(list(check.problems))
+            return
+        for route_table_id, routes in sorted(check.left_unmanaged.items()):
+            self.log.warning(
+                events.ROUTES_LEFT_UNMANAGED, route_table_id=route_table_id, routes=routes,
+                message="the new configuration no longer manages %s; its VPN path routes stay until deleted by hand" % route_table_id,
+            )
+        self._switch_to(check.new)
+
+    def _switch_to(self, new):
+        try:
+            changed = self._apply_config(new)
         except (ProbeError, OSError) as exc:
-            self.metrics.config_reloads.labels("rejected").inc()
-            problems = [getattr(exc, "message", None) or str(exc)]
-            self.log.error(events.CONFIG_RELOAD_REJECTED, config=self.config_path, problems=problems, kept="the running configuration")
+            self._reject_reload([getattr(exc, "message", None) or str(exc)])
             return
         self.metrics.config_reloads.labels("applied").inc()
         self.log.info(events.CONFIG_RELOADED, config=self.config_path, changed=changed, summary=new.summary())
+
+    def _reject_reload(self, problems):
+        self.metrics.config_reloads.labels("rejected").inc()
+        self.log.error(events.CONFIG_RELOAD_REJECTED, config=self.config_path, problems=problems, kept="the running configuration")
 
     def _apply_config(self, new):
         """Switch to ``new``; sockets are opened before anything is swapped, so a failure changes nothing."""

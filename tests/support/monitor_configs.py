@@ -83,6 +83,7 @@ metrics:
   enabled: true
   address: 127.0.0.1
   port: 9190
+  allow_remote: false
 notifications:
   sns_topic_arn: null
   region: null
