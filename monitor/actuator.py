@@ -15,7 +15,11 @@ table does not need, which is what makes a restart at any moment safe.
   tokens, a throttled call retried after a short wait (``ec2.apply_plan``).
 * After a failed attempt it retries with capped exponential backoff (with jitter).
 * A foreign route on a managed destination (``RouteConflictError``) is reported and
-  left alone; the attempt is repeated every reconcile interval.
+  left alone; the attempt is repeated every reconcile interval. A route that became
+  foreign between the read and its delete or replace is skipped (``ec2.RouteRecheck``),
+  logged, and the attempt does not count as converged.
+* A plan stopped by a failed call logs what was not applied; the calls made stay and
+  the next attempt plans only what is still missing.
 * After a successful attempt the tables are read again every ``reconcile_interval_s``.
 * A new desired path or a new configuration wakes it at once.
 """
@@ -29,6 +33,7 @@ import time
 from .aws import ec2_client
 from .aws import route_pacer
 from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import load_snapshot
+from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import OUTCOME_SKIPPED
 from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import apply_plan
 from ansible_collections.localzones.failover.plugins.module_utils.aws.pacing import jittered_backoff
 from ansible_collections.localzones.failover.plugins.module_utils.errors import AwsApiError
@@ -224,8 +229,8 @@ class Actuator:  # pylint: disable=too-many-instance-attributes
             return  # start-up: the probe loop picks the path from initial_path first
         plan = plan_routes(snapshot.tables, snapshot.destinations, desired, snapshot.ownership, snapshot.route_strategy)
         self._report_notes(plan.notes)
-        if plan.changed:
-            self._apply(client, pacer, plan)
+        if plan.changed and not self._apply(client, pacer, plan):
+            return  # a route changed under the plan was skipped: the next attempt reads again (a conflict, or converges)
         with self._condition:
             latency = self.book.settle(desired, self._clock())
             converged = self.book.converged
@@ -265,17 +270,27 @@ class Actuator:  # pylint: disable=too-many-instance-attributes
             self._metrics.drift_repairs.inc()
             self._log.warning(events.DRIFT_DETECTED, path=plan.path, actions=[action.as_dict() for action in plan.actions])
         try:
-            apply_plan(client, plan, on_outcome=self._on_outcome, pacer=pacer)
+            outcomes = apply_plan(client, plan, on_outcome=self._on_outcome, pacer=pacer)
         except AwsApiError as exc:
             failed = exc.failed_action
+            if failed is None:
+                raise  # not stopped at an action of the plan: nothing to report per action
             self._metrics.route_actions.labels(failed.action, "failed").inc()
-            self._log.warning(events.ROUTE_ACTION, outcome="failed", code=exc.code, latency_ms=_ms(exc.latency_ms), trigger=trigger, **failed.as_dict())
+            # The applied calls were each logged as they completed; the rest is named here, and the next attempt converges.
+            self._log.warning(
+                events.ROUTE_ACTION, outcome="failed", code=exc.code, latency_ms=_ms(exc.latency_ms), trigger=trigger,
+                applied=len(exc.completed), not_applied=[action.as_dict() for action in exc.not_applied], **failed.as_dict(),
+            )
             raise
+        return all(outcome.outcome != OUTCOME_SKIPPED for outcome in outcomes)
 
     def _on_outcome(self, outcome):
         self._metrics.route_actions.labels(outcome.action.action, outcome.outcome).inc()
-        self._metrics.route_action_latency.observe(outcome.latency_ms / 1000.0)
-        self._log.info(events.ROUTE_ACTION, **outcome.as_dict())
+        if outcome.outcome == OUTCOME_SKIPPED:
+            self._log.warning(events.ROUTE_ACTION, **outcome.as_dict())  # no call was made, so no latency to observe
+        else:
+            self._metrics.route_action_latency.observe(outcome.latency_ms / 1000.0)
+            self._log.info(events.ROUTE_ACTION, **outcome.as_dict())
         with self._condition:
             stopping = self._stopping
         if stopping:

@@ -53,6 +53,10 @@ def online_check(config, client):
         )
     except ValidationError as exc:
         return OnlineCheck(problems=tuple(exc.problems))
+    if not snapshot.ownership.vpn_eni_exists:
+        # The actuator can still fail back without the interface (its routes are ours), but a
+        # configuration that names a missing one could never fail over: refuse it up front.
+        return OnlineCheck(problems=("vpn_eni_id %s: no such network interface; this configuration could never fail over to the VPN" % config.vpn_eni_id,))
     return OnlineCheck(warnings=tuple(snapshot.warnings))
 
 

@@ -65,6 +65,15 @@ DRIFT_DETECTED = "drift_detected"
 API_ERROR = "api_error"
 ACTUATOR_ERROR = "actuator_error"
 
+# Operator pin (coordination/pin.py): a path fixed in the coordination table, which the holder follows.
+# Fields: PATH, PIN_UNTIL (epoch s, None: until released), PIN_WHO, PIN_WHY; pin_ended adds REASON
+# ("released": the item was deleted, "expired": its until passed).
+PIN_IN_FORCE = "pin_in_force"  # a pin this monitor had not followed yet (a first one, or one replacing another)
+PIN_ENDED = "pin_ended"  # the pin it followed is no longer in force; its own decision applies again
+PIN_UNTIL = "until"
+PIN_WHO = "who"
+PIN_WHY = "why"
+
 # Reporting
 CLOUDWATCH_DROPPED = "cloudwatch_dropped"
 CLOUDWATCH_FAILED = "cloudwatch_failed"

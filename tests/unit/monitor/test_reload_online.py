@@ -209,3 +209,11 @@ def test_environment_file_needs_online(capsys):
     with pytest.raises(SystemExit) as stopped:
         cli.main(["--check-config", "--environment-file", "/etc/x"])
     assert stopped.value.code == 2 and "--environment-file needs --check-config --online" in capsys.readouterr().err
+
+
+def test_check_config_online_refuses_an_interface_that_does_not_exist(tmp_path, lz_world):
+    # The actuator still fails back without it; a configuration naming it could never fail over.
+    path = write_config(tmp_path / "config.yml", world_document(lz_world, vpn_eni_id="eni-0000000000000000f"))
+    code, _out, err = check(path, "--online")
+    assert code == cli.EXIT_FAILED
+    assert "vpn_eni_id eni-0000000000000000f: no such network interface" in err
