@@ -63,6 +63,8 @@ from .status import IntervalStats
 from .status import target_rtts_for_log
 from .vpn_check import VpnChecker
 from ansible_collections.localzones.failover.plugins.module_utils import events
+from ansible_collections.localzones.failover.plugins.module_utils.coordination.pin import effective_path
+from ansible_collections.localzones.failover.plugins.module_utils.coordination.pin import pin_change
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -132,6 +134,7 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
         self.vpn_checker = None
         self.actuator = None
         self.coordinator = None
+        self.pin = None  # the operator's pin this monitor follows (coordination/pin.py), None: its own decisions
         self.notifier = None
         self.cloudwatch = None
         self.writer = None
@@ -394,6 +397,7 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
             self._failed_rounds.inc()
         if self.coordinator is not None:
             self.coordinator.set_view(dx_state="passing" if passed else "failing", desired_path=decision.path)
+            self._follow_pin(decision.path)
         if decision.transition:
             self._on_transition(decision, at, echo_rtts_ms)
         elif decision.alert:
@@ -428,8 +432,28 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
             events.INITIAL_PATH, tables_path=learned, path=path, persisted_desired_path=self.persisted.desired_path,
             failovers_remembered=len(self.machine.failover_history), failback_hold_s=hold,
         )
-        self.actuator.set_desired(path)
+        self.actuator.set_desired(self._route_path(path))
         self._persist()
+
+    def _route_path(self, decided_path):
+        """The path the route tables must follow: the operator's pin while one is in force, else the decision."""
+        return effective_path(decided_path, self.pin)[0]
+
+    def _follow_pin(self, decided_path):
+        """Read the pin from the coordinator's latest read of the group; report a change and move the routes.
+
+        The standby follows it too, so that a takeover keeps the operator's path. The
+        state machine goes on deciding meanwhile: when the pin ends, its path applies again.
+        """
+        pin, event, fields = pin_change(self.pin, self.coordinator.latest_records(), self.wall())
+        if event is None:
+            return
+        self.pin = pin
+        path = self._route_path(decided_path)
+        self.actuator.set_desired(path)
+        self.metrics.pin_in_force.set(1 if pin is not None else 0)
+        self.log.warning(event, routes_path=path, decided_path=decided_path, **fields)
+        self._notify("%s: routes on %s" % (event, path), dict(fields, event=event, routes_path=path, decided_path=decided_path))
 
     def _evidence(self, decision, echo_rtts_ms):
         evidence = dict(decision.evidence)
@@ -440,8 +464,8 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
 
     def _on_transition(self, decision, at, echo_rtts_ms):
         previous = "dx" if decision.path == PATH_VPN else "vpn"
-        # The route change comes first: everything else here is reporting.
-        self.actuator.set_desired(decision.path)
+        # The route change comes first: everything else here is reporting. A pin in force keeps the routes where it says.
+        self.actuator.set_desired(self._route_path(decision.path))
         wall_now = self.wall()
         self.last_transition = Transition(previous, decision.path, decision.reason, wall_now)
         self.metrics.transitions.labels(previous, decision.path, decision.reason).inc()
@@ -484,6 +508,7 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
         }
         if self.coordinator is not None:
             fields.update(self.coordinator.status())
+            fields["pinned_path"] = self.pin.path if self.pin is not None else None
         fields.update(self._stats.report())
         if machine is not None:
             hold = failback_hold_s(self.config.policy, machine.failover_history, now)

@@ -22,11 +22,13 @@ from lz_failover_monitor.aws import ec2_client
 from lz_failover_monitor.config import validate_document
 from lz_failover_monitor.coordination import Coordinator
 from lz_failover_monitor.metrics import Metrics
+from ansible_collections.localzones.failover.plugins.module_utils.coordination.pin import Pin
 from ansible_collections.localzones.failover.plugins.module_utils.errors import ValidationError
 from harness.monitor import route_changing_requests
 from harness.monitor import static_routes
 from tests.support.fake_clock import FakeClock
 from tests.support.monitor_configs import document
+from tests.support.monitor_doubles import DOWN
 from tests.support.monitor_doubles import UP
 from tests.support.monitor_doubles import Harness
 from tests.support.monitor_doubles import RecordingLog
@@ -244,9 +246,13 @@ def test_a_holder_whose_lease_lapses_mid_plan_stops_before_the_next_call(actuato
 
 
 class StubCoordinator:
-    def __init__(self, writer):
+    def __init__(self, writer, records=()):
         self.writer = writer
         self.views = []
+        self.records = list(records)
+
+    def latest_records(self):
+        return list(self.records)
 
     def is_writer(self):
         return self.writer
@@ -286,3 +292,48 @@ def test_on_stop_the_lease_is_released_after_the_actuator_made_its_last_call():
     monitor.coordinator = type("Coordinator", (), {"stop": lambda self: stopped.append("coordinator (release)")})()
     monitor._stop_components()  # pylint: disable=protected-access
     assert stopped == ["actuator", "coordinator (release)"]
+
+
+# --------------------------------------------------------------------------- the operator's pin
+
+
+def pinned_harness(path, until_in_s=None):
+    """A running monitor (state machine started on dx) whose group holds a pin to ``path``."""
+    harness = Harness(config=validate_document(document(coordination={"table": TABLE})))
+    harness.monitor.coordinator = StubCoordinator(writer=True)
+    harness.rounds(2, UP)
+    now = harness.clock.time()
+    until = None if until_in_s is None else now + until_in_s
+    harness.monitor.coordinator.records = [Pin(path=path, until=until, who="ops", why="DX maintenance", set_at=now).to_item("lz-failover")]
+    return harness
+
+
+def test_a_pin_moves_the_routes_against_the_decision_and_is_reported_once():
+    harness = pinned_harness("vpn").rounds(5, UP)
+    monitor = harness.monitor
+    assert monitor.actuator.desired[-1] == "vpn" and monitor.machine.path == "dx", "the routes follow the pin, the decision stays dx"
+    [event] = harness.log.named("pin_in_force")
+    assert (event["path"], event["who"], event["why"], event["routes_path"], event["decided_path"]) == ("vpn", "ops", "DX maintenance", "vpn", "dx")
+    assert harness.sample("lz_failover_pin_in_force") == 1
+    assert [message["event"] for _subject, message in monitor.notifier.messages] == ["pin_in_force"]
+    monitor.report_status()
+    assert harness.log.named("status")[-1]["pinned_path"] == "vpn"
+
+
+def test_a_transition_while_pinned_leaves_the_routes_on_the_pinned_path():
+    harness = pinned_harness("dx").rounds(2, UP)
+    harness.rounds(10, DOWN)
+    monitor = harness.monitor
+    assert monitor.machine.path == "vpn", "the state machine still decides"
+    assert monitor.actuator.desired[-1] == "dx", "but the pin keeps the routes on dx"
+    assert harness.log.named("transition")
+
+
+def test_when_the_pin_expires_the_routes_follow_the_decision_again():
+    harness = pinned_harness("vpn", until_in_s=1.0).rounds(2, UP)
+    assert harness.monitor.actuator.desired[-1] == "vpn"
+    harness.rounds(15, UP)
+    assert harness.monitor.actuator.desired[-1] == "dx"
+    [ended] = harness.log.named("pin_ended")
+    assert (ended["reason"], ended["routes_path"]) == ("expired", "dx")
+    assert harness.sample("lz_failover_pin_in_force") == 0
