@@ -150,9 +150,9 @@ import time
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.localzones.failover.plugins.module_utils.aws.coordination import read_group
 from ansible_collections.localzones.failover.plugins.module_utils.aws.modules import retrying_client
 from ansible_collections.localzones.failover.plugins.module_utils.aws.modules import run_or_fail
-from ansible_collections.localzones.failover.plugins.module_utils.aws.pins import _query_group
 from ansible_collections.localzones.failover.plugins.module_utils.aws.pins import release_pin
 from ansible_collections.localzones.failover.plugins.module_utils.aws.pins import set_pin
 from ansible_collections.localzones.failover.plugins.module_utils.coordination import schema
@@ -219,7 +219,7 @@ def run(module):
     wanted = requested_pin(params, now) if params["state"] == STATE_PINNED else None
     client = retrying_client(module, "dynamodb")
     table, group = params["table"], params["failover_group"]
-    items = _query_group(client, table, group)
+    items = read_group(client, table, group)
     current = Pin.from_item(find_record(items, schema.PIN_RECORD))
     step, after = plan(params["state"], wanted, items, now)
 
@@ -233,7 +233,7 @@ def run(module):
             set_pin(client, table, group, wanted)
         else:
             release_pin(client, table, group)
-        items = _query_group(client, table, group)
+        items = read_group(client, table, group)
         now = time.time()
     status = group_status(items, now)
     module.exit_json(status=status, pin=status["pin"], holder=live_holder(status), **result)

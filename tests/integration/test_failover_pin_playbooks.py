@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from ansible_collections.localzones.failover.plugins.module_utils.aws.pins import _query_group
+from ansible_collections.localzones.failover.plugins.module_utils.aws.coordination import read_group
 from ansible_collections.localzones.failover.plugins.module_utils.coordination.pin import active_pin
 from tests.integration.test_route_failover_modules import ONPREM
 from tests.integration.test_route_failover_modules import run_playbook
@@ -48,7 +48,7 @@ def live_holder(dynamodb, desired_path="dx"):
 
 
 def stored_pin(dynamodb):
-    return active_pin(_query_group(dynamodb, TABLE, GROUP), time.time())
+    return active_pin(read_group(dynamodb, TABLE, GROUP), time.time())
 
 
 def test_failover_refuses_to_fight_the_monitor_that_holds_the_lease(ec2, lz_world, dynamodb):

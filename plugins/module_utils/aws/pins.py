@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the localzones.failover collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The operator pin in the coordination table (DynamoDB): set it, release it, read the group it belongs to.
+"""The operator pin in the coordination table (DynamoDB): set it and release it (``coordination.read_group`` reads it with the rest of the group).
 
 Thin functions over the DynamoDB low-level client, every call through ``calls``; the
 rules (which pin is in force, what a request may be) are in ``coordination/pin.py``.
@@ -15,7 +15,6 @@ from __future__ import annotations
 from ..coordination import schema
 from ..coordination.pin import Pin
 from .calls import call
-from .calls import paginate
 
 
 def set_pin(client, table, failover_group, pin):
@@ -28,14 +27,3 @@ def release_pin(client, table, failover_group):
     """Delete the group's pin item; return the pin it held (None: there was none, nothing changed)."""
     response = call(client, "delete_item", TableName=table, Key=schema.key(failover_group, schema.PIN_RECORD), ReturnValues="ALL_OLD")
     return Pin.from_item(response.get("Attributes"))
-
-
-# TODO(lead): use coordination.read_group
-def _query_group(client, table, failover_group):
-    """Every item of the group (lease, pin, monitor views): one strongly consistent Query on the partition key."""
-    return paginate(
-        client, "query", "Items", TableName=table, ConsistentRead=True,
-        KeyConditionExpression="#group = :group",
-        ExpressionAttributeNames={"#group": schema.PARTITION_KEY},
-        ExpressionAttributeValues={":group": {"S": failover_group}},
-    )

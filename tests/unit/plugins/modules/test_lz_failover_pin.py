@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from ansible_collections.localzones.failover.plugins.module_utils.aws.pins import _query_group
+from ansible_collections.localzones.failover.plugins.module_utils.aws.coordination import read_group
 from ansible_collections.localzones.failover.plugins.module_utils.coordination.pin import active_pin
 from ansible_collections.localzones.failover.plugins.modules import lz_failover_pin
 from tests.support.coordination_table import TABLE
@@ -55,7 +55,7 @@ def run_module(monkeypatch, dynamodb):
 
 
 def stored_pin(dynamodb):
-    return active_pin(_query_group(dynamodb, TABLE, GROUP), time.time())
+    return active_pin(read_group(dynamodb, TABLE, GROUP), time.time())
 
 
 def test_check_mode_plans_the_pin_and_writes_nothing(run_module, dynamodb):
@@ -105,7 +105,7 @@ def test_query_reports_the_holder_the_pin_and_each_view(run_module, dynamodb):
 
 
 def test_bad_request_is_one_message_before_any_call(monkeypatch, run_module, dynamodb):
-    monkeypatch.setattr(lz_failover_pin, "_query_group", lambda *args: pytest.fail("no call on a bad input"))
+    monkeypatch.setattr(lz_failover_pin, "read_group", lambda *args: pytest.fail("no call on a bad input"))
     result = run_module(until="2001-01-01T00:00:00Z", **dict(PIN, why=" "))
     assert result["failed"] is True
     assert result["msg"].startswith("until must be in the future") and "why must be a non-empty text" in result["msg"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.localzones.failover.plugins.module_utils.aws.pins import _query_group
+from ansible_collections.localzones.failover.plugins.module_utils.aws.coordination import read_group
 from ansible_collections.localzones.failover.plugins.module_utils.aws.pins import release_pin
 from ansible_collections.localzones.failover.plugins.module_utils.aws.pins import set_pin
 from ansible_collections.localzones.failover.plugins.module_utils.coordination.pin import Pin
@@ -38,12 +38,12 @@ def test_set_then_replace_then_release(dynamodb):
     put_lease(dynamodb, GROUP, "mon-a", 2, NOW + 8)
 
     assert set_pin(dynamodb, TABLE, GROUP, first) is None
-    assert active_pin(_query_group(dynamodb, TABLE, GROUP), NOW + 1) == first
+    assert active_pin(read_group(dynamodb, TABLE, GROUP), NOW + 1) == first
     assert set_pin(dynamodb, TABLE, GROUP, second) == first, "a new pin replaces the one before"
-    assert active_pin(_query_group(dynamodb, TABLE, GROUP), NOW + 10) == second
+    assert active_pin(read_group(dynamodb, TABLE, GROUP), NOW + 10) == second
 
     assert release_pin(dynamodb, TABLE, GROUP) == second
-    items = _query_group(dynamodb, TABLE, GROUP)
+    items = read_group(dynamodb, TABLE, GROUP)
     assert active_pin(items, NOW + 10) is None
     assert [item["record"]["S"] for item in items] == ["lease"], "the lease is left alone"
     assert release_pin(dynamodb, TABLE, GROUP) is None, "releasing no pin changes nothing"
@@ -51,8 +51,8 @@ def test_set_then_replace_then_release(dynamodb):
 
 def test_a_group_reads_only_its_own_items(dynamodb):
     set_pin(dynamodb, TABLE, "other-group", Pin(path="vpn", until=None, who="a", why="b", set_at=NOW))
-    assert _query_group(dynamodb, TABLE, GROUP) == []
-    assert len(_query_group(dynamodb, TABLE, "other-group")) == 1
+    assert read_group(dynamodb, TABLE, GROUP) == []
+    assert len(read_group(dynamodb, TABLE, "other-group")) == 1
 
 
 def test_a_missing_table_is_one_aws_error(dynamodb):
