@@ -135,6 +135,7 @@ class Actuator:  # pylint: disable=too-many-instance-attributes
         self.book = Convergence()
         self.initial_path = None  # what the first successful read showed
         self.failures = 0  # consecutive failed attempts
+        self._failing_since = None  # the clock when the current run of failed attempts began
         self.last_error = None
         self.foreign_routes = ()
         self._last_warnings = ()
@@ -218,11 +219,19 @@ class Actuator:  # pylint: disable=too-many-instance-attributes
             self._log.exception(events.ACTUATOR_ERROR, error=repr(exc))
             return self._failed(config, "unknown", type(exc).__name__, str(exc))
         self.failures = 0
+        self._failing_since = None
         self.last_error = None
         return config.reconcile_interval_s
 
+    def failing_for(self):
+        """Seconds since EC2 attempts began to fail without a break (None: the latest one succeeded)."""
+        since = self._failing_since
+        return None if since is None else self._clock() - since
+
     def _failed(self, config, operation, code, message):
         self.failures += 1
+        if self._failing_since is None:
+            self._failing_since = self._clock()
         self.last_error = code
         self._metrics.api_errors.labels(operation, code).inc()
         if self._on_api_error is not None:

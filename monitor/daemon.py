@@ -261,7 +261,8 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
     def _new_coordinator(self, config):
         if not config.coordination.enabled:
             return None
-        return Coordinator(config, self.log, self.metrics, clock=self.clock, wall=self.wall, on_acquired=self._lease_acquired).start()
+        return Coordinator(config, self.log, self.metrics, clock=self.clock, wall=self.wall, on_acquired=self._lease_acquired,
+                           ec2_failing_for=self._ec2_failing_for).start()
 
     def _may_write(self):
         """The actuator's guard: without a table this monitor is the only writer; with one, only the lease's writer writes."""
@@ -269,6 +270,11 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
         if coordinator is None:
             return not self.config.coordination.enabled
         return coordinator.is_writer()
+
+    def _ec2_failing_for(self):
+        """Seconds the actuator's EC2 attempts have failed without a break (None: the latest succeeded)."""
+        actuator = self.actuator
+        return None if actuator is None else actuator.failing_for()
 
     def _lease_acquired(self):
         """Called by the coordinator thread: converge at once."""
@@ -452,7 +458,10 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
         path = self._route_path(decided_path)
         self.actuator.set_desired(path)
         self.metrics.pin_in_force.set(1 if pin is not None else 0)
-        self.log.warning(event, routes_path=path, decided_path=decided_path, **fields)
+        if pin is not None:
+            self.log.warning(events.PIN_IN_FORCE, routes_path=path, decided_path=decided_path, **fields)
+        else:
+            self.log.warning(events.PIN_ENDED, routes_path=path, decided_path=decided_path, **fields)
         self._notify("%s: routes on %s" % (event, path), dict(fields, event=event, routes_path=path, decided_path=decided_path))
 
     def _evidence(self, decision, echo_rtts_ms):

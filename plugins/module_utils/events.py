@@ -80,6 +80,8 @@ LEASE_LOST = "lease_lost"
 LEASE_RELEASED = "lease_released"
 COORDINATION_ERROR = "coordination_error"
 NOT_WRITER = "not_writer"
+LEASE_STEPPED_DOWN = "lease_stepped_down"  # EC2 failed too long: the lease is given up and not taken
+LEASE_ELIGIBLE = "lease_eligible"  # EC2 answers again: the monitor may take the lease again
 
 # Reporting
 CLOUDWATCH_DROPPED = "cloudwatch_dropped"

@@ -186,6 +186,33 @@ def test_stop_releases_the_lease_so_the_standby_takes_it_at_its_next_round(table
     assert views["monitor#b"]["role"] == {"S": "holder"} and views["monitor#b"]["desired_path"] == {"S": "dx"}
 
 
+@pytest.mark.moto
+def test_a_holder_cut_off_from_ec2_but_not_from_the_table_gives_the_lease_up_and_the_standby_takes_it(table):
+    a, b = Monitor(table, "a"), Monitor(table, "b")
+    failing = {"a": None}
+    a.coordinator._ec2_failing_for = lambda: failing["a"]  # pylint: disable=protected-access
+    a.coordinator.tick()
+    b.coordinator.tick()
+    assert a.coordinator.is_writer()
+    failing["a"] = 15.9  # just under two lease durations (2 x 8 s): a keeps it
+    a.coordinator.tick()
+    assert a.coordinator.is_writer() and not a.log.named("lease_stepped_down")
+    failing["a"] = 16.0
+    a.coordinator.tick()
+    assert not a.coordinator.is_writer() and [line["ec2_failing_for_s"] for line in a.log.named("lease_stepped_down")] == [16.0]
+    assert a.log.named("lease_released")
+    b.clock.advance(0.01)
+    b.coordinator.tick()
+    assert b.coordinator.is_writer() and b.coordinator.fencing == 2, "the standby, whose EC2 answers, takes it at once"
+    a.clock.advance(20.0)
+    b.clock.advance(20.0)  # b stops renewing: a, still failing, does not take an expired lease
+    a.coordinator.tick()
+    assert not a.coordinator.is_writer() and len(a.log.named("lease_stepped_down")) == 1, "logged once per change"
+    failing["a"] = None
+    a.coordinator.tick()
+    assert a.coordinator.is_writer() and a.log.named("lease_eligible")
+
+
 # --------------------------------------------------------------------------- the actuator's guard
 
 
