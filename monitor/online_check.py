@@ -20,10 +20,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .aws import dynamodb_client
+from .metrics import Metrics
+from ansible_collections.localzones.failover.plugins.module_utils.aws.coordination import read_group
 from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import load_snapshot
 from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import read_appliance_eni_ids
 from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import read_network_interface
 from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import read_route_tables
+from ansible_collections.localzones.failover.plugins.module_utils.errors import AwsApiError
 from ansible_collections.localzones.failover.plugins.module_utils.errors import ValidationError
 from ansible_collections.localzones.failover.plugins.module_utils.routes import Ownership
 from ansible_collections.localzones.failover.plugins.module_utils.validation import ROUTE_STRATEGY_PREFIX_LIST
@@ -41,23 +45,43 @@ class OnlineCheck:
         return not self.problems
 
 
-def online_check(config, client):
+def online_check(config, client, dynamodb_factory=dynamodb_client):
     """Read what ``config`` manages through ``client`` (read-only) and say whether it can act.
 
+    With ``coordination.table`` set, the group's items are read too (one Query, as the
+    lease's every round does): a missing table or a denied read is a problem, since no
+    monitor could ever hold the lease and none would move the routes.
     AwsApiError propagates: AWS could not be asked, which says nothing about the configuration.
     """
+    problems = _coordination_problems(config, dynamodb_factory) if config.coordination.enabled else []
     try:
         snapshot = load_snapshot(
             client, config.route_table_ids, config.destination_cidrs, config.vpn_eni_id, config.probe_route_table_id,
             config.route_strategy, config.prefix_list_id, config.routes_per_table_quota,
         )
     except ValidationError as exc:
-        return OnlineCheck(problems=tuple(exc.problems))
+        return OnlineCheck(problems=tuple(problems + list(exc.problems)))
     if not snapshot.ownership.vpn_eni_exists:
         # The actuator can still fail back without the interface (its routes are ours), but a
         # configuration that names a missing one could never fail over: refuse it up front.
-        return OnlineCheck(problems=("vpn_eni_id %s: no such network interface; this configuration could never fail over to the VPN" % config.vpn_eni_id,))
-    return OnlineCheck(warnings=tuple(snapshot.warnings))
+        problems.append("vpn_eni_id %s: no such network interface; this configuration could never fail over to the VPN" % config.vpn_eni_id)
+    return OnlineCheck(problems=tuple(problems), warnings=tuple(snapshot.warnings))
+
+
+# Answers to the group's Query that say the configuration cannot coordinate (anything else: AWS could not be asked).
+TABLE_PROBLEM_CODES = ("ResourceNotFoundException", "AccessDeniedException")
+
+
+def _coordination_problems(config, dynamodb_factory):
+    settings = config.coordination
+    try:
+        read_group(dynamodb_factory(config, Metrics()), settings.table, settings.failover_group)
+    except AwsApiError as exc:
+        if exc.code not in TABLE_PROBLEM_CODES:
+            raise
+        return ["coordination.table %s: the group %s cannot be read (%s: %s); no monitor could hold the lease"
+                % (settings.table, settings.failover_group, exc.code, exc.message)]
+    return []
 
 
 def _ownership(config, client):

@@ -16,6 +16,8 @@ import pytest
 from lz_failover_monitor import cli
 from lz_failover_monitor.aws import ec2_client
 from lz_failover_monitor.config import validate_document
+from tests.support.coordination_table import create_coordination_table
+from tests.support.coordination_table import dynamodb_client
 from tests.support.monitor_configs import document
 from tests.support.monitor_configs import write_config
 from tests.support.monitor_doubles import UP
@@ -217,3 +219,17 @@ def test_check_config_online_refuses_an_interface_that_does_not_exist(tmp_path, 
     code, _out, err = check(path, "--online")
     assert code == cli.EXIT_FAILED
     assert "vpn_eni_id eni-0000000000000000f: no such network interface" in err
+
+
+def test_check_config_online_refuses_a_coordination_table_that_does_not_exist(tmp_path, lz_world):
+    path = write_config(tmp_path / "config.yml", world_document(lz_world, coordination={"table": "lz-missing-table"}))
+    code, _out, err = check(path, "--online")
+    assert code == cli.EXIT_FAILED
+    assert "coordination.table lz-missing-table: the group lz-failover cannot be read (ResourceNotFoundException" in err
+
+
+def test_check_config_online_accepts_a_coordination_table_that_exists(tmp_path, lz_world):
+    table = create_coordination_table(dynamodb_client(lz_world.endpoint_url, lz_world.region), "lz-coordination-online")
+    path = write_config(tmp_path / "config.yml", world_document(lz_world, coordination={"table": table}))
+    code, out, _err = check(path, "--online")
+    assert code == cli.EXIT_OK and "AWS shows it can act" in out
