@@ -208,7 +208,7 @@ class Bench:
             "vpn_eni_id": world.vpn_eni_id,
             "probe_route_table_id": world.probe_rtb_id,
             "probe": {"targets": list(targets)},
-            "metrics": {"address": self.mlab.address, "port": metrics_port},
+            "metrics": {"address": self.mlab.address, "port": metrics_port, "allow_remote": True},  # scraped over the host link
             "state_file": os.path.join(self.mlab.workdir, "%s-%d-state.json" % (label, number)),
         }
         config_path = self.mlab.write_config(deep_update(document, overrides), "%s-%d.yaml" % (label, number))

@@ -415,7 +415,8 @@ class MonitorLab:
             "status_interval_s": 1,
             # botocore's own retries stay short so the daemon's retry loop is what is tested.
             "api": {"max_attempts": 2, "retry_backoff_max_s": 1, "connect_timeout_s": 2, "read_timeout_s": 5},
-            "metrics": {"address": self.address, "port": METRICS_PORT},
+            # Scraped from the host over the link: beyond the daemon's loopback, so allowed on purpose.
+            "metrics": {"address": self.address, "port": METRICS_PORT, "allow_remote": True},
             "state_file": os.path.join(self.workdir, "state.json"),
         }
         return deep_update(document, overrides)

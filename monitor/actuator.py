@@ -15,7 +15,11 @@ table does not need, which is what makes a restart at any moment safe.
   tokens, a throttled call retried after a short wait (``ec2.apply_plan``).
 * After a failed attempt it retries with capped exponential backoff (with jitter).
 * A foreign route on a managed destination (``RouteConflictError``) is reported and
-  left alone; the attempt is repeated every reconcile interval.
+  left alone; the attempt is repeated every reconcile interval. A route that became
+  foreign between the read and its delete or replace is skipped (``ec2.RouteRecheck``),
+  logged, and the attempt does not count as converged.
+* A plan stopped by a failed call logs what was not applied; the calls made stay and
+  the next attempt plans only what is still missing.
 * After a successful attempt the tables are read again every ``reconcile_interval_s``.
 * A new desired path or a new configuration wakes it at once.
 * With a coordination table, only the lease's writer changes routes: ``may_write``
@@ -34,6 +38,7 @@ import time
 from .aws import ec2_client
 from .aws import route_pacer
 from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import load_snapshot
+from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import OUTCOME_SKIPPED
 from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import apply_plan
 from ansible_collections.localzones.failover.plugins.module_utils.aws.pacing import jittered_backoff
 from ansible_collections.localzones.failover.plugins.module_utils.errors import AwsApiError
@@ -130,6 +135,7 @@ class Actuator:  # pylint: disable=too-many-instance-attributes
         self.book = Convergence()
         self.initial_path = None  # what the first successful read showed
         self.failures = 0  # consecutive failed attempts
+        self._failing_since = None  # the clock when the current run of failed attempts began
         self.last_error = None
         self.foreign_routes = ()
         self._last_warnings = ()
@@ -213,11 +219,19 @@ class Actuator:  # pylint: disable=too-many-instance-attributes
             self._log.exception(events.ACTUATOR_ERROR, error=repr(exc))
             return self._failed(config, "unknown", type(exc).__name__, str(exc))
         self.failures = 0
+        self._failing_since = None
         self.last_error = None
         return config.reconcile_interval_s
 
+    def failing_for(self):
+        """Seconds since EC2 attempts began to fail without a break (None: the latest one succeeded)."""
+        since = self._failing_since
+        return None if since is None else self._clock() - since
+
     def _failed(self, config, operation, code, message):
         self.failures += 1
+        if self._failing_since is None:
+            self._failing_since = self._clock()
         self.last_error = code
         self._metrics.api_errors.labels(operation, code).inc()
         if self._on_api_error is not None:
@@ -247,12 +261,15 @@ class Actuator:  # pylint: disable=too-many-instance-attributes
             return  # start-up: the probe loop picks the path from initial_path first
         plan = plan_routes(snapshot.tables, snapshot.destinations, desired, snapshot.ownership, snapshot.route_strategy)
         self._report_notes(plan.notes)
+        writer = self._may_write()
+        if writer:
+            self._observing_only = False
         if plan.changed:
-            if not self._may_write():
+            if not writer:
                 self._not_writer(plan_actions=len(plan.actions))
                 return  # observe only: the writer of the group changes the tables
-            self._observing_only = False
-            self._apply(client, pacer, plan)
+            if not self._apply(client, pacer, plan):
+                return  # a route changed under the plan was skipped: the next attempt reads again (a conflict, or converges)
         with self._condition:
             latency = self.book.settle(desired, self._clock())
             converged = self.book.converged
@@ -292,12 +309,19 @@ class Actuator:  # pylint: disable=too-many-instance-attributes
             self._metrics.drift_repairs.inc()
             self._log.warning(events.DRIFT_DETECTED, path=plan.path, actions=[action.as_dict() for action in plan.actions])
         try:
-            apply_plan(client, plan, on_outcome=self._on_outcome, pacer=pacer, may_write=self._may_write)
+            outcomes = apply_plan(client, plan, on_outcome=self._on_outcome, pacer=pacer, may_write=self._may_write)
         except AwsApiError as exc:
             failed = exc.failed_action
+            if failed is None:
+                raise  # not stopped at an action of the plan: nothing to report per action
             self._metrics.route_actions.labels(failed.action, "failed").inc()
-            self._log.warning(events.ROUTE_ACTION, outcome="failed", code=exc.code, latency_ms=_ms(exc.latency_ms), trigger=trigger, **failed.as_dict())
+            # The applied calls were each logged as they completed; the rest is named here, and the next attempt converges.
+            self._log.warning(
+                events.ROUTE_ACTION, outcome="failed", code=exc.code, latency_ms=_ms(exc.latency_ms), trigger=trigger,
+                applied=len(exc.completed), not_applied=[action.as_dict() for action in exc.not_applied], **failed.as_dict(),
+            )
             raise
+        return all(outcome.outcome != OUTCOME_SKIPPED for outcome in outcomes)
 
     def _not_writer(self, plan_actions=None, completed=None):
         """Log once per change of role that a plan is held back (or was cut short) because this monitor is not the writer."""
@@ -309,8 +333,11 @@ class Actuator:  # pylint: disable=too-many-instance-attributes
 
     def _on_outcome(self, outcome):
         self._metrics.route_actions.labels(outcome.action.action, outcome.outcome).inc()
-        self._metrics.route_action_latency.observe(outcome.latency_ms / 1000.0)
-        self._log.info(events.ROUTE_ACTION, **outcome.as_dict())
+        if outcome.outcome == OUTCOME_SKIPPED:
+            self._log.warning(events.ROUTE_ACTION, **outcome.as_dict())  # no call was made, so no latency to observe
+        else:
+            self._metrics.route_action_latency.observe(outcome.latency_ms / 1000.0)
+            self._log.info(events.ROUTE_ACTION, **outcome.as_dict())
         with self._condition:
             stopping = self._stopping
         if stopping:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import stat
 import dataclasses
 import functools
 import socket
@@ -28,6 +29,7 @@ from ansible_collections.localzones.failover.plugins.module_utils.coordination.l
 from ansible_collections.localzones.failover.plugins.module_utils.errors import ValidationError
 from ansible_collections.localzones.failover.plugins.module_utils.policy.defaults import REQUIRED
 from ansible_collections.localzones.failover.plugins.module_utils.policy.defaults import default
+from ansible_collections.localzones.failover.plugins.module_utils.policy.defaults import minimum
 from ansible_collections.localzones.failover.plugins.module_utils.policy.state_machine import PolicySettings
 from ansible_collections.localzones.failover.plugins.module_utils import probing
 from ansible_collections.localzones.failover.plugins.module_utils.probing.base import echoes_problem
@@ -103,6 +105,7 @@ class MetricsConfig:
     enabled: bool
     address: str
     port: int
+    allow_remote: bool
 
 
 @dataclass(frozen=True)
@@ -245,14 +248,17 @@ def integer(minimum=None, maximum=None):
     return check
 
 
-def number(positive=False, maximum=None):
-    """A finite number; the policy's own ranges are left to PolicySettings."""
+def number(positive=False, maximum=None, at_least=None):
+    """A finite number (``at_least``: its lower bound); the policy's own ranges are left to PolicySettings."""
     def check(value, path, problems):
         if not is_number(value):
             problems.append("%s: must be a number, got %s %r" % (path, _type_name(value), value))
             return None
         if positive and value <= 0:
             problems.append("%s: must be > 0, got %r" % (path, value))
+            return None
+        if at_least is not None and value < at_least:
+            problems.append("%s: must be >= %g s, got %r" % (path, at_least, value))
             return None
         if maximum is not None and value > maximum:
             problems.append("%s: must be <= %s, got %r" % (path, maximum, value))
@@ -361,8 +367,8 @@ def list_of(item_checker, minimum=0, maximum=None):
 
 PROBE_SCHEMA = {
     "targets": (default("probe.targets"), list_of(ip_address, 1, MAX_PROBE_TARGETS)),
-    "interval": (default("probe.interval"), number(positive=True)),
-    "timeout": (default("probe.timeout"), number(positive=True)),
+    "interval": (default("probe.interval"), number(positive=True, at_least=minimum("probe.interval"))),
+    "timeout": (default("probe.timeout"), number(positive=True, at_least=minimum("probe.timeout"))),
     "echoes": (default("probe.echoes"), probe_echoes),
     "source": (default("probe.source"), optional(ip_address)),
     "privileged": (default("probe.privileged"), boolean),
@@ -386,8 +392,8 @@ POLICY_SCHEMA = {
 VPN_CHECK_SCHEMA = {
     "enabled": (default("vpn_check.enabled"), boolean),
     "targets": (default("vpn_check.targets"), list_of(ip_address, 0, MAX_PROBE_TARGETS)),
-    "interval": (default("vpn_check.interval"), number(positive=True)),
-    "timeout": (default("vpn_check.timeout"), number(positive=True)),
+    "interval": (default("vpn_check.interval"), number(positive=True, at_least=minimum("vpn_check.interval"))),
+    "timeout": (default("vpn_check.timeout"), number(positive=True, at_least=minimum("vpn_check.timeout"))),
     "source": (default("vpn_check.source"), optional(ip_address)),
     "min_healthy_targets": (default("vpn_check.min_healthy_targets"), integer(1)),
     "unhealthy_after_rounds": (default("vpn_check.unhealthy_after_rounds"), integer(1)),
@@ -408,6 +414,7 @@ METRICS_SCHEMA = {
     "enabled": (default("metrics.enabled"), boolean),
     "address": (default("metrics.address"), ip_address),
     "port": (default("metrics.port"), integer(1, 65535)),
+    "allow_remote": (default("metrics.allow_remote"), boolean),
 }
 
 NOTIFICATIONS_SCHEMA = {
@@ -428,7 +435,9 @@ CLOUDWATCH_SCHEMA = {
 
 COORDINATION_SCHEMA = {
     "table": (default("coordination.table"), optional(text(_DYNAMODB_TABLE, "a DynamoDB table name (3 to 255 of A-Z a-z 0-9 _ . -)"))),
-    "failover_group": (default("coordination.failover_group"), optional(text(_CLOUDWATCH_NAME, "a failover group name (up to 255 of A-Z a-z 0-9 . - _ / # : and space)"))),
+    "failover_group": (
+        default("coordination.failover_group"), optional(text(_CLOUDWATCH_NAME, "a failover group name (up to 255 of A-Z a-z 0-9 . - _ / # : and space)")),
+    ),
     "monitor_id": (default("coordination.monitor_id"), optional(text(_MONITOR_ID, "a monitor ID (up to 128 of A-Z a-z 0-9 _ . : -)"))),
     "lease_s": (default("coordination.lease_s"), number(positive=True, maximum=300)),
     "renew_interval_s": (default("coordination.renew_interval_s"), number(positive=True)),
@@ -567,7 +576,22 @@ def _coordination_problems(values, problems):
     if skew is not None and skew < 0:
         problems.append("coordination.max_clock_skew_s: must be >= 0, got %r" % skew)
         return
+    if coordination["table"] is None:
+        return  # no lease: its timings are unused, and api.connect_timeout_s stays as free as before
     problems.extend(lease_settings_problems(coordination["lease_s"], coordination["renew_interval_s"], skew, api["connect_timeout_s"]))
+
+
+def _metrics_problems(values, problems):
+    """The endpoint has no authentication, so it listens beyond the host only when told to."""
+    metrics = values["metrics"]
+    address = metrics["address"]
+    if address is None or metrics["allow_remote"] is not False:
+        return
+    if not ipaddress.ip_address(address).is_loopback:
+        problems.append(
+            "metrics.address: %s is not a loopback address; the metrics endpoint has no authentication, so set "
+            "metrics.allow_remote: true to serve it beyond this host (and restrict who reaches the port)" % address
+        )
 
 
 def _probe_table_problems(document, values, problems):
@@ -623,6 +647,7 @@ def validate_document(document):
     _route_strategy_problems(document, values, problems)
     _cloudwatch_problems(values, problems)
     _coordination_problems(values, problems)
+    _metrics_problems(values, problems)
     policy = _policy_settings(values, problems)
     if problems:
         raise ValidationError(problems)
@@ -650,14 +675,21 @@ def _monitor_config(values, policy):
     for name in ("notifications", "cloudwatch"):
         fields[name] = dataclasses.replace(fields[name], region=fields[name].region or values["region"])
     coordination = fields["coordination"]
-    fields["coordination"] = dataclasses.replace(
+    if coordination.enabled:
+        # Resolved only with a table, so a monitor without one is configured exactly as before.
+        fields["coordination"] = _resolved_coordination(coordination, fields, values)
+    return MonitorConfig(**fields)
+
+
+def _resolved_coordination(coordination, fields, values):
+    """The coordination section with its null defaults taken from the rest of the file and the host."""
+    return dataclasses.replace(
         coordination,
         failover_group=coordination.failover_group or fields["cloudwatch"].failover_group,
         monitor_id=coordination.monitor_id or socket.gethostname(),
         region=coordination.region or values["region"],
         endpoint_url=coordination.endpoint_url or values["endpoint_url"],
     )
-    return MonitorConfig(**fields)
 
 
 # --------------------------------------------------------------------------- YAML
@@ -690,10 +722,33 @@ def parse_yaml(text, source="<config>"):
     return document
 
 
+def ownership_problem(path, status, euid=None):
+    """Why the file with ``status`` (an os.stat result) may not configure the daemon; None when it may.
+
+    The configuration decides which routes the daemon changes, so only root or the
+    daemon's own user may be able to change it (the role installs it root-owned, 0640).
+    """
+    euid = os.geteuid() if euid is None else euid
+    if not stat.S_ISREG(status.st_mode):
+        return "%s: the configuration must be a regular file" % path
+    mode = stat.S_IMODE(status.st_mode)
+    if mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return "%s: the configuration is writable by %s (mode %04o); make it 0600 or 0640 (chmod go-w)" % (
+            path, "group and others" if mode & stat.S_IWGRP and mode & stat.S_IWOTH else "group" if mode & stat.S_IWGRP else "others", mode)
+    if status.st_uid not in (0, euid):
+        return "%s: the configuration is owned by uid %d (mode %04o), neither root nor this process's user (uid %d)" % (
+            path, status.st_uid, mode, euid)
+    return None
+
+
 def load_config(path):
-    """Read, parse and validate the configuration file at ``path``."""
+    """Read, parse and validate the configuration file at ``path`` (refused when others could have changed it)."""
     try:
-        with open(path, encoding="utf-8") as handle:
+        # O_NONBLOCK: a FIFO at the path is refused below instead of blocking the open.
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), encoding="utf-8") as handle:
+            problem = ownership_problem(path, os.fstat(handle.fileno()))
+            if problem:
+                raise ValidationError(problem)
             text_content = handle.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise ValidationError("%s: cannot read the configuration: %s" % (path, exc)) from exc

@@ -15,6 +15,10 @@ docstring for why that keeps two holders from overlapping).
   at once because ``is_writer()`` says no.
 * DynamoDB errors are logged and counted; a holder cut off from the table keeps writing
   only until ``writer_until``, then stops.
+* A monitor whose EC2 calls have failed without a break for two lease durations
+  (``lease.may_hold``) releases the lease and does not take it (``lease_stepped_down``)
+  until EC2 answers it again: cut off from EC2 but not from the table, a holder would
+  otherwise keep the lease while nobody moves the routes.
 * ``stop()`` releases the lease (``expires_at = now``) so a standby takes it at its next read.
 """
 
@@ -31,6 +35,7 @@ from ansible_collections.localzones.failover.plugins.module_utils.aws.coordinati
 from ansible_collections.localzones.failover.plugins.module_utils.coordination.lease import ROLE_HOLDER
 from ansible_collections.localzones.failover.plugins.module_utils.coordination.lease import ROLE_STANDBY
 from ansible_collections.localzones.failover.plugins.module_utils.coordination.lease import lease_of
+from ansible_collections.localzones.failover.plugins.module_utils.coordination.lease import may_hold
 from ansible_collections.localzones.failover.plugins.module_utils.coordination.lease import writer_until
 from ansible_collections.localzones.failover.plugins.module_utils.errors import AwsApiError
 from ansible_collections.localzones.failover.plugins.module_utils import events
@@ -41,6 +46,7 @@ class Coordinator:  # pylint: disable=too-many-instance-attributes
 
     def __init__(  # pylint: disable=too-many-arguments
         self, config, log, metrics, client_factory=dynamodb_client, clock=time.monotonic, wall=time.time, on_acquired=None,
+        ec2_failing_for=None,
     ):
         self._config = config
         self._settings = config.coordination
@@ -51,6 +57,8 @@ class Coordinator:  # pylint: disable=too-many-instance-attributes
         self._clock = clock
         self._wall = wall
         self._on_acquired = on_acquired
+        self._ec2_failing_for = ec2_failing_for or (lambda: None)
+        self._stepped_down = False
         self._client = None
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -117,7 +125,9 @@ class Coordinator:  # pylint: disable=too-many-instance-attributes
         """Give the lease up at once: no further write by this monitor, then ``expires_at = now`` in the table."""
         with self._lock:
             record, self._writer_until = self._record, None
-        self._publish()
+        # Giving the lease up is not losing it: no lease_lost line, the release is logged below.
+        self._was_writer = False
+        self._metrics.lease_holder.set(0)
         if record is None or record.holder != self.monitor_id:
             return False
         settings = self._settings
@@ -158,6 +168,11 @@ class Coordinator:  # pylint: disable=too-many-instance-attributes
         with self._lock:
             self._records = tuple(items)
             self._record = seen
+        if not self._may_hold():
+            self.release()  # only when it holds the lease: a standby just does not take it
+            self._publish()
+            self._write_view(client)
+            return
         sent_at = self._clock()  # BEFORE the write: the holder's validity counts from here
         try:
             record = acquire_or_renew(client, settings.table, settings.failover_group, self.monitor_id, seen, self._wall(), settings.lease_s)
@@ -176,6 +191,19 @@ class Coordinator:  # pylint: disable=too-many-instance-attributes
                                                   self._settings.max_clock_skew_s, self._config.api.connect_timeout_s)
             else:
                 self._writer_until = None  # held by another monitor, or taken from under us
+
+    def _may_hold(self):
+        """False while this monitor's EC2 calls have failed too long to act (``lease.may_hold``); logged once per change."""
+        failing_for = self._ec2_failing_for()
+        allowed = may_hold(failing_for, self._settings.lease_s)
+        if allowed == self._stepped_down:
+            self._stepped_down = not allowed
+            if allowed:
+                self._log.info(events.LEASE_ELIGIBLE, monitor_id=self.monitor_id, message="EC2 answers again: this monitor may hold the lease")
+            else:
+                self._log.warning(events.LEASE_STEPPED_DOWN, monitor_id=self.monitor_id, ec2_failing_for_s=round(failing_for, 1),
+                                  message="EC2 calls have failed too long: this monitor gives the lease up and does not take it")
+        return allowed
 
     def _publish(self):
         """Log, count and export a change of role; wake the actuator on becoming the writer."""

@@ -12,6 +12,8 @@ Threads and who owns what:
 * ``coordinator`` (only with ``coordination.table``): the lease, so that of the monitors
   of one failover group only one, the writer, changes route tables (the actuator asks
   it before every route call);
+* ``reload-check`` (during a reload that changes what the routes are): the read-only
+  check of the new configuration against AWS (``online_check.py``);
 * ``state-writer``, ``notifier``, ``cloudwatch`` and the log writer: file, SNS,
   CloudWatch and stdout I/O, so none of them can delay a round (the probe loop only
   adds to the CloudWatch aggregator's sums).
@@ -24,13 +26,16 @@ rounds are measured but not judged.
 from __future__ import annotations
 
 import signal
+import threading
 import time
 
 from . import __version__
 from .actuator import Actuator
+from .aws import ec2_client
 from .cloudwatch import Publisher
 from .coordination import Coordinator
 from .config import load_config
+from ansible_collections.localzones.failover.plugins.module_utils.errors import AwsApiError
 from ansible_collections.localzones.failover.plugins.module_utils.errors import ProbeError
 from ansible_collections.localzones.failover.plugins.module_utils.errors import ValidationError
 from ansible_collections.localzones.failover.plugins.module_utils.policy.state_machine import PATH_VPN
@@ -45,6 +50,8 @@ from .metrics import NAN
 from .metrics import Metrics
 from .notify import Notifier
 from .notify import sns_client
+from .online_check import online_check
+from .online_check import routes_left_unmanaged
 from .state_file import PersistedState
 from .state_file import StateFileError
 from .state_file import StateWriter
@@ -56,16 +63,66 @@ from .status import IntervalStats
 from .status import target_rtts_for_log
 from .vpn_check import VpnChecker
 from ansible_collections.localzones.failover.plugins.module_utils import events
+from ansible_collections.localzones.failover.plugins.module_utils.coordination.pin import effective_path
+from ansible_collections.localzones.failover.plugins.module_utils.coordination.pin import pin_change
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 
 
+class ReloadCheck:
+    """The check of a reloaded configuration against AWS, on its own thread so no probe round waits for it.
+
+    ``problems`` is empty when the configuration can act; ``left_unmanaged`` maps each
+    route table the new configuration drops to the VPN path routes still in it.
+    """
+
+    def __init__(self, old, new, client_factory, metrics):
+        self.old = old
+        self.new = new
+        self.problems = ()
+        self.left_unmanaged = {}
+        self._client_factory = client_factory
+        self._metrics = metrics
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="reload-check", daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def done(self):
+        return self._done.is_set()
+
+    def wait(self, timeout):
+        return self._done.wait(timeout)
+
+    def _run(self):
+        try:
+            client = self._client_factory(self.new, self._metrics)
+            self.problems = online_check(self.new, client).problems
+            if not self.problems:
+                same_account = (self.old.region, self.old.endpoint_url) == (self.new.region, self.new.endpoint_url)
+                old_client = client if same_account else self._client_factory(self.old, self._metrics)
+                self.left_unmanaged = routes_left_unmanaged(self.old, self.new, old_client)
+        except AwsApiError as exc:
+            # Not evidence against the file, but nothing vouches for it either: keep what is known to work.
+            self.problems = ("the new configuration could not be checked against AWS: %s %s: %s" % (exc.operation, exc.code, exc.message),)
+        except Exception as exc:  # pylint: disable=broad-except
+            self.problems = ("the new configuration could not be checked against AWS: %r" % (exc,),)
+        finally:
+            self._done.set()
+
+
 class Monitor:  # pylint: disable=too-many-instance-attributes
     """One daemon run: ``run()`` returns the exit code."""
 
-    def __init__(self, config, config_path, log, log_setup=None, metrics=None, clock=time.monotonic, wall=time.time):
+    def __init__(  # pylint: disable=too-many-arguments
+        self, config, config_path, log, log_setup=None, metrics=None, clock=time.monotonic, wall=time.time, ec2_client_factory=ec2_client,
+    ):
         self.config = config
+        self.ec2_client_factory = ec2_client_factory
+        self.pending_reload = None
         self.config_path = config_path
         self.log = log
         self.log_setup = log_setup
@@ -77,6 +134,7 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
         self.vpn_checker = None
         self.actuator = None
         self.coordinator = None
+        self.pin = None  # the operator's pin this monitor follows (coordination/pin.py), None: its own decisions
         self.notifier = None
         self.cloudwatch = None
         self.writer = None
@@ -203,7 +261,8 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
     def _new_coordinator(self, config):
         if not config.coordination.enabled:
             return None
-        return Coordinator(config, self.log, self.metrics, clock=self.clock, wall=self.wall, on_acquired=self._lease_acquired).start()
+        return Coordinator(config, self.log, self.metrics, clock=self.clock, wall=self.wall, on_acquired=self._lease_acquired,
+                           ec2_failing_for=self._ec2_failing_for).start()
 
     def _may_write(self):
         """The actuator's guard: without a table this monitor is the only writer; with one, only the lease's writer writes."""
@@ -211,6 +270,11 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
         if coordinator is None:
             return not self.config.coordination.enabled
         return coordinator.is_writer()
+
+    def _ec2_failing_for(self):
+        """Seconds the actuator's EC2 attempts have failed without a break (None: the latest succeeded)."""
+        actuator = self.actuator
+        return None if actuator is None else actuator.failing_for()
 
     def _lease_acquired(self):
         """Called by the coordinator thread: converge at once."""
@@ -275,8 +339,10 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
         while not self.stop_requested:
             if self.reload_requested:
                 self.reload()
-                if self.config.probe.interval != interval:
-                    interval, next_slot = self.config.probe.interval, self.clock()
+            if self.pending_reload is not None:
+                self.poll_reload()
+            if self.config.probe.interval != interval:
+                interval, next_slot = self.config.probe.interval, self.clock()
             started = self.clock()
             self._probe_once(started)
             next_slot = self._next_slot(next_slot, interval)
@@ -337,6 +403,7 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
             self._failed_rounds.inc()
         if self.coordinator is not None:
             self.coordinator.set_view(dx_state="passing" if passed else "failing", desired_path=decision.path)
+            self._follow_pin(decision.path)
         if decision.transition:
             self._on_transition(decision, at, echo_rtts_ms)
         elif decision.alert:
@@ -371,8 +438,31 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
             events.INITIAL_PATH, tables_path=learned, path=path, persisted_desired_path=self.persisted.desired_path,
             failovers_remembered=len(self.machine.failover_history), failback_hold_s=hold,
         )
-        self.actuator.set_desired(path)
+        self.actuator.set_desired(self._route_path(path))
         self._persist()
+
+    def _route_path(self, decided_path):
+        """The path the route tables must follow: the operator's pin while one is in force, else the decision."""
+        return effective_path(decided_path, self.pin)[0]
+
+    def _follow_pin(self, decided_path):
+        """Read the pin from the coordinator's latest read of the group; report a change and move the routes.
+
+        The standby follows it too, so that a takeover keeps the operator's path. The
+        state machine goes on deciding meanwhile: when the pin ends, its path applies again.
+        """
+        pin, event, fields = pin_change(self.pin, self.coordinator.latest_records(), self.wall())
+        if event is None:
+            return
+        self.pin = pin
+        path = self._route_path(decided_path)
+        self.actuator.set_desired(path)
+        self.metrics.pin_in_force.set(1 if pin is not None else 0)
+        if pin is not None:
+            self.log.warning(events.PIN_IN_FORCE, routes_path=path, decided_path=decided_path, **fields)
+        else:
+            self.log.warning(events.PIN_ENDED, routes_path=path, decided_path=decided_path, **fields)
+        self._notify("%s: routes on %s" % (event, path), dict(fields, event=event, routes_path=path, decided_path=decided_path))
 
     def _evidence(self, decision, echo_rtts_ms):
         evidence = dict(decision.evidence)
@@ -383,8 +473,8 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
 
     def _on_transition(self, decision, at, echo_rtts_ms):
         previous = "dx" if decision.path == PATH_VPN else "vpn"
-        # The route change comes first: everything else here is reporting.
-        self.actuator.set_desired(decision.path)
+        # The route change comes first: everything else here is reporting. A pin in force keeps the routes where it says.
+        self.actuator.set_desired(self._route_path(decision.path))
         wall_now = self.wall()
         self.last_transition = Transition(previous, decision.path, decision.reason, wall_now)
         self.metrics.transitions.labels(previous, decision.path, decision.reason).inc()
@@ -427,6 +517,7 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
         }
         if self.coordinator is not None:
             fields.update(self.coordinator.status())
+            fields["pinned_path"] = self.pin.path if self.pin is not None else None
         fields.update(self._stats.report())
         if machine is not None:
             hold = failback_hold_s(self.config.policy, machine.failover_history, now)
@@ -446,22 +537,54 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
     # ------------------------------------------------------------------ reload
 
     def reload(self):
+        """Read the file again; switch to it now, or once AWS shows it can act (``poll_reload``).
+
+        A new configuration that changes what the routes are (route tables, destinations,
+        interface, strategy, region, API settings) is first checked against AWS on the
+        ``reload-check`` thread; anything else is switched to at once. A newer reload
+        replaces a check still under way.
+        """
         self.reload_requested = False
+        self.pending_reload = None
         self.log.info(events.RELOAD_REQUESTED, config=self.config_path)
         try:
             new = load_config(self.config_path)
-            changed = self._apply_config(new)
         except ValidationError as exc:
-            self.metrics.config_reloads.labels("rejected").inc()
-            self.log.error(events.CONFIG_RELOAD_REJECTED, config=self.config_path, problems=exc.problems, kept="the running configuration")
+            self._reject_reload(exc.problems)
             return
+        if new.route_settings() == self.config.route_settings():
+            self._switch_to(new)
+            return
+        self.pending_reload = ReloadCheck(self.config, new, self.ec2_client_factory, self.metrics).start()
+
+    def poll_reload(self):
+        """Finish a reload whose check against AWS has ended: refuse it, or warn about dropped tables and switch."""
+        check = self.pending_reload
+        if check is None or not check.done():
+            return
+        self.pending_reload = None
+        if check.problems:
+            self._reject_reload(list(check.problems))
+            return
+        for route_table_id, routes in sorted(check.left_unmanaged.items()):
+            self.log.warning(
+                events.ROUTES_LEFT_UNMANAGED, route_table_id=route_table_id, routes=routes,
+                message="the new configuration no longer manages %s; its VPN path routes stay until deleted by hand" % route_table_id,
+            )
+        self._switch_to(check.new)
+
+    def _switch_to(self, new):
+        try:
+            changed = self._apply_config(new)
         except (ProbeError, OSError) as exc:
-            self.metrics.config_reloads.labels("rejected").inc()
-            problems = [getattr(exc, "message", None) or str(exc)]
-            self.log.error(events.CONFIG_RELOAD_REJECTED, config=self.config_path, problems=problems, kept="the running configuration")
+            self._reject_reload([getattr(exc, "message", None) or str(exc)])
             return
         self.metrics.config_reloads.labels("applied").inc()
         self.log.info(events.CONFIG_RELOADED, config=self.config_path, changed=changed, summary=new.summary())
+
+    def _reject_reload(self, problems):
+        self.metrics.config_reloads.labels("rejected").inc()
+        self.log.error(events.CONFIG_RELOAD_REJECTED, config=self.config_path, problems=problems, kept="the running configuration")
 
     def _apply_config(self, new):
         """Switch to ``new``; sockets are opened before anything is swapped, so a failure changes nothing."""

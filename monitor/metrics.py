@@ -92,6 +92,7 @@ class Metrics:  # pylint: disable=too-many-instance-attributes
         self.log_lines_dropped = gauge("log_lines_dropped", "Log lines dropped because stdout could not keep up")
         # Coordination (monitors in pairs, one writer per failover group through a lease).
         self.lease_holder = gauge("lease_holder", "1 while this monitor holds the lease and may change route tables, 0 otherwise")
+        self.pin_in_force = gauge("pin_in_force", "1 while an operator's pin sets the routes' path (the pinned_path in the status line), 0 otherwise")
         self.lease_fencing = gauge("lease_fencing", "Fencing number of the lease as last read (grows with every new holder)")
         self.lease_transitions = counter("lease_transitions", "Lease changes of this monitor (acquired, lost, released)", ("event",))
         self.coordination_errors = counter("coordination_errors", "Coordination table calls that failed, by operation and code", ("operation", "code"))

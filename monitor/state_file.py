@@ -9,20 +9,30 @@ The route tables stay the truth for the current path; this file only keeps the
 memory a fresh process would otherwise lack.
 
 Writes are atomic: a temporary file in the same directory, written, fsynced, renamed
-over the old one, then the directory fsynced; mode 0600. A file that cannot be read
-or parsed is reported and ignored, never fatal.
+over the old one, then the directory fsynced; mode 0600. The temporary file is
+created new (O_EXCL) and the rename replaces whatever name is at the path, so a
+symbolic link planted there is replaced, never followed.
+
+Reading opens the path without following a symbolic link (O_NOFOLLOW), and only a
+regular file of at most MAX_STATE_BYTES is read. A file that cannot be read or
+parsed, or is refused, is reported and ignored, never fatal.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 import tempfile
 import threading
 from dataclasses import dataclass
 from dataclasses import field
 
 FORMAT_VERSION = 1
+# A state file of ours holds a few hundred bytes (a history of failovers within the
+# dampening window); anything much bigger is not ours and is not read into memory.
+MAX_STATE_BYTES = 1024 * 1024
 PATHS = ("dx", "vpn")
 
 
@@ -122,15 +132,44 @@ def parse_state(text):
     )
 
 
-def load_state(path):
-    """The PersistedState at ``path``; None when there is no file. StateFileError when unusable."""
+def _open_no_follow(path):
+    """A read descriptor of ``path`` itself: a symbolic link there is refused (ELOOP), a FIFO does not block."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+        return os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise StateFileError("it is a symbolic link; the state file must be a regular file") from exc
+        raise
+
+
+def _read_bounded(descriptor):
+    """The text of a regular file of at most MAX_STATE_BYTES (StateFileError otherwise)."""
+    status = os.fstat(descriptor)
+    if not stat.S_ISREG(status.st_mode):
+        raise StateFileError("it is not a regular file")
+    if status.st_size > MAX_STATE_BYTES:
+        raise StateFileError("it holds %d bytes, more than the %d a state file may hold; not read" % (status.st_size, MAX_STATE_BYTES))
+    with os.fdopen(os.dup(descriptor), "rb") as handle:
+        data = handle.read(MAX_STATE_BYTES + 1)
+    if len(data) > MAX_STATE_BYTES:  # grew after the fstat
+        raise StateFileError("it holds more than the %d bytes a state file may hold; not read" % MAX_STATE_BYTES)
+    return data.decode("utf-8")
+
+
+def load_state(path):
+    """The PersistedState at ``path``; None when there is no file. StateFileError when unusable or refused."""
+    try:
+        descriptor = _open_no_follow(path)
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        raise StateFileError("cannot read it: %s" % exc) from exc
+    try:
+        text = _read_bounded(descriptor)
     except (OSError, UnicodeDecodeError) as exc:
         raise StateFileError("cannot read it: %s" % exc) from exc
+    finally:
+        os.close(descriptor)
     return parse_state(text)
 
 

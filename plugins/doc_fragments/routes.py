@@ -25,6 +25,8 @@ options:
   vpn_eni_id:
     description:
       - The network interface of the VPN appliance in the Local Zone's public subnet.
+      - When it no longer exists (the appliance was deleted), the routes to it are still this
+        collection's - path C(dx) removes them - but path C(vpn) is refused.
     type: str
     required: true
   probe_route_table_id:

@@ -23,6 +23,8 @@ class FailoverError(Exception):
         self.completed = ()
         # The plan action whose call raised this error (None when no action did).
         self.failed_action = None
+        # The plan's other actions, never made because the plan stopped at failed_action.
+        self.not_applied = ()
 
 
 class ValidationError(FailoverError):

@@ -59,10 +59,20 @@ ROUTE_ACTION = "route_action"
 ROUTE_CONFLICT = "route_conflict"
 ROUTE_TABLES_INVALID = "route_tables_invalid"
 ROUTE_TABLES_WARNING = "route_tables_warning"
+ROUTES_LEFT_UNMANAGED = "routes_left_unmanaged"
 ROUTING_NOTE = "routing_note"
 DRIFT_DETECTED = "drift_detected"
 API_ERROR = "api_error"
 ACTUATOR_ERROR = "actuator_error"
+
+# Operator pin (coordination/pin.py): a path fixed in the coordination table, which the holder follows.
+# Fields: PATH, PIN_UNTIL (epoch s, None: until released), PIN_WHO, PIN_WHY; pin_ended adds REASON
+# ("released": the item was deleted, "expired": its until passed).
+PIN_IN_FORCE = "pin_in_force"  # a pin this monitor had not followed yet (a first one, or one replacing another)
+PIN_ENDED = "pin_ended"  # the pin it followed is no longer in force; its own decision applies again
+PIN_UNTIL = "until"
+PIN_WHO = "who"
+PIN_WHY = "why"
 
 # Coordination of the monitors of one failover group (the lease: one writer)
 LEASE_ACQUIRED = "lease_acquired"
@@ -70,6 +80,8 @@ LEASE_LOST = "lease_lost"
 LEASE_RELEASED = "lease_released"
 COORDINATION_ERROR = "coordination_error"
 NOT_WRITER = "not_writer"
+LEASE_STEPPED_DOWN = "lease_stepped_down"  # EC2 failed too long: the lease is given up and not taken
+LEASE_ELIGIBLE = "lease_eligible"  # EC2 answers again: the monitor may take the lease again
 
 # Reporting
 CLOUDWATCH_DROPPED = "cloudwatch_dropped"

@@ -21,6 +21,9 @@ ROLE_UTILITY = "utility"
 # A customer-managed prefix list holding the on-premises CIDRs (route strategy prefix_list):
 # lz_prefix_list only changes or deletes a list that carries it.
 ROLE_ON_PREM_DESTINATIONS = "on-prem-destinations"
+# The DynamoDB table the monitors of a failover group elect their one writer in:
+# lz_coordination_table only changes or deletes a table that carries it.
+ROLE_COORDINATION = "coordination"
 
 # The names the lookup answers to.
 BY_NAME = {

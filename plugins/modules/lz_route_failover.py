@@ -28,6 +28,11 @@ description:
     I(vpn_eni_id) or a network interface in the same VPC tagged
     C(localzones.failover/role=vpn-appliance). Any other static route for a managed destination
     is a conflict - the module fails, names it, and changes nothing in any route table.
+    A blackholed conflict is named with the C(aws ec2 delete-route) command that clears it.
+  - A route to I(vpn_eni_id) stays owned after that interface is deleted (the route is then a
+    blackhole), so I(path=dx) still removes it; I(path=vpn) fails while the interface does not exist.
+  - Right before the first delete or replace in a route table the module reads that table again and
+    skips (outcome C(skipped)) a route that someone changed since the plan.
   - Every input is validated before the first change - malformed IDs or CIDRs, unknown route
     tables or interface, an interface in another VPC than a route table, a destination inside the
     VPC's own CIDR, or the probe route table among the managed ones. A bad input fails with one
@@ -158,14 +163,32 @@ actions:
       description:
         - C(done) when the call was made, C(already-done) when EC2 reported that the route was
           already as planned (for example a retried request that had succeeded).
+        - C(skipped) when a delete or replace was not made because the route changed between the
+          module's read and the call (another target or origin, see I(reason)); the module
+          leaves such a route alone and warns.
       type: str
       returned: when not in check mode
       sample: done
+    reason:
+      description: Why the action was skipped.
+      type: str
+      returned: when I(outcome) is C(skipped)
     latency_ms:
       description: How long the call took, retries included.
       type: float
       returned: when not in check mode
       sample: 84.2
+failed_action:
+  description:
+    - The route call that failed when the module fails part-way (for example C(RouteLimitExceeded)).
+      I(actions) then lists the calls that were applied, which stay; running the task again converges.
+  type: dict
+  returned: on a failure during the route calls
+not_applied:
+  description: The planned route calls that were not made because of the failure (same keys as I(actions)).
+  type: list
+  elements: dict
+  returned: on a failure during the route calls
 route_tables:
   description: Each managed route table after the change (in check mode, as it would be).
   returned: always
@@ -216,6 +239,7 @@ route_tables:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import OUTCOME_SKIPPED
 from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import apply_plan
 from ansible_collections.localzones.failover.plugins.module_utils.aws.pacing import Pacer
 from ansible_collections.localzones.failover.plugins.module_utils.aws.modules import load_managed_routes
@@ -241,10 +265,17 @@ def run(module):
     for warning in snapshot.warnings + plan.notes:
         module.warn(warning)
 
-    planned_tables = [apply_to_snapshot(table, plan.actions) for table in snapshot.tables]
+    made, changed = plan.actions, plan.changed
     actions = [action.as_dict() for action in plan.actions]
     if plan.changed and not module.check_mode:
-        actions = [outcome.as_dict() for outcome in apply_plan(client, plan, pacer=Pacer())]
+        outcomes = apply_plan(client, plan, pacer=Pacer())
+        actions = [outcome.as_dict() for outcome in outcomes]
+        made = [outcome.action for outcome in outcomes if outcome.outcome != OUTCOME_SKIPPED]
+        changed = bool(made)
+        for outcome in outcomes:
+            if outcome.outcome == OUTCOME_SKIPPED:
+                module.warn("%s: %s %s skipped: %s" % (outcome.action.route_table_id, outcome.action.action, outcome.action.destination, outcome.reason))
+    planned_tables = [apply_to_snapshot(table, made) for table in snapshot.tables]
 
     route_tables = []
     for before, after in zip(snapshot.tables, planned_tables):
@@ -252,16 +283,30 @@ def run(module):
         summary["previous_path"] = path_of([before], snapshot.destinations, snapshot.ownership)
         route_tables.append(summary)
 
-    result = {"changed": plan.changed, "actions": actions, "route_tables": route_tables}
+    result = {"changed": changed, "actions": actions, "route_tables": route_tables}
     if module._diff:
         result["diff"] = build_diff(snapshot, planned_tables)
     module.exit_json(**result)
 
 
 def completed_actions(error):
-    """A plan stopped half-way has still changed the route tables: say which calls ran."""
+    """A plan stopped half-way has still changed the route tables: say which calls ran, which failed, which were not made.
+
+    The applied part stays (each call is one the plan wanted); running the task again
+    reads the tables afresh and makes only the calls still missing.
+    """
     completed = [outcome.as_dict() for outcome in error.completed]
-    return {"changed": bool(completed), "actions": completed}
+    report = {"changed": any(outcome.outcome != OUTCOME_SKIPPED for outcome in error.completed), "actions": completed}
+    if error.failed_action is None:
+        return report
+    not_applied = [action.as_dict() for action in error.not_applied]
+    report.update(failed_action=error.failed_action.as_dict(), not_applied=not_applied, msg=(
+        "%s. The route tables are partly changed: %d route call(s) were applied (actions), %s %s %s failed "
+        "(failed_action), %d were not made (not_applied). The applied calls stay; run the task again to converge."
+        % (error.message, len(completed), error.failed_action.action, error.failed_action.route_table_id,
+           error.failed_action.destination, len(not_applied))
+    ))
+    return report
 
 
 def main():

@@ -11,6 +11,7 @@ import json
 import secrets
 import warnings
 
+import boto3
 import pytest
 
 from harness.aws import REGION
@@ -46,6 +47,7 @@ pytestmark = pytest.mark.moto
 ACCOUNT = "123456789012"
 ROUTE_ACTIONS = {"ec2:CreateRoute", "ec2:DeleteRoute", "ec2:ReplaceRoute"}
 POLICY_NAME = "localzones-failover-routes"
+COORDINATION_TABLE = f"{NAME}-coordination"
 
 
 @pytest.fixture
@@ -53,6 +55,10 @@ def endpoint(ec2_endpoint):
     """The fidelity endpoint, reset: every test starts from an empty account."""
     reset_server(ec2_endpoint)
     return ec2_endpoint
+
+
+def dynamodb_client(endpoint_url):
+    return boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint_url)
 
 
 def by_name(items, name):
@@ -181,8 +187,10 @@ def test_policy_scopes_route_changes_to_the_managed_tables_and_passes_parliament
     world = build_existing_environment(endpoint)
     _ec2, _iam, sns = clients(endpoint)
     topic_arn = sns.create_topic(Name="lz-failover-events")["TopicArn"]
+    # Monitors in pairs as the AWS inventory sets them: the coordination table and two utility instances.
     variables = world.variables(endpoint, failover_iam_sns_topic_arn=topic_arn,
-                                failover_iam_cloudwatch_metrics={"enabled": True, "namespace": "LocalZonesFailover"})
+                                failover_iam_cloudwatch_metrics={"enabled": True, "namespace": "LocalZonesFailover"},
+                                lz_failover_coordination_table=COORDINATION_TABLE, utility_instance_count=2)
     run = run_playbook("provision.yml", variables)
     assert run.returncode == 0, run.failure
 
@@ -198,15 +206,21 @@ def test_policy_scopes_route_changes_to_the_managed_tables_and_passes_parliament
     # Exactly the one call the monitor's CloudWatch publisher makes, in its namespace only.
     assert (by_sid["PutFailoverMetrics"]["Action"], by_sid["PutFailoverMetrics"]["Resource"]) == ("cloudwatch:PutMetricData", "*")
     assert by_sid["PutFailoverMetrics"]["Condition"] == {"StringEquals": {"cloudwatch:namespace": "LocalZonesFailover"}}
+    # The coordination table's items, of this failover group only.
+    assert (by_sid["CoordinateTheFailoverGroup"]["Resource"], by_sid["CoordinateTheFailoverGroup"]["Condition"]) == (
+        f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{COORDINATION_TABLE}", {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [NAME]}})
     assert analyze_policy_string(json.dumps(document), include_community_auditors=True).findings == []
 
     # The existing appliance interface is prepared and marked, but not made the failover's own.
     eni = ec2.describe_network_interfaces(NetworkInterfaceIds=[world.vpn_eni_id])["NetworkInterfaces"][0]
     assert eni["SourceDestCheck"] is False
     assert tags_of(eni) == {"Name": "vpn-appliance", ROLE_TAG: "vpn-appliance"}
-    instance = only([item for reservation in ec2.describe_instances()["Reservations"] for item in reservation["Instances"]
-                     if tags_of(item).get(ROLE_TAG) == "utility"])
-    assert instance["SubnetId"] == world.probe_subnet_id
+    instances = [item for reservation in ec2.describe_instances()["Reservations"] for item in reservation["Instances"]
+                 if tags_of(item).get(ROLE_TAG) == "utility"]
+    assert sorted((tags_of(item)["Name"], item["SubnetId"]) for item in instances) == [
+        (f"{NAME}-utility", world.probe_subnet_id), (f"{NAME}-utility-2", world.probe_subnet_id)]
+    table = dynamodb_client(endpoint).describe_table(TableName=COORDINATION_TABLE)["Table"]
+    assert (table["TableStatus"], table["BillingModeSummary"]["BillingMode"]) == ("ACTIVE", "PAY_PER_REQUEST")
 
 
 # --------------------------------------------------------------------------- lz_zone_info

@@ -112,9 +112,13 @@ def test_every_validation_problem_is_reported_at_once(ec2, lz_world):
     assert len(caught.value.problems) == 4
 
 
-def test_unknown_interface_is_a_validation_error(ec2, lz_world):
-    with pytest.raises(ValidationError, match="vpn_eni_id eni-0000000000000dead not found in us-east-1"):
-        load_snapshot(ec2, [lz_world.prod_rtb_id], [ONPREM], "eni-0000000000000dead")
+def test_an_unknown_interface_allows_failback_only(ec2, lz_world):
+    """A deleted appliance's routes must still be removable, so a missing interface only refuses the VPN path."""
+    snapshot = load_snapshot(ec2, [lz_world.prod_rtb_id], [ONPREM], "eni-0000000000000dead")
+    assert any("vpn_eni_id eni-0000000000000dead not found in us-east-1" in warning for warning in snapshot.warnings)
+    assert not plan_routes(snapshot.tables, snapshot.destinations, "dx", snapshot.ownership).actions
+    with pytest.raises(ValidationError, match="vpn_eni_id eni-0000000000000dead does not exist in us-east-1"):
+        plan_routes(snapshot.tables, snapshot.destinations, "vpn", snapshot.ownership)
 
 
 def test_warnings_for_source_dest_check_and_probe_table_route(ec2, lz_world):

@@ -83,6 +83,7 @@ metrics:
   enabled: true
   address: 127.0.0.1
   port: 9190
+  allow_remote: false
 notifications:
   sns_topic_arn: null
   region: null
@@ -93,6 +94,15 @@ cloudwatch:
   interval_s: 60
   failover_group: lz-failover
   timeout_s: 5
+  region: null
+  endpoint_url: null
+coordination:
+  table: null
+  failover_group: null
+  monitor_id: null
+  lease_s: 8
+  renew_interval_s: 1
+  max_clock_skew_s: 1
   region: null
   endpoint_url: null
 state_file: /var/lib/lz-failover-monitor/state.json

@@ -11,6 +11,7 @@ and endpoints stay the caller's business and this file only speaks EC2.
 from __future__ import annotations
 
 import ipaddress
+import threading
 from concurrent.futures import FIRST_COMPLETED
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait
@@ -40,6 +41,9 @@ from .prefix_lists import read_prefix_list_entries
 
 OUTCOME_DONE = "done"
 OUTCOME_ALREADY_DONE = "already-done"
+# A delete or replace not made because the route stopped being the one planned for
+# (another target or origin) between the plan's read and the call (ActionOutcome.reason).
+OUTCOME_SKIPPED = "skipped"
 
 # States in which a prefix list's entries are settled and a route can use it
 # (ManagedPrefixList data type: the *-in-progress states are still changing).
@@ -99,7 +103,12 @@ def _table_problems(route_table_ids, tables, eni, region):
     missing = [rtb for rtb in route_table_ids if rtb not in tables]
     if missing:
         problems.append("route table(s) %s not found in %s" % (", ".join(missing), region))
-    if eni is not None:
+    if eni is None:
+        # Without the interface the tables' own VPC is the one the ownership tags are read in.
+        vpcs = sorted({tables[rtb].vpc_id for rtb in route_table_ids if rtb in tables})
+        if len(vpcs) > 1:
+            problems.append("route_table_ids are in several VPCs (%s); a route can only target an interface in its own VPC" % ", ".join(vpcs))
+    else:
         for rtb in route_table_ids:
             if rtb in tables and tables[rtb].vpc_id != eni["VpcId"]:
                 problems.append(
@@ -219,16 +228,37 @@ def route_quota_problems(tables, destinations, route_strategy, prefix_list, owne
     return problems
 
 
+def _vpn_eni_warnings(eni, vpn_eni_id, region):
+    """What the operator should know about the appliance's interface (None: it was deleted)."""
+    if eni is None:
+        # Not an input error: after the appliance is gone its routes are blackholes that
+        # only failback can remove, so reading and planning for DX must still work.
+        return [
+            "vpn_eni_id %s not found in %s: its routes (now blackholes) are still this failover's and path dx removes "
+            "them; path vpn is refused until the interface exists" % (vpn_eni_id, region)
+        ]
+    if eni.get("SourceDestCheck", False):
+        return [
+            "source/destination check is enabled on %s: the appliance will drop traffic it forwards "
+            "until it is disabled" % vpn_eni_id
+        ]
+    return []
+
+
 def load_snapshot(
         client, route_table_ids, destinations, vpn_eni_id, probe_route_table_id=None,
         route_strategy=ROUTE_STRATEGY_PER_ROUTE, prefix_list_id=None, routes_per_table_quota=DEFAULT_ROUTES_PER_TABLE):
     """Read every managed table, the VPN interface, the ownership marks and, with ``prefix_list``, the prefix list; validate them.
 
+    A ``vpn_eni_id`` that does not exist (the appliance was deleted) is a warning,
+    not a problem: the snapshot's ownership says so and ``plan_routes`` then refuses
+    the VPN path only, so failback can still delete the routes to it.
     Raises ValidationError listing every problem found. Inputs must already have
     passed ``validation.validate_route_inputs`` (which also checks that
     ``prefix_list_id`` goes with ``route_strategy``).
     """
-    region = getattr(getattr(client, "meta", None), "region_name", None) or "this region"
+    region_name = getattr(getattr(client, "meta", None), "region_name", None)
+    region = region_name or "this region"
     wanted = list(route_table_ids) + ([probe_route_table_id] if probe_route_table_id else [])
     tables = read_route_tables(client, wanted)
     eni = read_network_interface(client, vpn_eni_id)
@@ -237,10 +267,7 @@ def load_snapshot(
         prefix_list = read_prefix_list(client, prefix_list_id)
         entries = read_prefix_list_entries(client, prefix_list_id) if prefix_list is not None else ()
 
-    problems = []
-    if eni is None:
-        problems.append("vpn_eni_id %s not found in %s" % (vpn_eni_id, region))
-    problems.extend(_table_problems(route_table_ids, tables, eni, region))
+    problems = _table_problems(route_table_ids, tables, eni, region)
     if probe_route_table_id and probe_route_table_id not in tables:
         problems.append("probe_route_table_id %s not found in %s" % (probe_route_table_id, region))
     managed = [tables[rtb] for rtb in route_table_ids if rtb in tables]
@@ -250,18 +277,15 @@ def load_snapshot(
     if problems:
         raise ValidationError(problems)
 
-    warnings = []
-    if eni.get("SourceDestCheck", False):
-        warnings.append(
-            "source/destination check is enabled on %s: the appliance will drop traffic it forwards "
-            "until it is disabled" % vpn_eni_id
-        )
+    warnings = _vpn_eni_warnings(eni, vpn_eni_id, region)
     if probe_route_table_id:
         warnings.extend(_probe_table_warnings(tables[probe_route_table_id], destinations))
 
+    vpc_id = eni["VpcId"] if eni is not None else managed[0].vpc_id
     ownership = Ownership(
-        vpn_eni_id=vpn_eni_id, appliance_eni_ids=read_appliance_eni_ids(client, eni["VpcId"]),
+        vpn_eni_id=vpn_eni_id, appliance_eni_ids=read_appliance_eni_ids(client, vpc_id),
         prefix_list_id=prefix_list_id if route_strategy == ROUTE_STRATEGY_PREFIX_LIST else None,
+        vpn_eni_exists=eni is not None, region=region_name,
     )
     quota_problems = route_quota_problems(managed, destinations, route_strategy, prefix_list, ownership, routes_per_table_quota)
     if quota_problems:
@@ -286,11 +310,58 @@ class ActionOutcome:
     action: object
     outcome: str
     latency_ms: float
+    reason: str = None  # why a skipped action was not made
 
     def as_dict(self):
         result = self.action.as_dict()
         result.update(outcome=self.outcome, latency_ms=round(self.latency_ms, 1))
+        if self.reason:
+            result["reason"] = self.reason
         return result
+
+
+class RouteRecheck:
+    """Reads a table again right before the plan's first delete or replace in it, and says which routes are no longer ours.
+
+    The plan was made from an earlier read; in between someone may have pointed a
+    route elsewhere. A delete or replace is made only while the route still has the
+    origin and target it was planned from (``previous_target``); otherwise it is
+    skipped with the reason. One DescribeRouteTables per table and run (not one per
+    route): a non-mutating call, outside the pacer's mutating buckets. Creates are
+    not checked: EC2 refuses a create over an existing route (RouteAlreadyExists).
+    Thread-safe, for the parallel calls of ``apply_plan``.
+    """
+
+    def __init__(self, client):
+        self._client = client
+        self._lock = threading.Lock()
+        self._tables = {}  # route_table_id -> RouteTable, or None when it no longer exists
+
+    def _table(self, route_table_id):
+        with self._lock:
+            if route_table_id not in self._tables:
+                self._tables[route_table_id] = read_route_tables(self._client, [route_table_id]).get(route_table_id)
+            return self._tables[route_table_id]
+
+    def outcome_without_call(self, action):
+        """An ActionOutcome when ``action`` must not be made (skipped, or already as wanted); None to make it."""
+        if action.action == ACTION_CREATE:
+            return None
+        table = self._table(action.route_table_id)
+        if table is None:
+            return ActionOutcome(action, OUTCOME_SKIPPED, 0.0, reason="route table %s no longer exists" % action.route_table_id)
+        current = table.prefix_list_route(action.destination) if action.destination_prefix_list_id else table.static_route(action.destination)
+        if current is not None and current.is_static and current.target == action.previous_target:
+            return None
+        if action.action == ACTION_DELETE and current is None:
+            return ActionOutcome(action, OUTCOME_ALREADY_DONE, 0.0)
+        if action.action == ACTION_REPLACE and current is not None and current.is_static and current.target == action.target:
+            return ActionOutcome(action, OUTCOME_ALREADY_DONE, 0.0)
+        now = "is gone" if current is None else "now points at %s (origin %s)" % (current.target, current.origin)
+        return ActionOutcome(action, OUTCOME_SKIPPED, 0.0, reason=(
+            "the route was planned from %s -> %s but %s: changed by someone else since the plan, so it is no longer "
+            "known to be ours and is left alone" % (action.destination, action.previous_target, now)
+        ))
 
 
 def _confirm_existing_route(client, action):
@@ -376,11 +447,15 @@ def _paced_action(client, action, pacer, token_taken=False, may_write=None):
             pacer.sleep(pacer.throttle_delay(throttles))
 
 
-def _run_action(client, action, pacer, may_write=None):
+def _run_action(client, action, pacer, token_taken=False, recheck=None, may_write=None):  # pylint: disable=too-many-arguments
+    if recheck is not None:
+        unchanged = recheck.outcome_without_call(action)
+        if unchanged is not None:
+            return unchanged
     if pacer is None:
         _check_may_write(may_write)
         return execute_action(client, action)
-    return _paced_action(client, action, pacer, may_write=may_write)
+    return _paced_action(client, action, pacer, token_taken, may_write)
 
 
 class _PlanRun:
@@ -421,17 +496,20 @@ class _PlanRun:
         if isinstance(exc, FailoverError):
             exc.completed = tuple(self.outcomes())
             exc.failed_action = self.actions[position]
+            applied = {id(outcome.action) for outcome in exc.completed}
+            exc.not_applied = tuple(action for index, action in enumerate(self.actions) if index != position and id(action) not in applied)
         raise exc
 
 
-def _apply_sequentially(client, plan, on_outcome, pacer, may_write):
+def _apply_sequentially(client, plan, on_outcome, pacer, recheck, may_write):  # pylint: disable=too-many-arguments
     outcomes = []
-    for action in plan.actions:
+    for position, action in enumerate(plan.actions):
         try:
-            outcome = _run_action(client, action, pacer, may_write)
+            outcome = _run_action(client, action, pacer, recheck=recheck, may_write=may_write)
         except FailoverError as exc:
             exc.completed = tuple(outcomes)
             exc.failed_action = action
+            exc.not_applied = plan.actions[position + 1:]
             raise
         outcomes.append(outcome)
         if on_outcome is not None:
@@ -439,7 +517,7 @@ def _apply_sequentially(client, plan, on_outcome, pacer, may_write):
     return outcomes
 
 
-def _apply_in_parallel(client, plan, on_outcome, pacer, may_write):
+def _apply_in_parallel(client, plan, on_outcome, pacer, recheck, may_write):  # pylint: disable=too-many-arguments
     """Up to ``pacer.max_parallel_calls`` calls in flight, started in plan order, each after its token."""
     run = _PlanRun(plan, on_outcome)
     in_flight = {}  # future -> position
@@ -453,7 +531,7 @@ def _apply_in_parallel(client, plan, on_outcome, pacer, may_write):
                 _settle(run, in_flight, pacer.max_parallel_calls - 1)
                 if run.failures:
                     break
-                in_flight[executor.submit(_paced_action, client, action, pacer, True, may_write)] = position
+                in_flight[executor.submit(_run_action, client, action, pacer, True, recheck, may_write)] = position
         finally:
             # Whatever stopped the loop (a failure, or on_outcome raising), calls in flight finish.
             for future in wait(in_flight).done:
@@ -488,14 +566,21 @@ def apply_plan(client, plan, on_outcome=None, pacer=None, may_write=None):
     On failure the FailoverError of the earliest failed action is raised with
     ``failed_action`` (that action) and ``completed`` (the outcomes of every
     action that was applied, in plan order, including parallel calls after the
-    failed one); no call is started after a failure, calls in flight finish.
+    failed one) and ``not_applied`` (the plan's other actions, never made); no call
+    is started after a failure, calls in flight finish. Re-running converges: a
+    new read plans only what is still missing.
+
+    A delete or replace is made only while its route is still the one planned for
+    (``RouteRecheck``: one read of the table right before its first such call);
+    otherwise its outcome is ``skipped``, with the reason.
 
     ``may_write`` (optional, a callable without arguments; the monitor passes its
     lease's ``is_writer``) is asked right before each mutating call is started,
     a throttled call's retry included: once it says no, no further call starts
     and ``errors.LeaseLostError`` is raised like any failure (``completed``,
-    ``failed_action``: the action that was not started).
+    ``failed_action``: the action that was not started, ``not_applied``).
     """
+    recheck = RouteRecheck(client)
     if pacer is None or pacer.max_parallel_calls <= 1:
-        return _apply_sequentially(client, plan, on_outcome, pacer, may_write)
-    return _apply_in_parallel(client, plan, on_outcome, pacer, may_write)
+        return _apply_sequentially(client, plan, on_outcome, pacer, recheck, may_write)
+    return _apply_in_parallel(client, plan, on_outcome, pacer, recheck, may_write)

@@ -45,6 +45,10 @@ def is_throttling(code):
     return code in THROTTLING_CODES
 
 
+# The shortest wait for a token (see TokenBucket.acquire).
+MIN_WAIT_S = 0.001
+
+
 class TokenBucket:
     """``capacity`` tokens, refilled continuously at ``rate_per_s``; starts full; thread-safe.
 
@@ -93,7 +97,9 @@ class TokenBucket:
         """Take one token, waiting until there is one; return the seconds waited."""
         waited = 0.0
         while not self.try_acquire():
-            delay = self.wait_time()
+            # At least MIN_WAIT_S: a float remainder (4e-17 s) added to a clock changes
+            # nothing, and the loop would ask again forever.
+            delay = max(self.wait_time(), MIN_WAIT_S)
             self._sleep(delay)
             waited += delay
         return waited

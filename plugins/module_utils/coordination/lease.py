@@ -137,6 +137,21 @@ def writer_until(sent_at, lease_s, max_clock_skew_s, call_margin_s):
     return sent_at + lease_s - max_clock_skew_s - call_margin_s
 
 
+# A monitor whose EC2 calls have failed without a break for this many lease durations
+# neither takes nor keeps the lease: a holder cut off from EC2 but not from the table
+# would otherwise keep it, and nobody would move the routes.
+EC2_UNREACHABLE_LEASES = 2
+
+
+def may_hold(ec2_failing_for_s, lease_s):
+    """True unless this monitor's EC2 calls have failed without a break for ``EC2_UNREACHABLE_LEASES`` x ``lease_s``.
+
+    ``ec2_failing_for_s`` is None while its latest EC2 attempt succeeded. When EC2 fails
+    for every monitor, none holds the lease, which changes nothing: none could write.
+    """
+    return ec2_failing_for_s is None or ec2_failing_for_s < EC2_UNREACHABLE_LEASES * lease_s
+
+
 def worst_case_takeover_s(lease_s, renew_interval_s, max_clock_skew_s):
     """Seconds from a dead holder's last renewal until a standby holds the lease, at most (before detection)."""
     return lease_s + renew_interval_s + max_clock_skew_s

@@ -107,6 +107,8 @@ SETTINGS = (
     Setting("metrics.enabled", True, "bool"),
     Setting("metrics.address", "127.0.0.1", "str"),
     Setting("metrics.port", 9190, "int"),
+    # The endpoint has no authentication: an address other than loopback must be allowed on purpose.
+    Setting("metrics.allow_remote", False, "bool"),
     # SNS notifications; the regions default to ``region`` when the file leaves them null.
     Setting("notifications.sns_topic_arn", None, "str"),
     Setting("notifications.region", None, "str"),
@@ -138,6 +140,26 @@ SETTINGS = (
 )
 
 _BY_KEY = {setting.key: setting for setting in SETTINGS}
+
+# Lower bounds of the cadences (seconds). A round costs CPU whatever its length: at a
+# 1e-6 s interval the loop used 96% of a core and, its rounds overrunning their
+# timeouts, failed over with a healthy target. The fastest cadence the benchmarks
+# measured and found sound is 0.05 s (benchmarks/README.md, detection trade-off); the
+# bounds leave room below it (0.02 s: 50 rounds a second) and keep the defaults
+# (0.1 / 0.1 s, and 1.0 / 0.5 s for the VPN path check) valid. A timeout under 10 ms
+# would count ordinary scheduling jitter as loss. The VPN path check is the slow,
+# debounced one: 0.1 s is already ten times its default rate.
+MINIMUMS = {
+    "probe.interval": 0.02,
+    "probe.timeout": 0.01,
+    "vpn_check.interval": 0.1,
+    "vpn_check.timeout": 0.01,
+}
+
+
+def minimum(key):
+    """The lower bound of the setting at the dotted ``key`` (None when it has none here)."""
+    return MINIMUMS.get(key)
 
 
 def default(key):

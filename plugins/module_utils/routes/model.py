@@ -30,6 +30,12 @@ Only owned routes are ever replaced or deleted. Propagated routes (``Origin``
 a managed CIDR that points anywhere else (transit gateway, NAT gateway, another
 interface, a gateway, a blackholed interface whose tags can no longer be read)
 is a conflict: the whole plan is refused before any call is made.
+
+The configured ``vpn_eni_id`` is ours by configuration, not by tag: a static
+route to it is owned in any state, also ``blackhole`` after the interface was
+deleted, so failback to DX still removes it. A blackholed route of *another*
+interface that is gone cannot be verified (its tag went with it) and stays a
+conflict; ``Conflict.clear_command`` gives the command that removes it by hand.
 """
 
 from __future__ import annotations
@@ -163,6 +169,10 @@ class Ownership:
     vpn_eni_id: str
     appliance_eni_ids: frozenset = field(default_factory=frozenset)
     prefix_list_id: str = None  # set with the prefix_list route strategy only
+    # False when vpn_eni_id no longer exists: its routes are still ours (failback
+    # deletes them), but no plan may put traffic on it (plan.plan_routes refuses).
+    vpn_eni_exists: bool = True
+    region: str = None  # named in the commands of conflict reports (Conflict.clear_command)
 
     def owns(self, route):
         if route.is_prefix_list and route.destination != self.prefix_list_id:
@@ -187,9 +197,30 @@ class Conflict:
     target: str
     state: str
     destination_prefix_list_id: str = None
+    region: str = None
+
+    def clear_command(self):
+        """The AWS CLI command that deletes a blackholed route by hand; None for a route that still leads somewhere.
+
+        A blackholed route carries no traffic and its owner cannot be verified, so
+        the operator decides; a live foreign route is someone's path and gets no
+        ready-made command.
+        """
+        if self.state != "blackhole":
+            return None
+        if self.destination_prefix_list_id:
+            destination = "--destination-prefix-list-id %s" % self.destination_prefix_list_id
+        elif ":" in self.destination_cidr:
+            destination = "--destination-ipv6-cidr-block %s" % self.destination_cidr
+        else:
+            destination = "--destination-cidr-block %s" % self.destination_cidr
+        region = " --region %s" % self.region if self.region else ""
+        return "aws ec2 delete-route --route-table-id %s %s%s" % (self.route_table_id, destination, region)
 
     def describe(self):
-        blackhole = " (blackhole: its target no longer exists, so its owner cannot be verified)" if self.state == "blackhole" else ""
+        blackhole = ""
+        if self.state == "blackhole":
+            blackhole = " (blackhole: its target no longer exists, so its owner cannot be verified; if it was yours, clear it with: %s)" % self.clear_command()
         if self.destination_prefix_list_id:
             route = "a route to the prefix list %s -> %s" % (self.destination_prefix_list_id, self.target)
         else:
@@ -201,6 +232,9 @@ class Conflict:
         if self.destination_prefix_list_id:
             del result["destination_cidr"]
             result["destination_prefix_list_id"] = self.destination_prefix_list_id
+        command = self.clear_command()
+        if command:
+            result["clear_command"] = command
         return result
 
 
@@ -215,8 +249,10 @@ def find_conflicts(tables, destinations, ownership):
         for destination in destinations:
             current = table.static_route(destination)
             if current is not None and not ownership.owns(current):
-                conflicts.append(Conflict(table.route_table_id, destination, current.target, current.state))
+                conflicts.append(Conflict(table.route_table_id, destination, current.target, current.state, region=ownership.region))
         listed = ownership.prefix_list_route(table)
         if listed is not None and not ownership.owns(listed):
-            conflicts.append(Conflict(table.route_table_id, None, listed.target, listed.state, destination_prefix_list_id=listed.destination))
+            conflicts.append(Conflict(
+                table.route_table_id, None, listed.target, listed.state, destination_prefix_list_id=listed.destination, region=ownership.region,
+            ))
     return conflicts

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from dataclasses import replace
 
 from ..errors import RouteConflictError
+from ..errors import ValidationError
 from ..validation import ROUTE_STRATEGIES
 from ..validation import ROUTE_STRATEGY_PER_ROUTE
 from ..validation import ROUTE_STRATEGY_PREFIX_LIST
@@ -226,7 +227,8 @@ def plan_routes(tables, destinations, path, ownership, route_strategy=ROUTE_STRA
     """Plan the route calls that put every (table, destination) on ``path`` with ``route_strategy``.
 
     Raises RouteConflictError, listing every foreign route, before anything is
-    planned for execution: a partial failover is worse than none.
+    planned for execution: a partial failover is worse than none; and
+    ValidationError for ``vpn`` when the configured interface no longer exists.
     """
     if path not in (PATH_VPN, PATH_DX):
         raise ValueError("path must be %r or %r, not %r" % (PATH_VPN, PATH_DX, path))
@@ -234,6 +236,11 @@ def plan_routes(tables, destinations, path, ownership, route_strategy=ROUTE_STRA
         raise ValueError("route_strategy must be one of %s, not %r" % (", ".join(ROUTE_STRATEGIES), route_strategy))
     if route_strategy == ROUTE_STRATEGY_PREFIX_LIST and not ownership.prefix_list_id:
         raise ValueError("route_strategy prefix_list needs the ownership's prefix_list_id")
+    if path == PATH_VPN and not ownership.vpn_eni_exists:
+        raise ValidationError(
+            "vpn_eni_id %s does not exist%s: refusing to fail over to the VPN, whose routes would be blackholes; "
+            "failback to DX (path dx) still removes the routes to it" % (ownership.vpn_eni_id, " in %s" % ownership.region if ownership.region else "")
+        )
     conflicts = find_conflicts(tables, destinations, ownership)
     if conflicts:
         raise RouteConflictError(conflicts)

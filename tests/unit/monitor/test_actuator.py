@@ -13,11 +13,13 @@ import dataclasses
 
 import pytest
 
+from lz_failover_monitor import actuator as actuator_module
 from lz_failover_monitor.actuator import Actuator
 from lz_failover_monitor.actuator import Convergence
 from lz_failover_monitor.actuator import backoff_delay
 from lz_failover_monitor.aws import ec2_client
 from lz_failover_monitor.config import validate_document
+from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import load_snapshot
 from ansible_collections.localzones.failover.plugins.modules import lz_route_failover_info
 from lz_failover_monitor.metrics import Metrics
 from harness.aws import VPN_APPLIANCE_TAG
@@ -230,3 +232,93 @@ def test_with_the_prefix_list_strategy_a_failover_is_one_call_per_table(ec2, lz_
     (invalid,) = log.named("route_tables_invalid")
     assert any("198.19.9.0/24, which destination_cidrs does not list" in problem for problem in invalid["problems"])
     assert route_changing_requests(ec2_endpoint)["DeleteRoute"] == 0
+
+
+# --------------------------------------------------------------------------- the tables changing under the monitor
+
+
+def appliance_eni(ec2, world, tagged):
+    tags = [{"ResourceType": "network-interface", "Tags": [VPN_APPLIANCE_TAG]}] if tagged else []
+    return ec2.create_network_interface(SubnetId=world.public_subnet_id, TagSpecifications=tags)["NetworkInterface"]["NetworkInterfaceId"]
+
+
+@pytest.mark.moto
+def test_after_the_vpn_interface_is_deleted_failback_still_removes_its_routes(setup, ec2, lz_world):
+    actuator, config, _clock, log, _metrics = setup
+    actuator.attempt(config, None)
+    actuator.set_desired("vpn")
+    actuator.attempt(config, "vpn")
+    ec2.delete_network_interface(NetworkInterfaceId=lz_world.vpn_eni_id)
+
+    assert actuator.attempt(config, "vpn") == 30
+    (invalid,) = log.named("route_tables_invalid")
+    assert "vpn_eni_id %s does not exist" % lz_world.vpn_eni_id in invalid["problems"][0]
+    assert any("not found" in fields["message"] for fields in log.named("route_tables_warning"))
+
+    actuator.set_desired("dx")
+    assert actuator.attempt(config, "dx") == 30
+    assert static_routes(ec2, lz_world.prod_rtb_id) == {}
+    assert [fields["outcome"] for fields in log.named("route_action") if fields["action"] == "delete"] == ["done", "done"]
+    assert actuator.book.converged and actuator.book.applied == "dx"
+
+
+@pytest.mark.moto
+def test_a_blackholed_route_of_a_former_appliance_is_logged_with_the_command_that_clears_it(setup, ec2, lz_world):
+    actuator, config, _clock, log, _metrics = setup
+    former = appliance_eni(ec2, lz_world, tagged=True)
+    onprem = lz_world.onprem_cidrs[0]
+    ec2.create_route(RouteTableId=lz_world.prod_rtb_id, DestinationCidrBlock=onprem, NetworkInterfaceId=former)
+    ec2.delete_network_interface(NetworkInterfaceId=former)
+    actuator.attempt(config, None)
+    actuator.set_desired("dx")
+    actuator.attempt(config, "dx")
+    command = "aws ec2 delete-route --route-table-id %s --destination-cidr-block %s --region %s" % (lz_world.prod_rtb_id, onprem, lz_world.region)
+    (conflict,) = log.named("route_conflict")
+    assert conflict["conflicts"][0]["clear_command"] == command and command in conflict["message"]
+
+
+@pytest.mark.moto
+def test_a_plan_stopped_half_way_logs_what_was_not_applied_and_the_next_attempt_converges(setup, ec2, lz_world, ec2_endpoint):
+    actuator, config, _clock, log, _metrics = setup
+    second = ec2.create_route_table(VpcId=lz_world.vpc_id)["RouteTable"]["RouteTableId"]
+    config = dataclasses.replace(config, route_table_ids=(lz_world.prod_rtb_id, second), api=dataclasses.replace(config.api, max_parallel_calls=1))
+    actuator.attempt(config, None)
+    actuator.set_desired("vpn")
+    put_fault(ec2_endpoint, "CreateRoute", delay_ms=1)  # the first CreateRoute is answered, the second is refused
+    put_fault(ec2_endpoint, "CreateRoute", "RouteLimitExceeded")
+    before = route_changing_requests(ec2_endpoint)["CreateRoute"]
+
+    assert actuator.attempt(config, "vpn") == pytest.approx(0.2)
+    failed = [fields for fields in log.named("route_action") if fields["outcome"] == "failed"]
+    assert len(failed) == 1 and failed[0]["code"] == "RouteLimitExceeded" and failed[0]["applied"] == 1
+    assert [(action["route_table_id"], action["destination_cidr"]) for action in failed[0]["not_applied"]] == [
+        (second, cidr) for cidr in lz_world.onprem_cidrs]
+    assert not actuator.book.converged
+
+    assert actuator.attempt(config, "vpn") == 30
+    assert route_changing_requests(ec2_endpoint)["CreateRoute"] - before == 2 + 3, "the next attempt makes only the 3 missing calls"
+    assert actuator.book.converged
+
+
+@pytest.mark.moto
+def test_a_route_changed_after_the_read_is_skipped_logged_and_not_counted_as_converged(setup, ec2, lz_world, monkeypatch):
+    actuator, config, _clock, log, _metrics = setup
+    actuator.attempt(config, None)
+    actuator.set_desired("vpn")
+    actuator.attempt(config, "vpn")
+    foreign = appliance_eni(ec2, lz_world, tagged=False)
+    onprem = lz_world.onprem_cidrs[0]
+
+    def load_then_change(*args, **kwargs):
+        """The actuator's read, then someone else's change before its calls."""
+        snapshot = load_snapshot(*args, **kwargs)
+        ec2.replace_route(RouteTableId=lz_world.prod_rtb_id, DestinationCidrBlock=onprem, NetworkInterfaceId=foreign)
+        return snapshot
+
+    monkeypatch.setattr(actuator_module, "load_snapshot", load_then_change)
+    actuator.set_desired("dx")
+    assert actuator.attempt(config, "dx") == 30
+    skipped = [fields for fields in log.named("route_action") if fields["outcome"] == "skipped"]
+    assert len(skipped) == 1 and skipped[0]["destination_cidr"] == onprem and foreign in skipped[0]["reason"]
+    assert [level for level, event, fields in log.records if event == "route_action" and fields["outcome"] == "skipped"] == ["warning"]
+    assert not actuator.book.converged and static_routes(ec2, lz_world.prod_rtb_id) == {onprem: foreign}

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import socket
 
+import boto3
+import botocore.config
 import pytest
 
 from lz_failover_monitor.actuator import Actuator
@@ -20,11 +22,13 @@ from lz_failover_monitor.aws import ec2_client
 from lz_failover_monitor.config import validate_document
 from lz_failover_monitor.coordination import Coordinator
 from lz_failover_monitor.metrics import Metrics
+from ansible_collections.localzones.failover.plugins.module_utils.coordination.pin import Pin
 from ansible_collections.localzones.failover.plugins.module_utils.errors import ValidationError
 from harness.monitor import route_changing_requests
 from harness.monitor import static_routes
 from tests.support.fake_clock import FakeClock
 from tests.support.monitor_configs import document
+from tests.support.monitor_doubles import DOWN
 from tests.support.monitor_doubles import UP
 from tests.support.monitor_doubles import Harness
 from tests.support.monitor_doubles import RecordingLog
@@ -34,6 +38,13 @@ from tests.unit.plugins.module_utils.aws.test_coordination_endpoint import creat
 
 WALL = 1_800_000_000.0
 STEP_S = 0.05
+
+
+def patient_dynamodb_client(config, _metrics):
+    """The daemon's client, with a long read timeout: on a busy test machine moto may answer slowly, and the fake clocks stand still meanwhile."""
+    client = dynamodb_client(config, _metrics)
+    return boto3.client("dynamodb", region_name=config.coordination.region, endpoint_url=client.meta.endpoint_url,
+                        config=botocore.config.Config(retries={"mode": "standard", "total_max_attempts": 1}, read_timeout=60))
 
 
 # --------------------------------------------------------------------------- settings
@@ -64,6 +75,10 @@ def test_lease_settings_that_do_not_relate_well_are_refused_with_their_key_paths
     with pytest.raises(ValidationError) as excinfo:
         validate_document(document(coordination={"table": TABLE, "lease_s": 5}))
     assert [problem.split(":")[0] for problem in excinfo.value.problems] == ["coordination.lease_s"]
+    slow_connect = {"connect_timeout_s": 10}
+    assert validate_document(document(api=slow_connect)).api.connect_timeout_s == 10, "without a table the lease's rules do not apply"
+    with pytest.raises(ValidationError):
+        validate_document(document(api=slow_connect, coordination={"table": TABLE}))
 
 
 # --------------------------------------------------------------------------- two coordinators on the endpoint
@@ -76,14 +91,14 @@ class Monitor:
         self.clock = FakeClock(start=start, wall_offset=WALL - start + skew_s)
         self.config = validate_document(document(endpoint_url=endpoint_url, coordination=dict({"table": TABLE, "monitor_id": monitor_id}, **coordination)))
         self.log, self.metrics, self.woken = RecordingLog(), Metrics(), []
-        self.coordinator = Coordinator(self.config, self.log, self.metrics, client_factory=dynamodb_client, clock=self.clock.monotonic,
+        self.coordinator = Coordinator(self.config, self.log, self.metrics, client_factory=patient_dynamodb_client, clock=self.clock.monotonic,
                                        wall=self.clock.time, on_acquired=lambda: self.woken.append(self.clock.now))
 
 
 @pytest.fixture
 def table(ec2, ec2_endpoint):  # pylint: disable=unused-argument
     """The coordination table on a freshly reset endpoint (``ec2`` resets it)."""
-    create_table(dynamodb_client(validate_document(document(endpoint_url=ec2_endpoint, coordination={"table": TABLE})), None))
+    create_table(patient_dynamodb_client(validate_document(document(endpoint_url=ec2_endpoint, coordination={"table": TABLE})), None))
     return ec2_endpoint
 
 
@@ -96,7 +111,8 @@ def run(monitors, seconds, ticking, writers_seen):
         for monitor in monitors:
             monitor.clock.advance(STEP_S)
         for monitor in ticking:
-            if abs(monitor.clock.now / monitor.config.coordination.renew_interval_s - round(monitor.clock.now / monitor.config.coordination.renew_interval_s)) < 1e-6:
+            rounds = monitor.clock.now / monitor.config.coordination.renew_interval_s
+            if abs(rounds - round(rounds)) < 1e-6:
                 monitor.coordinator.tick()
         writers = [monitor.coordinator.monitor_id for monitor in monitors if monitor.coordinator.is_writer()]
         assert len(writers) <= 1, "two writers at once: %s" % writers
@@ -135,8 +151,10 @@ def test_a_holder_cut_off_from_the_table_stops_writing_at_writer_until(table):
     a = Monitor(table, "a")
     a.coordinator.tick()
     assert a.coordinator.is_writer()
-    a.coordinator._client = dynamodb_client(validate_document(document(endpoint_url="http://127.0.0.1:9", api={"connect_timeout_s": 0.2},
-                                                                       coordination={"table": TABLE, "lease_s": 2, "renew_interval_s": 0.5, "max_clock_skew_s": 0.1})), None)
+    # From now on the table cannot be reached (nothing listens on the discard port; refused at once).
+    unreachable = validate_document(document(endpoint_url="http://127.0.0.1:9", api={"connect_timeout_s": 0.2},
+                                             coordination={"table": TABLE, "lease_s": 2, "renew_interval_s": 0.5, "max_clock_skew_s": 0.1}))
+    a.coordinator._client = dynamodb_client(unreachable, None)  # pylint: disable=protected-access
     a.clock.advance(1.0)
     a.coordinator.tick()  # the read fails: logged, counted, still the writer until writer_until
     assert a.coordinator.is_writer() and a.coordinator.errors == 1
@@ -155,6 +173,8 @@ def test_stop_releases_the_lease_so_the_standby_takes_it_at_its_next_round(table
     b.coordinator.set_view(dx_state="passing", desired_path="dx")
     a.coordinator.stop()
     assert not a.coordinator.is_writer() and a.log.named("lease_released")[0]["fencing"] == 1
+    assert not a.log.named("lease_lost"), "a release is not a loss"
+    assert sample(a.metrics, "lz_failover_lease_transitions_total", event="released") == 1
     b.clock.advance(0.01)
     b.coordinator.tick()
     assert b.coordinator.is_writer() and b.coordinator.fencing == 2
@@ -164,6 +184,33 @@ def test_stop_releases_the_lease_so_the_standby_takes_it_at_its_next_round(table
     b.coordinator.tick()
     views = {item["record"]["S"]: item for item in b.coordinator.latest_records()}
     assert views["monitor#b"]["role"] == {"S": "holder"} and views["monitor#b"]["desired_path"] == {"S": "dx"}
+
+
+@pytest.mark.moto
+def test_a_holder_cut_off_from_ec2_but_not_from_the_table_gives_the_lease_up_and_the_standby_takes_it(table):
+    a, b = Monitor(table, "a"), Monitor(table, "b")
+    failing = {"a": None}
+    a.coordinator._ec2_failing_for = lambda: failing["a"]  # pylint: disable=protected-access
+    a.coordinator.tick()
+    b.coordinator.tick()
+    assert a.coordinator.is_writer()
+    failing["a"] = 15.9  # just under two lease durations (2 x 8 s): a keeps it
+    a.coordinator.tick()
+    assert a.coordinator.is_writer() and not a.log.named("lease_stepped_down")
+    failing["a"] = 16.0
+    a.coordinator.tick()
+    assert not a.coordinator.is_writer() and [line["ec2_failing_for_s"] for line in a.log.named("lease_stepped_down")] == [16.0]
+    assert a.log.named("lease_released")
+    b.clock.advance(0.01)
+    b.coordinator.tick()
+    assert b.coordinator.is_writer() and b.coordinator.fencing == 2, "the standby, whose EC2 answers, takes it at once"
+    a.clock.advance(20.0)
+    b.clock.advance(20.0)  # b stops renewing: a, still failing, does not take an expired lease
+    a.coordinator.tick()
+    assert not a.coordinator.is_writer() and len(a.log.named("lease_stepped_down")) == 1, "logged once per change"
+    failing["a"] = None
+    a.coordinator.tick()
+    assert a.coordinator.is_writer() and a.log.named("lease_eligible")
 
 
 # --------------------------------------------------------------------------- the actuator's guard
@@ -198,6 +245,14 @@ def test_a_standby_reads_the_tables_but_makes_no_route_call(actuator_setup, ec2,
     assert static_routes(ec2, lz_world.prod_rtb_id) == {cidr: lz_world.vpn_eni_id for cidr in lz_world.onprem_cidrs}
     assert actuator.book.converged
 
+    writer["now"] = False  # the lease passed on; drift is now the new writer's to repair
+    ec2.delete_route(RouteTableId=lz_world.prod_rtb_id, DestinationCidrBlock=lz_world.onprem_cidrs[0])
+    calls_before = sum(route_changing_requests(ec2_endpoint).values())
+    actuator.attempt(config, "vpn")
+    actuator.attempt(config, "vpn")
+    assert sum(route_changing_requests(ec2_endpoint).values()) == calls_before, "no route call after the test's own delete"
+    assert len(log.named("not_writer")) == 2, "logged again after the role changed"
+
 
 @pytest.mark.moto
 def test_a_holder_whose_lease_lapses_mid_plan_stops_before_the_next_call(actuator_setup, ec2, lz_world, ec2_endpoint):
@@ -218,9 +273,13 @@ def test_a_holder_whose_lease_lapses_mid_plan_stops_before_the_next_call(actuato
 
 
 class StubCoordinator:
-    def __init__(self, writer):
+    def __init__(self, writer, records=()):
         self.writer = writer
         self.views = []
+        self.records = list(records)
+
+    def latest_records(self):
+        return list(self.records)
 
     def is_writer(self):
         return self.writer
@@ -250,3 +309,58 @@ def test_with_a_table_only_the_coordinators_writer_writes_and_the_status_says_wh
     monitor.report_status()
     status = harness.log.named("status")[-1]
     assert (status["role"], status["holder"], status["fencing"]) == ("holder", "other", 7)
+
+
+def test_on_stop_the_lease_is_released_after_the_actuator_made_its_last_call():
+    harness = Harness(config=validate_document(document(coordination={"table": TABLE})))
+    monitor, stopped = harness.monitor, []
+    monitor.writer = monitor.notifier = None
+    monitor.actuator = type("Actuator", (), {"stop": lambda self: stopped.append("actuator")})()
+    monitor.coordinator = type("Coordinator", (), {"stop": lambda self: stopped.append("coordinator (release)")})()
+    monitor._stop_components()  # pylint: disable=protected-access
+    assert stopped == ["actuator", "coordinator (release)"]
+
+
+# --------------------------------------------------------------------------- the operator's pin
+
+
+def pinned_harness(path, until_in_s=None):
+    """A running monitor (state machine started on dx) whose group holds a pin to ``path``."""
+    harness = Harness(config=validate_document(document(coordination={"table": TABLE})))
+    harness.monitor.coordinator = StubCoordinator(writer=True)
+    harness.rounds(2, UP)
+    now = harness.clock.time()
+    until = None if until_in_s is None else now + until_in_s
+    harness.monitor.coordinator.records = [Pin(path=path, until=until, who="ops", why="DX maintenance", set_at=now).to_item("lz-failover")]
+    return harness
+
+
+def test_a_pin_moves_the_routes_against_the_decision_and_is_reported_once():
+    harness = pinned_harness("vpn").rounds(5, UP)
+    monitor = harness.monitor
+    assert monitor.actuator.desired[-1] == "vpn" and monitor.machine.path == "dx", "the routes follow the pin, the decision stays dx"
+    [event] = harness.log.named("pin_in_force")
+    assert (event["path"], event["who"], event["why"], event["routes_path"], event["decided_path"]) == ("vpn", "ops", "DX maintenance", "vpn", "dx")
+    assert harness.sample("lz_failover_pin_in_force") == 1
+    assert [message["event"] for _subject, message in monitor.notifier.messages] == ["pin_in_force"]
+    monitor.report_status()
+    assert harness.log.named("status")[-1]["pinned_path"] == "vpn"
+
+
+def test_a_transition_while_pinned_leaves_the_routes_on_the_pinned_path():
+    harness = pinned_harness("dx").rounds(2, UP)
+    harness.rounds(10, DOWN)
+    monitor = harness.monitor
+    assert monitor.machine.path == "vpn", "the state machine still decides"
+    assert monitor.actuator.desired[-1] == "dx", "but the pin keeps the routes on dx"
+    assert harness.log.named("transition")
+
+
+def test_when_the_pin_expires_the_routes_follow_the_decision_again():
+    harness = pinned_harness("vpn", until_in_s=1.0).rounds(2, UP)
+    assert harness.monitor.actuator.desired[-1] == "vpn"
+    harness.rounds(15, UP)
+    assert harness.monitor.actuator.desired[-1] == "dx"
+    [ended] = harness.log.named("pin_ended")
+    assert (ended["reason"], ended["routes_path"]) == ("expired", "dx")
+    assert harness.sample("lz_failover_pin_in_force") == 0

@@ -85,8 +85,8 @@ def test_a_corrupt_file_raises_a_state_file_error(tmp_path, content, reason):
 
 def test_an_unreadable_file_raises_a_state_file_error(tmp_path):
     directory = tmp_path / "state.json"
-    directory.mkdir()  # reading a directory fails with an OSError other than "not found"
-    with pytest.raises(StateFileError, match="cannot read it"):
+    directory.mkdir()  # a directory is refused before any read
+    with pytest.raises(StateFileError, match="it is not a regular file"):
         load_state(str(directory))
 
 

@@ -15,7 +15,9 @@ import json
 import pytest
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 
+from ansible_collections.localzones.failover.plugins.modules import lz_coordination_table
 from ansible_collections.localzones.failover.plugins.modules import lz_dx_bgp_failover
+from ansible_collections.localzones.failover.plugins.modules import lz_failover_pin
 from ansible_collections.localzones.failover.plugins.modules import lz_prefix_list
 from ansible_collections.localzones.failover.plugins.modules import lz_route_failover
 from ansible_collections.localzones.failover.plugins.modules import lz_route_failover_info
@@ -72,6 +74,8 @@ def case(module, service, method, args, message_prefix=""):
     case(lz_route_watch, "ec2", "describe_route_tables", dict(ROUTE_ARGS, duration=1.0)),
     case(lz_dx_bgp_failover, "directconnect", "describe_virtual_interfaces", {"virtual_interface_id": "dxvif-ffabc123", "state": "started"}),
     case(lz_prefix_list, "ec2", "describe_managed_prefix_lists", {"name": "on-prem", "entries": ["198.19.0.0/24"]}),
+    case(lz_coordination_table, "dynamodb", "describe_table", {"name": "lz-coordination"}),
+    case(lz_failover_pin, "dynamodb", "query", {"table": "lz-failover-coordination", "failover_group": "lz-failover"}),
     case(lz_zone_info, "ec2", "describe_availability_zones", {"zone_names": ["us-east-1-nyc-2a"]}, "Could not describe the zones us-east-1-nyc-2a: "),
 ])
 def test_every_module_reports_an_aws_failure_the_same_way(monkeypatch, stubbed_client, module, service, method, args, message_prefix):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from ansible_collections.localzones.failover.plugins.module_utils.errors import RouteConflictError
+from ansible_collections.localzones.failover.plugins.module_utils.errors import ValidationError
 from ansible_collections.localzones.failover.plugins.module_utils.routes import apply_to_snapshot
 from ansible_collections.localzones.failover.plugins.module_utils.routes import path_of
 from ansible_collections.localzones.failover.plugins.module_utils.routes import plan_routes
@@ -93,6 +96,20 @@ class TestPlanDx:
     def test_table_without_propagation_is_noted(self):
         plan = plan_routes([table(vgws=())], [ONPREM], "dx", OWNERSHIP)
         assert any("no virtual private gateway route propagation" in note for note in plan.notes)
+
+
+class TestDeletedInterface:
+    """vpn_eni_id no longer exists (the appliance was deleted while on the VPN): back to DX only."""
+
+    GONE = dataclasses.replace(OWNERSHIP, vpn_eni_exists=False, region="us-east-1")
+
+    def test_failback_deletes_the_blackholed_routes_to_it(self):
+        plan = plan_routes([table(static(ONPREM, ENI, state="blackhole"), propagated(ONPREM))], [ONPREM], "dx", self.GONE)
+        assert actions_of(plan) == [{"route_table_id": "rtb-0123456789abcdef0", "destination_cidr": ONPREM, "action": "delete", "previous_target": ENI}]
+
+    def test_failover_to_it_is_refused_clearly(self):
+        with pytest.raises(ValidationError, match="vpn_eni_id %s does not exist in us-east-1: refusing to fail over to the VPN" % ENI):
+            plan_routes([table(propagated(ONPREM))], [ONPREM], "vpn", self.GONE)
 
 
 class TestApplyToSnapshot:
