@@ -23,12 +23,12 @@ _VPCE_DOMAIN = "vpce.amazonaws.com"
 
 def _random_suffix():
     """EC2's eight lower-case letters and digits after the endpoint ID."""
-    return "".join(mock_random.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(8))
+    return "".join(mock_random.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _position in range(8))
 
 
 def _hosted_zone_id():
     """A hosted zone ID of EC2's form (Z and upper-case letters and digits)."""
-    return "Z" + "".join(mock_random.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") for _ in range(12))
+    return "Z" + "".join(mock_random.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") for _position in range(12))
 
 
 def interface_endpoint_dns_entries(endpoint_id, service_name, region, zones):
