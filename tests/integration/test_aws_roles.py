@@ -13,6 +13,7 @@ import warnings
 
 import boto3
 import pytest
+import yaml
 
 from harness.aws import REGION
 from harness.aws import reset_server
@@ -72,8 +73,8 @@ def as_list(value):
 # --------------------------------------------------------------------------- a new environment
 
 
-def assert_new_environment(endpoint, first):
-    """What provision.yml with the network role built, as the first run reported it."""
+def assert_new_environment(endpoint, first, provisioned):
+    """What provision.yml with the network role built for monitors in pairs, as the first run reported it."""
     ec2, iam, _sns = clients(endpoint)
 
     vpc = only(ec2.describe_vpcs(Filters=[{"Name": f"tag:{MANAGED_BY}", "Values": [NAME]}])["Vpcs"])
@@ -97,16 +98,28 @@ def assert_new_environment(endpoint, first):
         assert table["PropagatingVgws"] == [{"GatewayId": vgw["VpnGatewayId"]}]
         assert [association["SubnetId"] for association in table["Associations"]] == [subnet_ids[name]]
 
-    endpoint_ = only([item for item in ec2.describe_vpc_endpoints()["VpcEndpoints"] if item["State"] != "deleted"])
-    assert endpoint_["ServiceName"] == f"com.amazonaws.{REGION}.ec2"
-    assert (endpoint_["VpcEndpointType"], endpoint_["SubnetIds"]) == ("Interface", [subnet_ids["privatesubnet3"]])
+    endpoints = {item["ServiceName"].rsplit(".", 1)[1]: item for item in ec2.describe_vpc_endpoints()["VpcEndpoints"] if item["State"] != "deleted"}
+    assert sorted(endpoints) == ["dynamodb", "ec2"]
+    for service, endpoint_ in endpoints.items():
+        assert endpoint_["ServiceName"] == f"com.amazonaws.{REGION}.{service}"
+        assert (endpoint_["VpcEndpointType"], endpoint_["SubnetIds"]) == ("Interface", [subnet_ids["privatesubnet3"]])
+        assert tags_of(endpoint_)["Name"] == f"{NAME}-{service}-endpoint"
+    # One security group (HTTPS from the VPC) for both.
+    assert endpoints["dynamodb"]["Groups"] == endpoints["ec2"]["Groups"]
+    # The monitors reach DynamoDB by the endpoint's regional name (DynamoDB has no private DNS for it),
+    # handed on through the provisioned variables: the first DnsEntries name, not one of a zone's.
+    regional = endpoints["dynamodb"]["DnsEntries"][0]["DnsName"]
+    assert regional.startswith(endpoints["dynamodb"]["VpcEndpointId"] + "-") and regional.endswith(f".dynamodb.{REGION}.vpce.amazonaws.com")
+    assert provisioned["lz_failover_dynamodb_endpoint_url"] == f"https://{regional}"
 
     eni = only(ec2.describe_network_interfaces(Filters=[{"Name": f"tag:{ROLE_TAG}", "Values": ["vpn-appliance"]}])["NetworkInterfaces"])
     assert eni["SubnetId"] == subnet_ids["publicsubnet1"]
     assert eni["SourceDestCheck"] is False
 
-    instance = only([item for reservation in ec2.describe_instances()["Reservations"] for item in reservation["Instances"]
-                     if tags_of(item).get(ROLE_TAG) == "utility"])
+    pair = sorted((item for reservation in ec2.describe_instances()["Reservations"] for item in reservation["Instances"]
+                   if tags_of(item).get(ROLE_TAG) == "utility"), key=lambda item: tags_of(item)["Name"])
+    assert [tags_of(item)["Name"] for item in pair] == [f"{NAME}-utility", f"{NAME}-utility-2"]
+    instance = pair[0]
     placed = (instance["InstanceType"], instance["SubnetId"], instance["Placement"]["AvailabilityZone"])
     assert placed == ("t3.medium", subnet_ids["privatesubnet2"], "us-east-1-bos-1a")
     assert instance["MetadataOptions"]["HttpTokens"] == "required"
@@ -128,7 +141,7 @@ def assert_new_environment(endpoint, first):
     assert (outputs["host_name"], outputs["private_ip"], outputs["ssh_user"]) == (f"{NAME}-utility", instance["PrivateIpAddress"], "admin")
     # The AWS inventory's own aws_ec2.yml finds it by its tags, in the group the monitor's play targets.
     inventory = aws_ec2_inventory(endpoint)
-    assert inventory["utility"]["hosts"] == [f"{NAME}-utility"]
+    assert sorted(inventory["utility"]["hosts"]) == [f"{NAME}-utility", f"{NAME}-utility-2"]
     assert inventory["_meta"]["hostvars"][f"{NAME}-utility"]["private_ip_address"] == instance["PrivateIpAddress"]
 
 
@@ -142,22 +155,26 @@ def add_unrelated_resources(endpoint):
 
 # Three full playbook runs against the endpoint: about 4 minutes on 2 idle cores, so the bound leaves room for a loaded machine.
 @pytest.mark.timeout(900)
-def test_the_aws_inventorys_path_provisions_then_changes_nothing_then_teardown_removes_only_ours(endpoint):
-    # The path inventories/aws takes (a new network, the appliance launched, the utility instance) as one
-    # lifecycle in one test: a full run is the slowest step, so it is done once.
+def test_the_aws_inventorys_path_provisions_then_changes_nothing_then_teardown_removes_only_ours(endpoint, tmp_path):
+    # The path inventories/aws takes (a new network, the appliance launched, monitors in pairs: the
+    # coordination table, its DynamoDB endpoint and two utility instances) as one lifecycle in one
+    # test: a full run is the slowest step, so it is done once.
     add_unrelated_resources(endpoint)
     before = snapshot(endpoint)
-    variables = network_variables(endpoint, vpn_appliance_launch=True, lz_failover_customer_gateway_address=CUSTOMER_GATEWAY)
+    provisioned_file = tmp_path / "provisioned.yml"
+    variables = network_variables(endpoint, vpn_appliance_launch=True, lz_failover_customer_gateway_address=CUSTOMER_GATEWAY,
+                                  lz_failover_coordination_table=COORDINATION_TABLE, utility_instance_count=2,
+                                  lz_failover_provision_vars_file=str(provisioned_file))
 
     first = run_playbook("provision.yml", variables)
     assert first.returncode == 0, first.failure
-    assert_new_environment(endpoint, first)
+    assert_new_environment(endpoint, first, yaml.safe_load(provisioned_file.read_text(encoding="utf-8")))
     ec2, _iam, _sns = clients(endpoint)
     assert_appliance(ec2, appliance_of(ec2)["NetworkInterfaces"][0]["NetworkInterfaceId"], CUSTOMER_GATEWAY, first)
     ours = managed_by(snapshot(endpoint))
     assert {kind: len(ids) for kind, ids in ours.items()} == {
-        "vpcs": 1, "subnets": 4, "route_tables": 3, "internet_gateways": 1, "vpn_gateways": 1, "vpc_endpoints": 1,
-        "security_groups": 3, "network_interfaces": 1, "instances": 2, "iam_roles": 1, "instance_profiles": 1,
+        "vpcs": 1, "subnets": 4, "route_tables": 3, "internet_gateways": 1, "vpn_gateways": 1, "vpc_endpoints": 2,
+        "security_groups": 3, "network_interfaces": 1, "instances": 3, "iam_roles": 1, "instance_profiles": 1,
     }
 
     second = run_playbook("provision.yml", variables)
@@ -165,8 +182,9 @@ def test_the_aws_inventorys_path_provisions_then_changes_nothing_then_teardown_r
     assert second.changed_tasks == []
     assert second.stats["changed"] == 0
 
-    removed = run_playbook("teardown.yml", base_variables(endpoint))
+    removed = run_playbook("teardown.yml", base_variables(endpoint, lz_failover_coordination_table=COORDINATION_TABLE))
     assert removed.returncode == 0, removed.failure
+    assert dynamodb_client(endpoint).list_tables()["TableNames"] == []
     after = snapshot(endpoint)
     assert managed_by(after) == {}
     assert after == before

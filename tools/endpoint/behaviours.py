@@ -21,6 +21,7 @@ from . import reset
 from . import routes
 from . import security_group_rules
 from . import throttling
+from . import vpc_endpoint_dns
 from . import zones
 
 BEHAVIOURS = (
@@ -33,6 +34,7 @@ BEHAVIOURS = (
     instance_termination,
     throttling,
     prefix_lists,
+    vpc_endpoint_dns,
     reset,
 )
 

@@ -106,3 +106,37 @@ def test_the_monitor_config_names_the_table_the_group_and_the_host_and_without_a
     assert coordination[1]["failover_group"] == "bos-prod"
     assert (coordination[2]["lease_s"], coordination[2]["monitor_id"]) == (12.0, "a")
     assert coordination[3] == dict(coordination[0], table=None, failover_group=None, monitor_id=None)
+
+
+def test_on_aws_the_monitor_reaches_dynamodb_through_the_endpoint_provision_made_and_elsewhere_through_the_collections():
+    template = os.path.join(REPO_ROOT, "roles", "monitor", "templates", "config.yml.j2")
+    rendered = "lookup('ansible.builtin.template', '%s')" % template
+    url = "https://vpce-0123456789abcdef0-abcd1234.dynamodb.us-east-1.vpce.amazonaws.com"
+    results = role_values(
+        "monitor", [rendered],
+        dict(INVENTORY, lz_failover_coordination_table=TABLE, lz_failover_dynamodb_endpoint_url=url),
+        # The lab (or any endpoint of the collection's own): DynamoDB through that endpoint, as EC2.
+        dict(INVENTORY, lz_failover_coordination_table=TABLE, lz_failover_dynamodb_endpoint_url=url,
+             lz_failover_aws={"endpoint_url": "http://198.18.255.1:5055"}),
+        dict(INVENTORY, lz_failover_dynamodb_endpoint_url=url),
+        # An existing network without a provisioned endpoint (the inventory's default, empty).
+        dict(INVENTORY, lz_failover_coordination_table=TABLE, lz_failover_dynamodb_endpoint_url=""),
+        dict(INVENTORY, lz_failover_coordination_table=TABLE, lz_failover_dynamodb_endpoint_url=url,
+             monitor_config={"coordination": {"endpoint_url": "https://dynamodb.example.internal"}}),
+    )
+    configs = [yaml.safe_load(result[rendered]) for result in results]
+    assert [config["coordination"]["endpoint_url"] for config in configs] == [url, None, None, None, "https://dynamodb.example.internal"]
+    # EC2 stays on its own path (the private DNS of the EC2 endpoint on AWS, the lab's endpoint there).
+    assert [config["endpoint_url"] for config in configs[:2]] == [None, "http://198.18.255.1:5055"]
+
+
+def test_the_network_role_publishes_the_dynamodb_endpoints_regional_name_not_a_zones_or_the_services():
+    regional = "vpce-0123456789abcdef0-abcd1234.dynamodb.us-east-1.vpce.amazonaws.com"
+    entries = [{"dns_name": name, "hosted_zone_id": "Z1HUB23UULQXV"} for name in (
+        "vpce-0123456789abcdef0-abcd1234-us-east-1a.dynamodb.us-east-1.vpce.amazonaws.com", regional, "dynamodb.us-east-1.amazonaws.com")]
+    made, skipped = role_values(
+        "network", ["__network_dynamodb_endpoint_dns_name"],
+        {"__network_dynamodb_endpoint": {"changed": True, "result": {"vpc_endpoint_id": "vpce-0123456789abcdef0", "dns_entries": entries}}},
+        {"__network_dynamodb_endpoint": {"changed": False, "skipped": True}},
+    )
+    assert (made["__network_dynamodb_endpoint_dns_name"], skipped["__network_dynamodb_endpoint_dns_name"]) == (regional, "")

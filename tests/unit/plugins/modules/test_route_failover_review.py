@@ -17,7 +17,6 @@ from ansible_collections.localzones.failover.plugins.module_utils.aws.ec2 import
 from ansible_collections.localzones.failover.plugins.module_utils.aws.modules import run_or_fail
 from ansible_collections.localzones.failover.plugins.module_utils.aws.pacing import Pacer
 from ansible_collections.localzones.failover.plugins.module_utils.errors import FailoverError
-from ansible_collections.localzones.failover.plugins.module_utils.errors import RouteConflictError
 from ansible_collections.localzones.failover.plugins.module_utils.errors import ValidationError
 from ansible_collections.localzones.failover.plugins.module_utils.routes import PATH_DX
 from ansible_collections.localzones.failover.plugins.module_utils.routes import PATH_VPN
