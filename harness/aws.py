@@ -19,8 +19,9 @@ Fixtures
     The project's reference topology, built through the API; see ``LzWorld``.
 
 The helpers (``reset_server``, ``ec2_client``, ``put_learned_prefixes``,
-``get_learned_prefixes``, and for API faults ``put_fault``, ``get_fault_stats``,
-``delete_faults``) take the endpoint URL, so they work as well against a
+``get_learned_prefixes``, for API faults ``put_fault``, ``get_fault_stats``,
+``delete_faults``, and for the request log ``get_request_log``,
+``delete_request_log``) take the endpoint URL, so they work as well against a
 fidelity server running as a separate process (the lab).  The reset also clears
 fault rules and counters, so every test that uses ``ec2`` starts without them.
 """
@@ -150,12 +151,28 @@ def put_fault(endpoint_url, action, code=None, **options):
     """Append a fault rule over HTTP; return the stored rule.
 
     ``options`` are the other fields of the control API: ``status``, ``count``
-    (default 1, -1 = until cleared), ``delay_ms``, ``message``.  ``code=None``
+    (default 1, -1 = until cleared), ``delay_ms``, ``message``, ``access_key_id``
+    (one caller only), ``service`` (default ``ec2``; ``dynamodb``, ``*``).  ``code=None``
     with a ``delay_ms`` makes the matching requests slow instead of failing.
     """
     status, body = http_json("PUT", faults_url(endpoint_url), {"action": action, "code": code, **options})
     assert status == 200, body
     return body["rule"]
+
+
+def get_request_log(endpoint_url, since=None):
+    """The endpoint's request log: ``{"requests": [...], "dropped", "capacity"}`` (``since``: requests that ended at or after it)."""
+    query = "" if since is None else "?since=%r" % float(since)
+    status, body = http_json("GET", f"{endpoint_url}/_fidelity/requests{query}")
+    assert status == 200, body
+    return body
+
+
+def delete_request_log(endpoint_url):
+    """Empty the endpoint's request log; return the (empty) log."""
+    status, body = http_json("DELETE", f"{endpoint_url}/_fidelity/requests")
+    assert status == 200, body
+    return body
 
 
 def get_fault_stats(endpoint_url):

@@ -54,6 +54,7 @@ from harness.netns import PYTHON
 from harness.netns import NetnsLab
 from harness.netns import build_pair
 from harness.netns import require_netns
+from harness.paths import COLLECTIONS_ROOT
 from harness.paths import REPO_ROOT
 from harness.processes import stop_process
 from harness.waiting import wait_for
@@ -109,12 +110,33 @@ def deep_update(document, overrides):
     return merged
 
 
-def daemon_environment():
-    """The test's environment with dummy AWS credentials and nothing of a developer's AWS setup."""
+def checkout_import_path():
+    """A directory in which ``lz_failover_monitor`` is this checkout's ``monitor/``.
+
+    The virtualenv's editable install maps the package to the checkout that ran
+    scripts/setup.sh; a test run from another checkout (a git worktree sharing that
+    virtualenv) must start the daemon from its own code, so this directory and the
+    collection path go first on the daemon's PYTHONPATH.
+    """
+    root = os.path.join(REPO_ROOT, ".cache", "monitor-import")
+    link, target = os.path.join(root, "lz_failover_monitor"), os.path.join(REPO_ROOT, "monitor")
+    if os.path.realpath(link) != target:
+        os.makedirs(root, exist_ok=True)
+        if os.path.lexists(link):
+            os.unlink(link)
+        os.symlink(target, link)
+    return root
+
+
+def daemon_environment(access_key_id=None):
+    """The test's environment with dummy AWS credentials (``access_key_id`` instead of the dummy one) and nothing of a developer's AWS setup."""
     env = {name: value for name, value in os.environ.items() if name not in CLEARED_VARIABLES}
     env.update(DUMMY_CREDENTIALS)
+    if access_key_id is not None:
+        env["AWS_ACCESS_KEY_ID"] = access_key_id
     env["AWS_EC2_METADATA_DISABLED"] = "true"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [checkout_import_path(), COLLECTIONS_ROOT, env.get("PYTHONPATH")]))
     return env
 
 
@@ -221,13 +243,15 @@ class Metrics:
 class Daemon:
     """One lz-failover-monitor process in the daemon namespace."""
 
-    def __init__(self, lab, ns, config_path, log_path, metrics_url):
+    def __init__(self, lab, ns, config_path, log_path, metrics_url, access_key_id=None):  # pylint: disable=too-many-arguments
         self.log_path = str(log_path)
         self.metrics_url = metrics_url
+        self.access_key_id = access_key_id or DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"]
         self.started_at = time.time()
         with open(self.log_path, "ab") as log_file:
             self.process = lab.spawn_in(
-                ns, [PYTHON, "-m", "lz_failover_monitor", "--config", str(config_path)], env=daemon_environment(), stdout=log_file, stderr=subprocess.STDOUT,
+                ns, [PYTHON, "-m", "lz_failover_monitor", "--config", str(config_path)], env=daemon_environment(access_key_id),
+                stdout=log_file, stderr=subprocess.STDOUT,
             )
 
     @property
@@ -403,9 +427,11 @@ class MonitorLab:
             yaml.safe_dump(document, handle, sort_keys=False)
         return path
 
-    def start_daemon(self, config_path, name="daemon"):
+    def start_daemon(self, config_path, name="daemon", access_key_id=None, metrics_port=METRICS_PORT):
+        """Start a daemon; ``access_key_id``: sign with this key (one caller of the request log); ``metrics_port``: its config's."""
         log_path = os.path.join(self.workdir, "%s-%d.log" % (name, next(_daemon_numbers)))
-        daemon = Daemon(self.lab, self.ns, config_path, log_path, self.metrics_url)
+        metrics_url = "http://%s:%d/metrics" % (self.address, metrics_port)
+        daemon = Daemon(self.lab, self.ns, config_path, log_path, metrics_url, access_key_id=access_key_id)
         self.daemons.append(daemon)
         return daemon
 

@@ -27,13 +27,16 @@ what the endpoint changes, and what still differs from EC2):
 * ``security_group_rules.py``: rules for a protocol without ports (ESP);
 * ``elastic_ip_tags.py``: DescribeTags' resource type ``elastic-ip``;
 * ``instance_termination.py``: TerminateInstances detaches the interfaces it keeps;
-* ``reset.py``: moto's reset also clears the faults, the throttling counters
-  and Direct Connect;
+* ``reset.py``: moto's reset also clears the faults, the throttling counters,
+  Direct Connect and the request log;
 * ``throttling.py``: EC2's request throttling (token buckets per account,
   Region and action; ``RequestLimitExceeded``) and DescribeRouteTables that
   lags route changes, off unless ``--throttle``; control API ``throttling``;
-* ``faults.py``: fault injection, EC2 requests answered with errors or slowly;
-  control API ``faults``;
+* ``faults.py``: fault injection, EC2 requests (or, named, another service's,
+  or one caller's) answered with errors or slowly; control API ``faults``;
+* ``request_log.py``: every API request with its caller (access key), times
+  and status; control API ``requests``; ``writers.py`` reads it (did two
+  callers change routes at once?);
 * ``change_notification.py``: the long poll ``route-tables/version`` that a
   route-table mirror (the lab's VPC router) waits on;
 * ``direct_connect.py``: Direct Connect virtual interfaces and BGP failover

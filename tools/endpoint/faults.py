@@ -5,7 +5,19 @@
 
 A fault rule names an ``action`` (``CreateRoute``, or ``*`` for any) and is
 served to the next ``count`` EC2 requests with that Action (``-1``: until
-cleared).  Each of those requests waits ``delay_ms``, then gets EC2's
+cleared).  Two optional fields narrow or widen what it matches:
+
+* ``access_key_id``: only requests signed with that access key (one caller:
+  one monitor of a pair cut off from the API while the other still reaches
+  it); null (the default) matches every caller;
+* ``service``: the SigV4 service the rule is for, ``ec2`` by default, another
+  one (``dynamodb``) or ``*`` for every signed AWS request.  For a service
+  other than EC2 the Action is the ``X-Amz-Target`` operation of the JSON
+  protocols (``UpdateItem``) or the query protocol's ``Action``, and the error
+  comes in that protocol (``{"__type": code, "message": ...}``, or
+  ``<ErrorResponse>``).  Direct Connect's emulated calls are answered before
+  the faults (server.py) and never reach them.
+  Each of those requests waits ``delay_ms``, then gets EC2's
 query-protocol error body
 (``<Response><Errors><Error><Code/><Message/></Error></Errors><RequestID/></Response>``)
 with ``code``, ``message`` and HTTP ``status``; with ``code: null`` (and a
@@ -15,21 +27,26 @@ Control API
 -----------
 * ``PUT /_fidelity/faults`` with ``{"action": "CreateRoute", "code":
   "RequestLimitExceeded", "status": 503, "count": 3, "delay_ms": 0,
-  "message": "..."}`` appends a rule and answers ``200 {"rule": {...}}``.
+  "message": "...", "access_key_id": null, "service": "ec2"}`` appends a rule
+  and answers ``200 {"rule": {...}}``.
   Only ``action`` and one of ``code`` / ``delay_ms`` are needed: ``count``
   defaults to 1, ``delay_ms`` to 0, ``status`` and ``message`` to EC2's for the
   code (``RequestLimitExceeded`` 503, ``InternalError`` 500, ``Unavailable``
   503, ``AuthFailure`` 401, ``RequestExpired`` and ``ExpiredToken`` 400; 400 for
   other codes).  A bad body (not JSON, unknown field, ``count`` not ``-1`` or
   >= 1, ``status`` outside 400-599, ``delay_ms`` outside 0-300000, neither
-  code nor delay) answers 400 and adds nothing.
+  code nor delay, an ``access_key_id`` or ``service`` that is not a name)
+  answers 400 and adds nothing.
 * ``GET /_fidelity/faults`` answers ``200 {"rules": [{"id", "action", "code",
-  "status", "count", "remaining", "delay_ms", "message"}, ...], "requests":
-  {Action: n}, "faults": {Action: n}, "delayed": {Action: n}}``: the active
-  rules in order (``remaining`` -1 = unlimited; exhausted rules are dropped),
-  and per Action the EC2 requests seen, the error responses served and the
-  requests delayed since the last reset (a CreateRoute retried through three
-  throttles shows ``requests`` 4 and ``faults`` 3).
+  "status", "count", "remaining", "delay_ms", "message", "access_key_id",
+  "service"}, ...], "requests": {Action: n}, "faults": {Action: n},
+  "delayed": {Action: n}}``: the active rules in order (``remaining`` -1 =
+  unlimited; exhausted rules are dropped), per Action the EC2 requests seen,
+  and the error responses served and the requests delayed since the last
+  reset (a CreateRoute retried through three throttles shows ``requests`` 4
+  and ``faults`` 3).  ``requests`` counts EC2 requests only; a request of
+  another service that a rule served is counted in ``faults`` / ``delayed``
+  as ``service:Action`` (``dynamodb:UpdateItem``).
 * ``DELETE /_fidelity/faults`` drops the rules and zeroes the counters, as does
   moto's ``POST /moto-api/reset`` (reset.py); it answers like GET.
 
@@ -37,10 +54,11 @@ The rules are checked in the order they were added and the first one that
 matches serves the request.  A request is EC2's when its SigV4 credential scope
 names ``ec2`` (or, unsigned, it carries EC2's ``Version=2016-11-15``); its
 Action is read from the query string or the form-encoded body, which is put
-back for moto.  Rules apply to every region and account, and only to requests
-that come over HTTP (not to moto's in-process ``mock_aws``).  In-process:
-``add_fault(action, code, status=, count=, delay_ms=, message=)`` (ValueError
-for a bad rule), ``clear_faults()``, ``fault_stats()``; thread-safe.
+back for moto (protocol.api_request).  Rules apply to every region and
+account, and only to requests that come over HTTP (not to moto's in-process
+``mock_aws``).  In-process: ``add_fault(action, code, status=, count=,
+delay_ms=, message=, access_key_id=, service=)`` (ValueError for a bad rule),
+``clear_faults()``, ``fault_stats()``; thread-safe.
 """
 
 from __future__ import annotations
@@ -52,9 +70,9 @@ from collections import Counter
 from dataclasses import dataclass
 from dataclasses import replace
 
+from .protocol import api_error_response
+from .protocol import api_request
 from .protocol import control_resource_response
-from .protocol import ec2_error_response
-from .protocol import ec2_request
 
 
 MAX_FAULT_DELAY_MS = 300_000
@@ -70,9 +88,12 @@ _FAULT_DEFAULTS = {
     "RequestExpired": (400, "Request has expired."),
     "ExpiredToken": (400, "The security token included in the request is expired"),
 }
-_FAULT_FIELDS = frozenset(("action", "code", "status", "count", "delay_ms", "message"))
+_FAULT_FIELDS = frozenset(("action", "code", "status", "count", "delay_ms", "message", "access_key_id", "service"))
 _ACTION_PATTERN = re.compile(r"^(\*|[A-Za-z0-9]+)$")
 _CODE_PATTERN = re.compile(r"^[A-Za-z0-9.]+$")
+_ACCESS_KEY_ID_PATTERN = re.compile(r"^[A-Za-z0-9]+$")
+_SERVICE_PATTERN = re.compile(r"^(\*|[a-z0-9-]+)$")
+DEFAULT_SERVICE = "ec2"
 
 
 @dataclass
@@ -87,15 +108,33 @@ class FaultRule:  # pylint: disable=too-many-instance-attributes
     delay_ms: int
     message: str | None
     remaining: int
+    access_key_id: str | None = None
+    service: str = DEFAULT_SERVICE
 
     def as_dict(self):
         """The rule as the control API shows it."""
         return {"id": self.rule_id, "action": self.action, "code": self.code, "status": self.status, "count": self.count,
-                "remaining": self.remaining, "delay_ms": self.delay_ms, "message": self.message}
+                "remaining": self.remaining, "delay_ms": self.delay_ms, "message": self.message,
+                "access_key_id": self.access_key_id, "service": self.service}
+
+    def matches(self, request):
+        """Whether the rule serves ``request`` (a protocol.ApiRequest)."""
+        return (self.service in ("*", request.service) and self.action in ("*", request.action)
+                and self.access_key_id in (None, request.access_key_id))
 
 
 def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _checked_caller_and_service(spec):
+    """The rule's ``access_key_id`` and ``service`` (defaults: any caller, EC2), or ValueError."""
+    access_key_id, service = spec.get("access_key_id"), spec.get("service", DEFAULT_SERVICE)
+    if access_key_id is not None and (not isinstance(access_key_id, str) or not _ACCESS_KEY_ID_PATTERN.match(access_key_id)):
+        raise ValueError('"access_key_id" must be an access key id or null')
+    if not isinstance(service, str) or not _SERVICE_PATTERN.match(service):
+        raise ValueError('"service" must be an AWS service name (as in the SigV4 credential scope) or "*"')
+    return {"access_key_id": access_key_id, "service": service}
 
 
 def _checked_fault(spec):
@@ -103,10 +142,15 @@ def _checked_fault(spec):
     unknown = sorted(set(spec) - _FAULT_FIELDS)
     if unknown:
         raise ValueError(f"unknown field(s): {', '.join(unknown)}")
+    return {**_checked_answer(spec), **_checked_caller_and_service(spec)}
+
+
+def _checked_answer(spec):
+    """The rule's Action, count and answer (error, delay), or ValueError."""
     action, code = spec.get("action", "*"), spec.get("code")
     count, delay_ms = spec.get("count", 1), spec.get("delay_ms", 0)
     if not isinstance(action, str) or not _ACTION_PATTERN.match(action):
-        raise ValueError('"action" must be an EC2 Action name or "*"')
+        raise ValueError('"action" must be an API Action name or "*"')
     if code is not None and (not isinstance(code, str) or not _CODE_PATTERN.match(code)):
         raise ValueError('"code" must be an EC2 error code or null')
     if not _is_int(count) or (count < 1 and count != -1):
@@ -163,27 +207,31 @@ class _FaultInjector:
             return {"rules": [rule.as_dict() for rule in self._rules], "requests": dict(self._requests),
                     "faults": dict(self._faults), "delayed": dict(self._delayed)}
 
-    def take(self, action):
-        """Count an EC2 request; return a copy of the rule that serves it (one use of it spent), or None."""
+    def take(self, request):
+        """Count an EC2 request; return a copy of the rule that serves ``request`` (one use of it spent), or None."""
+        is_ec2 = request.service == DEFAULT_SERVICE
+        counted_as = request.action if is_ec2 else f"{request.service}:{request.action}"
         with self._lock:
-            self._requests[action] += 1
-            rule = next((rule for rule in self._rules if rule.action in ("*", action)), None)
+            if is_ec2:
+                self._requests[counted_as] += 1
+            rule = next((rule for rule in self._rules if rule.matches(request)), None)
             if rule is None:
                 return None
             if rule.remaining > 0:
                 rule.remaining -= 1
                 if rule.remaining == 0:
                     self._rules.remove(rule)
-            (self._faults if rule.code else self._delayed)[action] += 1
+            (self._faults if rule.code else self._delayed)[counted_as] += 1
             return replace(rule)
 
 
 _FAULTS = _FaultInjector()
 
 
-def add_fault(action="*", code=None, *, status=None, count=1, delay_ms=0, message=None):  # pylint: disable=too-many-arguments
+def add_fault(action="*", code=None, *, status=None, count=1, delay_ms=0, message=None,  # pylint: disable=too-many-arguments
+              access_key_id=None, service=DEFAULT_SERVICE):
     """Append a fault rule (see the module docstring); return it as a dict.  ValueError for a bad rule."""
-    spec = {"action": action, "code": code, "count": count, "delay_ms": delay_ms}
+    spec = {"action": action, "code": code, "count": count, "delay_ms": delay_ms, "access_key_id": access_key_id, "service": service}
     spec.update({name: value for name, value in (("status", status), ("message", message)) if value is not None})
     return _FAULTS.add(spec)
 
@@ -200,13 +248,15 @@ def fault_stats():
 
 def fault_response(environ):
     """Apply the fault rule that matches the request: sleep, then an error Response, or None to let moto answer."""
-    request = ec2_request(environ)
-    rule = _FAULTS.take(request.action) if request is not None else None
+    request = api_request(environ)
+    if request.service is None or request.action is None:
+        return None
+    rule = _FAULTS.take(request)
     if rule is None:
         return None
     if rule.delay_ms:
         time.sleep(rule.delay_ms / 1000.0)
-    return ec2_error_response(rule.code, rule.message, rule.status) if rule.code else None
+    return api_error_response(request, rule.code, rule.message, rule.status) if rule.code else None
 
 
 def faults_response(request):

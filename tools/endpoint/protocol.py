@@ -5,9 +5,12 @@
 
 The control API's JSON answers (``{"error": {"code", "message"}}`` for an
 error), the path it lives under, the SigV4 credential scope that names the
-region and the service of an AWS request, and EC2's query protocol: the Action
-and parameters of an EC2 request (``ec2_request``, read once per request and
-shared by the parts that look at it) and EC2's error body (``ec2_error_response``).
+region and the service of an AWS request and the access key that signed it,
+any AWS request's service, Action and caller (``api_request``), EC2's query
+protocol: the Action and parameters of an EC2 request (``ec2_request``, read
+once per request and shared by the parts that look at it) and EC2's error body
+(``ec2_error_response``), and the error bodies of the other protocols
+(``api_error_response``).
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ EC2_API_VERSION = "2016-11-15"
 _EC2_REQUEST_KEY = "fidelity.ec2_request"
 
 _SIGV4_SCOPE = re.compile(r"Credential=[^/,\s]+/[^/,\s]+/([^/,\s]+)/([^/,\s]+)/aws4_request")
+_SIGV4_ACCESS_KEY = re.compile(r"Credential=([^/,\s]+)/")
+# Where api_request leaves what it read.
+_API_REQUEST_KEY = "fidelity.api_request"
 
 
 def json_response(status, body):
@@ -78,6 +84,31 @@ def credential_scope(environ):
     return scope.groups() if scope is not None else None
 
 
+def access_key_id(environ):
+    """The access key id that signed the request (SigV4 ``Credential=AKID/...``), or None for an unsigned one."""
+    match = _SIGV4_ACCESS_KEY.search(environ.get("HTTP_AUTHORIZATION", ""))
+    return match.group(1) if match is not None else None
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    """Any AWS API request: who sent it, to which service, for which Action.
+
+    ``service`` is the SigV4 credential scope's (``ec2``, ``dynamodb``, ...;
+    ``ec2`` for an unsigned request with EC2's ``Version``, else None);
+    ``action`` is the ``X-Amz-Target`` operation of a JSON-protocol request
+    (``DynamoDB_20120810.UpdateItem`` -> ``UpdateItem``) or the query
+    protocol's ``Action``; ``json_protocol`` says which of the two it is.
+    """
+
+    service: str | None
+    region: str | None
+    action: str | None
+    access_key_id: str | None
+    json_protocol: bool
+    params: dict
+
+
 @dataclass(frozen=True)
 class Ec2Request:
     """An EC2 query-protocol request: its Action and its parameters (``{name: [values]}``, query string and form body)."""
@@ -101,15 +132,33 @@ def _peek_form_body(environ):
     return body.decode("utf-8", "replace")
 
 
-def _read_ec2_request(environ):
+def _read_api_request(environ):
+    scope = credential_scope(environ)
+    region, service = scope if scope is not None else (None, None)
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if target:
+        # The JSON protocols name the operation in the header; the body is the service's own JSON, left unread.
+        return ApiRequest(service, region, target.rsplit(".", 1)[-1] or None, access_key_id(environ), True, {})
     params = parse_qs(environ.get("QUERY_STRING", ""))
     params.update(parse_qs(_peek_form_body(environ)))
-    action = (params.get("Action") or [None])[0]
-    if not action:
+    action = (params.get("Action") or [None])[0] or None
+    if scope is None and (params.get("Version") or [None])[0] == EC2_API_VERSION:
+        service = "ec2"
+    return ApiRequest(service, region, action, access_key_id(environ), False, params)
+
+
+def api_request(environ):
+    """The request as an ``ApiRequest`` (read once per request; the form body is put back for moto)."""
+    if _API_REQUEST_KEY not in environ:
+        environ[_API_REQUEST_KEY] = _read_api_request(environ)
+    return environ[_API_REQUEST_KEY]
+
+
+def _read_ec2_request(environ):
+    request = api_request(environ)
+    if request.service != "ec2" or request.json_protocol or not request.action:
         return None
-    scope = credential_scope(environ)
-    is_ec2 = scope[1] == "ec2" if scope is not None else (params.get("Version") or [None])[0] == EC2_API_VERSION
-    return Ec2Request(action, params) if is_ec2 else None
+    return Ec2Request(request.action, request.params)
 
 
 def ec2_request(environ):
@@ -135,3 +184,18 @@ def ec2_error_response(code, message, status):
     body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>{xml_escape(code)}</Code>'
             f"<Message>{xml_escape(message)}</Message></Error></Errors><RequestID>{request_id}</RequestID></Response>")
     return Response(body, status=status, content_type="text/xml;charset=UTF-8", headers={"x-amzn-RequestId": request_id})
+
+
+def api_error_response(request, code, message, status):
+    """An error answer in the protocol of ``request`` (an ``ApiRequest``): EC2's, the JSON protocols', or the query protocol's."""
+    if request.service == "ec2" and not request.json_protocol:
+        return ec2_error_response(code, message, status)
+    request_id = str(uuid.uuid4())
+    headers = {"x-amzn-RequestId": request_id}
+    if request.json_protocol:
+        # botocore reads the code from "__type" (after any "namespace#") and the message from "message".
+        body = json.dumps({"__type": code, "message": message})
+        return Response(body, status=status, content_type="application/x-amz-json-1.0", headers=headers)
+    body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<ErrorResponse><Error><Type>Sender</Type><Code>{xml_escape(code)}</Code>'
+            f"<Message>{xml_escape(message)}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>")
+    return Response(body, status=status, content_type="text/xml;charset=UTF-8", headers=headers)

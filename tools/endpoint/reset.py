@@ -5,8 +5,8 @@
 
 Most of the endpoint's state lives on moto's model objects and goes with them;
 the fault rules and counters (faults.py), the throttling settings and
-counters (throttling.py) and the Direct Connect emulation (direct_connect.py)
-do not, so the reset clears them here (throttling goes back to the settings the
+counters (throttling.py), the Direct Connect emulation (direct_connect.py) and
+the request log (request_log.py) do not, so the reset clears them here (throttling goes back to the settings the
 endpoint started with).
 """
 
@@ -16,15 +16,17 @@ from moto.moto_api._internal.models import MotoAPIBackend
 
 from . import direct_connect
 from . import faults
+from . import request_log
 from . import throttling
 from .patching import original
 from .patching import patch
 
 
 def _reset_moto_and_endpoint_state(self):
-    """MotoAPIBackend.reset that also clears the fault rules, the throttling counters and the Direct Connect state."""
+    """MotoAPIBackend.reset that also clears the fault rules, the throttling counters, the Direct Connect state and the request log."""
     original(MotoAPIBackend, "reset")(self)
     faults.clear_faults()
+    request_log.clear()
     throttling.reset()
     direct_connect.reset()
 

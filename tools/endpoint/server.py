@@ -10,11 +10,15 @@ Every request goes, in this order, to:
 2. the Direct Connect calls direct_connect.py answers;
 3. EC2's request throttling (throttling.py, when it is on): the account's
    budget comes before a test's injected answer;
-4. an injected API fault (faults.py), for an EC2 request that one matches;
+4. an injected API fault (faults.py), for a request that a rule matches (an
+   EC2 request, or another service's when the rule names it);
 5. moto (with behaviours.install() applied).
 
 After a request that may have changed a route table, the route-table version
-of the long poll is refreshed (change_notification.py).
+of the long poll is refreshed (change_notification.py).  Every API request
+(not the control API's, not moto's own ``/moto-api/``) is recorded, with its
+caller, times and status, in the request log (request_log.py; control API
+``requests``).
 
 * ``GET /_fidelity/health`` answers ``200 {"status": "ok"}``; an unknown control
   path answers 404 ``{"error": {"code": "NotFound", ...}}``.
@@ -34,6 +38,7 @@ from __future__ import annotations
 import argparse
 import signal
 import threading
+import time
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.moto_server.werkzeug_app import MotoRequestHandler
@@ -45,9 +50,11 @@ from . import change_notification
 from . import direct_connect
 from . import faults
 from . import propagation
+from . import request_log
 from . import throttling
 from .behaviours import install
 from .protocol import CONTROL_PREFIX
+from .protocol import api_request
 from .protocol import ec2_action_read
 from .protocol import json_error
 from .protocol import json_response
@@ -60,6 +67,7 @@ def _health_response(request):
 # The control resources at a fixed path under /_fidelity/, and what answers them.
 CONTROL_RESOURCES = {
     "faults": faults.faults_response,
+    "requests": request_log.requests_response,
     "throttling": throttling.throttling_response,
     "route-tables/version": change_notification.route_tables_version_response,
     "health": _health_response,
@@ -85,11 +93,29 @@ class EndpointApp:  # pylint: disable=too-few-public-methods
         self.moto_app = DomainDispatcherApplication(create_backend_app)
 
     def __call__(self, environ, start_response):
-        response = self._respond(environ, start_response)
+        if request_log.is_recorded(environ.get("PATH_INFO", "")):
+            response = self._respond_and_record(environ, start_response)
+        else:
+            response = self._respond(environ, start_response)
         # moto has done its work by now: a waiting route-table watcher learns of a change at once.
         if change_notification.may_change_route_tables(environ, ec2_action_read(environ)):
             change_notification.refresh_route_tables_version()
         return response
+
+    def _respond_and_record(self, environ, start_response):
+        """Answer the request and add it to the request log (an answer that raised is recorded as 500)."""
+        start = time.time()
+        request = api_request(environ)  # read before moto consumes the body
+        statuses = []
+
+        def recording_start_response(status, headers, exc_info=None):
+            statuses.append(int(status.split(" ", 1)[0]))
+            return start_response(status, headers, exc_info) if exc_info is not None else start_response(status, headers)
+
+        try:
+            return self._respond(environ, recording_start_response)
+        finally:
+            request_log.record(request, start, time.time(), statuses[-1] if statuses else 500)
 
     def _respond(self, environ, start_response):
         path = environ.get("PATH_INFO", "")

@@ -86,6 +86,7 @@ from moto.iam.models import get_account_id_from
 from .patching import original
 from .patching import patch
 from .protocol import DEFAULT_REGION
+from .protocol import access_key_id
 from .protocol import control_resource_response
 from .protocol import credential_scope
 from .protocol import ec2_error_response
@@ -137,7 +138,6 @@ MAX_DESCRIBE_LAG_MS = 300_000
 _SETTINGS_FIELDS = frozenset(("enabled", "scale", "buckets", "describe_lag_ms"))
 _BUCKET_FIELDS = frozenset(("capacity", "refill_per_s"))
 _ACTION_NAME = re.compile(r"^[A-Za-z0-9]+$")
-_ACCESS_KEY = re.compile(r"Credential=([^/,\s]+)/")
 _THROTTLED_STATUS = 503
 
 
@@ -395,8 +395,8 @@ def request_account(environ):
     account = os.environ.get("MOTO_ACCOUNT_ID") or environ.get("HTTP_X_MOTO_ACCOUNT_ID")
     if account:
         return account
-    access_key = _ACCESS_KEY.search(environ.get("HTTP_AUTHORIZATION", ""))
-    return get_account_id_from(access_key.group(1)) if access_key else DEFAULT_ACCOUNT_ID
+    access_key = access_key_id(environ)
+    return get_account_id_from(access_key) if access_key else DEFAULT_ACCOUNT_ID
 
 
 def throttle_response(environ):

@@ -268,6 +268,55 @@ def test_moto_reset_clears_rules_and_counters(ec2_no_retries, ec2_endpoint):
     ec2_no_retries.describe_vpcs()
 
 
+# --------------------------------------------------------------------------- one caller, other services
+
+CALLER_A = "AKIAMONITORA"
+CALLER_B = "AKIAMONITORB"
+
+
+def client_of(endpoint_url, service, access_key_id):
+    return boto3.client(service, region_name="us-east-1", endpoint_url=endpoint_url, aws_access_key_id=access_key_id,
+                        aws_secret_access_key="testing", config=NO_RETRIES)
+
+
+def test_a_rule_with_an_access_key_id_hits_only_that_caller(ec2, ec2_endpoint):  # pylint: disable=unused-argument
+    rule = put_fault(ec2_endpoint, "*", "Unavailable", count=-1, access_key_id=CALLER_A)
+    assert (rule["access_key_id"], rule["service"]) == (CALLER_A, "ec2")
+    assert served_error(client_of(ec2_endpoint, "ec2", CALLER_A).describe_vpcs)[:2] == ("Unavailable", 503)
+    assert client_of(ec2_endpoint, "ec2", CALLER_B).describe_vpcs()["Vpcs"]
+    assert get_fault_stats(ec2_endpoint)["faults"] == {"DescribeVpcs": 1}
+
+
+def test_a_caller_cut_off_from_every_service_while_the_other_still_reaches_them(ec2, ec2_endpoint):  # pylint: disable=unused-argument
+    put_fault(ec2_endpoint, "*", "ServiceUnavailable", count=-1, access_key_id=CALLER_A, service="*")
+    dynamodb_a, dynamodb_b = client_of(ec2_endpoint, "dynamodb", CALLER_A), client_of(ec2_endpoint, "dynamodb", CALLER_B)
+    assert served_error(dynamodb_a.list_tables)[:3] == ("ServiceUnavailable", 503, "The request has failed due to a temporary failure of the server.")
+    assert served_error(client_of(ec2_endpoint, "ec2", CALLER_A).describe_vpcs)[:2] == ("ServiceUnavailable", 503)
+    assert served_error(client_of(ec2_endpoint, "sts", CALLER_A).get_caller_identity)[:2] == ("ServiceUnavailable", 503)
+    assert dynamodb_b.list_tables()["TableNames"] == []
+    assert client_of(ec2_endpoint, "ec2", CALLER_B).describe_vpcs()["Vpcs"]
+    stats = get_fault_stats(ec2_endpoint)
+    assert stats["faults"] == {"dynamodb:ListTables": 1, "DescribeVpcs": 1, "sts:GetCallerIdentity": 1}
+    assert stats["requests"] == {"DescribeVpcs": 2}, "requests counts EC2's only"
+
+
+def test_a_rule_for_one_service_leaves_ec2_alone(ec2, ec2_endpoint):  # pylint: disable=unused-argument
+    put_fault(ec2_endpoint, "UpdateItem", "ProvisionedThroughputExceededException", status=400, count=-1, service="dynamodb")
+    dynamodb = client_of(ec2_endpoint, "dynamodb", CALLER_A)
+    assert dynamodb.list_tables()["TableNames"] == []
+    assert served_error(dynamodb.update_item, TableName="t", Key={"k": {"S": "v"}})[:2] == ("ProvisionedThroughputExceededException", 400)
+    assert client_of(ec2_endpoint, "ec2", CALLER_A).describe_vpcs()["Vpcs"]
+    assert get_fault_stats(ec2_endpoint)["faults"] == {"dynamodb:UpdateItem": 1}
+
+
+def test_a_delay_rule_for_another_service_answers_it_normally_after_the_delay(ec2, ec2_endpoint):  # pylint: disable=unused-argument
+    put_fault(ec2_endpoint, "ListTables", None, delay_ms=300, service="dynamodb", access_key_id=CALLER_B)
+    started = time.monotonic()
+    assert client_of(ec2_endpoint, "dynamodb", CALLER_B).list_tables()["TableNames"] == []
+    assert time.monotonic() - started >= 0.3
+    assert get_fault_stats(ec2_endpoint)["delayed"] == {"dynamodb:ListTables": 1}
+
+
 # --------------------------------------------------------------------------- control API errors
 
 
@@ -294,6 +343,12 @@ def test_moto_reset_clears_rules_and_counters(ec2_no_retries, ec2_endpoint):
         {"action": "CreateRoute", "code": None, "delay_ms": 0},
         {"action": "CreateRoute", "code": None, "delay_ms": 100, "status": 503},
         {"action": "CreateRoute", "code": "RequestLimitExceeded", "delay": 100},
+        {"action": "CreateRoute", "code": "RequestLimitExceeded", "access_key_id": "AKIA/ONE"},
+        {"action": "CreateRoute", "code": "RequestLimitExceeded", "access_key_id": ""},
+        {"action": "CreateRoute", "code": "RequestLimitExceeded", "access_key_id": 5},
+        {"action": "CreateRoute", "code": "RequestLimitExceeded", "service": "EC2"},
+        {"action": "CreateRoute", "code": "RequestLimitExceeded", "service": ""},
+        {"action": "CreateRoute", "code": "RequestLimitExceeded", "service": None},
     ],
 )
 def test_control_rejects_bad_rules_and_adds_nothing(ec2, ec2_endpoint, body):  # pylint: disable=unused-argument
@@ -317,7 +372,7 @@ def test_control_defaults(ec2, ec2_endpoint):  # pylint: disable=unused-argument
     status, answer = http_json("PUT", faults_url(ec2_endpoint), {"code": "InternalError"})
     assert status == 200
     assert answer["rule"] == {"id": 1, "action": "*", "code": "InternalError", "status": 500, "count": 1, "remaining": 1,
-                              "delay_ms": 0, "message": "An internal error has occurred."}
+                              "delay_ms": 0, "message": "An internal error has occurred.", "access_key_id": None, "service": "ec2"}
 
 
 # --------------------------------------------------------------------------- in-process API
