@@ -17,8 +17,7 @@ from ansible_collections.localzones.failover.plugins.modules import lz_coordinat
 from harness.aws import DUMMY_CREDENTIALS
 from harness.aws import REGION
 from harness.aws import reset_server
-from tests.unit.plugins.modules.test_lz_prefix_list import Finished
-from tests.unit.plugins.modules.test_lz_prefix_list import StandInAWSModule
+from tests.unit.plugins.modules.test_lz_prefix_list import module_runner
 
 pytestmark = pytest.mark.moto
 
@@ -37,18 +36,9 @@ def dynamodb(ec2_endpoint):
 
 @pytest.fixture
 def run_module(monkeypatch, dynamodb):
-    """``run_module(check_mode=False, **params)``: the task's result against the endpoint (``failed`` says whether it failed)."""
-    monkeypatch.setattr(lz_coordination_table, "AnsibleAWSModule", StandInAWSModule)
-
-    def run(check_mode=False, client=dynamodb, **params):
-        monkeypatch.setattr(StandInAWSModule, "params_for_test", dict(dict(name=NAME), **params))
-        monkeypatch.setattr(StandInAWSModule, "client_for_test", client)
-        monkeypatch.setattr(StandInAWSModule, "check_mode_for_test", check_mode)
-        with pytest.raises(Finished) as finished:
-            lz_coordination_table.main()
-        return dict(finished.value.result, failed=finished.value.failed)
-
-    return run
+    """``run_module(check_mode=False, client=dynamodb, **params)``: the task's result against the endpoint (``failed`` says whether it failed)."""
+    run = module_runner(monkeypatch, lz_coordination_table, name=NAME)
+    return lambda check_mode=False, client=dynamodb, **params: run(client, check_mode, **params)
 
 
 def tables(dynamodb):

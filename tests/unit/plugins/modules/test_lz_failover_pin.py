@@ -22,8 +22,7 @@ from tests.support.coordination_table import dynamodb_client
 from tests.support.coordination_table import put_lease
 from tests.support.coordination_table import put_view
 from tests.support.fake_clock import FakeClock
-from tests.unit.plugins.modules.test_lz_prefix_list import Finished
-from tests.unit.plugins.modules.test_lz_prefix_list import StandInAWSModule
+from tests.unit.plugins.modules.test_lz_prefix_list import module_runner
 
 pytestmark = pytest.mark.moto
 
@@ -41,17 +40,8 @@ def dynamodb(ec2, ec2_endpoint):  # pylint: disable=unused-argument
 @pytest.fixture
 def run_module(monkeypatch, dynamodb):
     """``run_module(check_mode=False, **params)``: the task's result (``failed`` says whether it failed)."""
-    monkeypatch.setattr(lz_failover_pin, "AnsibleAWSModule", StandInAWSModule)
-
-    def run(check_mode=False, **params):
-        monkeypatch.setattr(StandInAWSModule, "params_for_test", dict(dict(table=TABLE, failover_group=GROUP), **params))
-        monkeypatch.setattr(StandInAWSModule, "client_for_test", dynamodb)
-        monkeypatch.setattr(StandInAWSModule, "check_mode_for_test", check_mode)
-        with pytest.raises(Finished) as finished:
-            lz_failover_pin.main()
-        return dict(finished.value.result, failed=finished.value.failed)
-
-    return run
+    run = module_runner(monkeypatch, lz_failover_pin, table=TABLE, failover_group=GROUP)
+    return lambda check_mode=False, **params: run(dynamodb, check_mode, **params)
 
 
 def stored_pin(dynamodb):

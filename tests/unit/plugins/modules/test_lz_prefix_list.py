@@ -55,20 +55,28 @@ class StandInAWSModule(test_aws_failures.StandInAWSModule):
         raise Finished(failure, failed=True)
 
 
-@pytest.fixture
-def run_with_client(monkeypatch):
-    """``run_with_client(client, check_mode=False, **params)``: the task's result (``failed`` says whether it failed)."""
-    monkeypatch.setattr(lz_prefix_list, "AnsibleAWSModule", StandInAWSModule)
+def module_runner(monkeypatch, module, **defaults):
+    """``run(client, check_mode=False, **params)``: ``module``'s task result with ``StandInAWSModule`` (``failed`` says whether it failed).
+
+    ``defaults`` are the options every run passes unless ``params`` overrides them.
+    """
+    monkeypatch.setattr(module, "AnsibleAWSModule", StandInAWSModule)
 
     def run(client, check_mode=False, **params):
-        monkeypatch.setattr(StandInAWSModule, "params_for_test", dict(dict(name=NAME), **params))
+        monkeypatch.setattr(StandInAWSModule, "params_for_test", dict(defaults, **params))
         monkeypatch.setattr(StandInAWSModule, "client_for_test", client)
         monkeypatch.setattr(StandInAWSModule, "check_mode_for_test", check_mode)
         with pytest.raises(Finished) as finished:
-            lz_prefix_list.main()
+            module.main()
         return dict(finished.value.result, failed=finished.value.failed)
 
     return run
+
+
+@pytest.fixture
+def run_with_client(monkeypatch):
+    """``run_with_client(client, check_mode=False, **params)``: the task's result (``failed`` says whether it failed)."""
+    return module_runner(monkeypatch, lz_prefix_list, name=NAME)
 
 
 @pytest.fixture
