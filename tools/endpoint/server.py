@@ -12,7 +12,8 @@ Every request goes, in this order, to:
    budget comes before a test's injected answer;
 4. an injected API fault (faults.py), for a request that a rule matches (an
    EC2 request, or another service's when the rule names it);
-5. moto (with behaviours.install() applied).
+5. moto (with behaviours.install() applied); DynamoDB item writes one at a
+   time, so a conditional write is atomic as in DynamoDB (item_writes.py).
 
 After a request that may have changed a route table, the route-table version
 of the long poll is refreshed (change_notification.py).  Every API request
@@ -49,6 +50,7 @@ from werkzeug.wrappers import Request
 from . import change_notification
 from . import direct_connect
 from . import faults
+from . import item_writes
 from . import propagation
 from . import request_log
 from . import throttling
@@ -130,7 +132,8 @@ class EndpointApp:  # pylint: disable=too-few-public-methods
             answer = answer_before_moto(environ)
             if answer is not None:
                 return answer(environ, start_response)
-        return self.moto_app(environ, start_response)
+        with item_writes.serialized(environ):
+            return self.moto_app(environ, start_response)
 
 
 class _QuietRequestHandler(MotoRequestHandler):
