@@ -136,9 +136,11 @@ def test_blackholed_route_is_a_conflict_and_no_table_changes(ec2, lz_world, path
     # The second table needs a change on the VPN path; the conflict in the first must stop that too.
     result = run_module(lz_world, "lz_route_failover", failover_args(lz_world, path, route_table_ids=[second_rtb, lz_world.prod_rtb_id]))
     assert result.get("failed") is True and result["changed"] is False, result
-    assert "%s has a static route %s -> %s (blackhole: its target no longer exists, so its owner cannot be verified)" % (
-        lz_world.prod_rtb_id, ONPREM, doomed_eni) in result["msg"]
-    assert result["conflicts"] == [{"route_table_id": lz_world.prod_rtb_id, "destination_cidr": ONPREM, "target": doomed_eni, "state": "blackhole"}]
+    clear = "aws ec2 delete-route --route-table-id %s --destination-cidr-block %s --region %s" % (lz_world.prod_rtb_id, ONPREM, lz_world.region)
+    assert ("%s has a static route %s -> %s (blackhole: its target no longer exists, so its owner cannot be verified; "
+            "if it was yours, clear it with: %s)" % (lz_world.prod_rtb_id, ONPREM, doomed_eni, clear)) in result["msg"]
+    assert result["conflicts"] == [{"route_table_id": lz_world.prod_rtb_id, "destination_cidr": ONPREM, "target": doomed_eni, "state": "blackhole",
+                                    "clear_command": clear}]
     assert {rtb_id: static_targets(ec2, rtb_id) for rtb_id in tables_before} == tables_before
     assert route_changing_requests(lz_world.endpoint_url) == NO_ROUTE_CALLS
 
