@@ -436,6 +436,54 @@ def scenario_flapping(bench, args, note):
     return result
 
 
+# --------------------------------------------------------------------------- the table
+
+
+def _seconds(summary):
+    if not summary or "median" not in summary:
+        return "not measured"
+    missed = ", %d missed" % summary["missed"] if summary["missed"] else ""
+    return "median %.2f s, max %.2f s (n=%d%s)" % (summary["median"], summary["max"], summary["n"], missed)
+
+
+def summary_rows(scenarios):
+    """``[(what, measured), ...]``: the rows of the printed table (and of benchmarks/README.md) from the JSON's scenarios."""
+    rows = []
+    takeover = scenarios.get("takeover")
+    if takeover:
+        killed = takeover["killed"]
+        rows.append(("takeover: DX cut + holder SIGKILLed -> routes on VPN", _seconds(takeover["killed_stats"])))
+        rows.append(("takeover: DX cut + holder SIGKILLed -> standby's lease_acquired", "%s; fencing %s" % (
+            _seconds(takeover["killed_lease_acquired_stats"]), sorted({fencing for trial in killed for fencing in trial["new_fencing"]}))))
+        rows.append(("bound: %s" % takeover["bound"], "%.2f s" % takeover["bound_s"]))
+        rows.append(("normal failover: DX cut, holder alive -> routes on VPN", _seconds(takeover["alive_stats"])))
+        conflicts = sum(len(trial["overlapping_writers"]) for kind in ("killed", "alive") for trial in takeover[kind])
+        rows.append(("takeover runs: overlapping_writers / a write by the wrong monitor", "%d / %d" % (
+            conflicts, sum(not trial["writes_by_expected_writer_only"] for kind in ("killed", "alive") for trial in takeover[kind]))))
+    flapping = scenarios.get("flapping")
+    if flapping and "pair" in flapping:
+        pair = flapping["pair"]
+        schedule = flapping["schedule"]
+        rows.append(("flapping schedule (seed %s)" % flapping["seed"], "%d outages over %.0f s" % (len(schedule), schedule[-1][1] if schedule else 0)))
+        rows.append(("pair: route calls per caller", ", ".join("%s %d" % (key, count) for key, count in pair["route_calls_per_caller"].items())))
+        breaches = sum(len(term["overlapping_writers"]) + len(term["not_the_holder"]) for term in pair["terms"])
+        rows.append(("pair: lease changes while both live; per-term breaches", "%d; %d (%d term%s)" % (
+            pair["lease_changes_while_both_live"], breaches, len(pair["terms"]), "" if len(pair["terms"]) == 1 else "s")))
+        rows.append(("pair: route-path changes", _path_counts(pair["path_changes"])))
+    if flapping and "single" in flapping:
+        rows.append(("single (first %.0f s): route-path changes" % flapping["single_prefix_s"], _path_counts(flapping["single"]["path_changes"])))
+        comparison = flapping["comparison"]
+        rows.append(("pair vs single over the same prefix", "counts %s, same order: %s, all within %.1f s: %s (max diff %s s)" % (
+            comparison["counts"], "yes" if comparison["same_order"] else "no", comparison["tolerance_s"],
+            "yes" if comparison["within_tolerance"] else "no", comparison["max_offset_diff_s"])))
+    return rows
+
+
+def _path_counts(changes):
+    to_vpn = sum(change["path"] == "vpn" for change in changes)
+    return "%d (%d to VPN, %d to DX)" % (len(changes), to_vpn, len(changes) - to_vpn)
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -506,6 +554,8 @@ def main(argv=None):
     os.makedirs(os.path.dirname(output), exist_ok=True)
     with open(output, "w", encoding="utf-8") as handle:
         json.dump(document, handle, indent=1, default=str)
+    for what, measured in summary_rows(document["scenarios"]):
+        print("| %s | %s |" % (what, measured))
     print("raw numbers: %s" % output)
     return exit_code
 

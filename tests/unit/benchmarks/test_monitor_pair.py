@@ -99,3 +99,28 @@ def test_a_late_change_an_extra_change_and_another_order_are_told_apart():
     assert extra["counts"] == [1, 2] and not extra["same_order"] and not extra["within_tolerance"]
     swapped = bench.compare_changes([(10.0, "vpn"), (20.0, "dx")], [(10.0, "dx"), (20.0, "vpn")], tolerance_s=1.0)
     assert not swapped["same_order"] and len(swapped["mismatches"]) == 2
+
+
+# --------------------------------------------------------------------------- the table
+
+
+def test_the_table_reads_the_scenarios_of_the_json():
+    trial = {"new_fencing": [2], "overlapping_writers": [], "writes_by_expected_writer_only": True}
+    summary = {"n": 1, "missed": 0, "median": 7.5, "max": 7.5}
+    scenarios = {
+        "takeover": {"killed": [trial], "alive": [dict(trial, new_fencing=[])], "killed_stats": summary, "alive_stats": dict(summary, median=0.5, max=0.5),
+                     "killed_lease_acquired_stats": summary, "bound": "lease", "bound_s": 10.5},
+        "flapping": {
+            "seed": 14, "schedule": [(2.0, 3.0)], "single_prefix_s": 60.0,
+            "pair": {"route_calls_per_caller": {A: 2, B: 0}, "lease_changes_while_both_live": 0,
+                     "terms": [{"overlapping_writers": [], "not_the_holder": []}], "path_changes": [{"path": "vpn"}, {"path": "dx"}]},
+            "single": {"path_changes": [{"path": "vpn"}]},
+            "comparison": bench.compare_changes([(1.0, "vpn"), (5.0, "dx")], [(1.0, "vpn")]),
+        },
+    }
+    rows = dict(bench.summary_rows(scenarios))
+    assert rows["takeover: DX cut + holder SIGKILLed -> routes on VPN"] == "median 7.50 s, max 7.50 s (n=1)"
+    assert rows["takeover runs: overlapping_writers / a write by the wrong monitor"] == "0 / 0"
+    assert rows["pair: route-path changes"] == "2 (1 to VPN, 1 to DX)"
+    assert rows["pair: lease changes while both live; per-term breaches"] == "0; 0 (1 term)"
+    assert "same order: no" in rows["pair vs single over the same prefix"]
