@@ -206,6 +206,14 @@ def compare_changes(first, second, tolerance_s=MATCH_TOLERANCE_S):
     }
 
 
+def compare_runs(pair_changes, single_changes, prefix_s=None):
+    """``compare_changes`` of two runs' ``path_changes``; with ``prefix_s`` (the single run played only a
+    prefix of the schedule) both are cut at ``prefix_s``: after it each run saw a different network."""
+    def offsets(changes):
+        return [(change["offset_s"], change["path"]) for change in changes if prefix_s is None or change["offset_s"] <= prefix_s]
+    return compare_changes(offsets(pair_changes), offsets(single_changes))
+
+
 # --------------------------------------------------------------------------- the lab
 
 
@@ -429,9 +437,7 @@ def scenario_flapping(bench, args, note):
     single_schedule = schedule_prefix(schedule, single_s)
     result["single_prefix_s"] = single_s
     result["single"] = flap_run(bench, single_schedule, False, note)
-    pair_changes = [(change["offset_s"], change["path"]) for change in result["pair"]["path_changes"] if change["offset_s"] <= single_s]
-    single_changes = [(change["offset_s"], change["path"]) for change in result["single"]["path_changes"]]
-    result["comparison"] = compare_changes(pair_changes, single_changes)
+    result["comparison"] = compare_runs(result["pair"]["path_changes"], result["single"]["path_changes"], single_s if single_s < total_s else None)
     note("pair vs single (first %.0f s): %s" % (single_s, json.dumps(result["comparison"])))
     return result
 

@@ -124,3 +124,12 @@ def test_the_table_reads_the_scenarios_of_the_json():
     assert rows["pair: route-path changes"] == "2 (1 to VPN, 1 to DX)"
     assert rows["pair: lease changes while both live; per-term breaches"] == "0; 0 (1 term)"
     assert "same order: no" in rows["pair vs single over the same prefix"]
+
+
+def test_runs_are_compared_whole_or_both_cut_at_the_prefix():
+    pair = [{"offset_s": 10.0, "path": "vpn"}, {"offset_s": 601.0, "path": "dx"}]
+    single = [{"offset_s": 10.1, "path": "vpn"}, {"offset_s": 601.2, "path": "dx"}]
+    assert bench.compare_runs(pair, single)["counts"] == [2, 2]  # the failback after the last restore counts in both
+    assert bench.compare_runs(pair, single)["within_tolerance"]
+    cut = bench.compare_runs(pair, single[:1] + [{"offset_s": 130.0, "path": "dx"}], prefix_s=120.0)
+    assert cut["counts"] == [1, 1] and cut["within_tolerance"]
