@@ -40,6 +40,7 @@ In-process: ``record(...)``, ``requests(since=None)``, ``clear()``; thread-safe.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import deque
 
@@ -115,7 +116,7 @@ def requests_response(request):
     try:
         since_value = float(since)
     except ValueError:
-        return json_error(400, "InvalidParameterValue", '"since" must be a number of epoch seconds')
-    if since_value != since_value:  # NaN keeps nothing and says nothing: refuse it
+        since_value = math.nan
+    if math.isnan(since_value):  # NaN would keep nothing and say nothing: refuse it like any non-number
         return json_error(400, "InvalidParameterValue", '"since" must be a number of epoch seconds')
     return json_response(200, requests(since_value))
