@@ -59,7 +59,7 @@ from harness.bench import machine_info
 from harness.bench import plural
 from harness.bench import positive
 from harness.bench import proc_usage
-from harness.bench import raise_keyboard_interrupt
+from harness.bench import start_netns_benchmark
 from harness.bench import rounded
 from harness.bench import stats
 from harness.monitor import DX_TARGETS
@@ -70,7 +70,6 @@ from harness.monitor import daemon_environment
 from harness.monitor import deep_update
 from harness.netns import PYTHON
 from harness.netns import NetnsLab
-from harness.netns import netns_unavailable_reason
 from harness.paths import REPO_ROOT
 from harness.waiting import wait_for
 
@@ -810,11 +809,9 @@ def run_scenarios(bench, report, args):
 
 def main(argv=None):
     args = parse_args(argv)
-    reason = netns_unavailable_reason()
-    if reason:
-        print("setup error: this benchmark %s" % reason, file=sys.stderr)
-        return EXIT_SETUP
-    signal.signal(signal.SIGTERM, raise_keyboard_interrupt)
+    setup_error = start_netns_benchmark()
+    if setup_error is not None:
+        return setup_error
     report = Report(args, args.scenarios)
     report.note("scenarios: %s; expect roughly %.0f minutes" % (", ".join(args.scenarios), estimated_minutes(args)))
     workdir = tempfile.mkdtemp(prefix="lz-bench-")

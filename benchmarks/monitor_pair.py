@@ -48,14 +48,13 @@ from harness.bench import EXIT_SETUP
 from harness.bench import log_time
 from harness.bench import machine_info
 from harness.bench import positive
-from harness.bench import raise_keyboard_interrupt
+from harness.bench import start_netns_benchmark
 from harness.bench import rounded
 from harness.bench import stats
 from harness.monitor import METRICS_PORT
 from harness.monitor import MonitorLab
 from harness.monitor import static_routes
 from harness.netns import NetnsLab
-from harness.netns import netns_unavailable_reason
 from harness.paths import REPO_ROOT
 from harness.waiting import wait_for
 from tools.endpoint.writers import ROUTE_MUTATIONS
@@ -513,11 +512,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    reason = netns_unavailable_reason()
-    if reason:
-        print("setup error: this benchmark %s" % reason, file=sys.stderr)
-        return EXIT_SETUP
-    signal.signal(signal.SIGTERM, raise_keyboard_interrupt)
+    setup_error = start_netns_benchmark()
+    if setup_error is not None:
+        return setup_error
     started_wall = time.time()
     document = {"options": dict(vars(args)), "machine": machine_info(),
                 "coordination": {"lease_s": LEASE_S, "renew_interval_s": RENEW_INTERVAL_S, "max_clock_skew_s": MAX_CLOCK_SKEW_S},

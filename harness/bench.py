@@ -14,6 +14,7 @@ import datetime
 import importlib.metadata
 import os
 import platform
+import signal
 import subprocess
 import sys
 
@@ -132,3 +133,19 @@ def positive(kind):
 
 def raise_keyboard_interrupt(_signum, _frame):
     raise KeyboardInterrupt
+
+
+def start_netns_benchmark():
+    """What a benchmark in network namespaces does first: EXIT_SETUP (after saying why) when it cannot run, else None.
+
+    When it can run, SIGTERM is turned into KeyboardInterrupt, so the namespaces and
+    processes are cleaned up on the way out as after Ctrl-C.
+    """
+    from harness.netns import netns_unavailable_reason  # pylint: disable=import-outside-toplevel
+
+    reason = netns_unavailable_reason()
+    if reason:
+        print("setup error: this benchmark %s" % reason, file=sys.stderr)
+        return EXIT_SETUP
+    signal.signal(signal.SIGTERM, raise_keyboard_interrupt)
+    return None
