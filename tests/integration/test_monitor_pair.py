@@ -20,16 +20,16 @@ from __future__ import annotations
 
 import time
 
-import boto3
 import pytest
 
-from ansible_collections.localzones.failover.plugins.module_utils.coordination import schema
 from harness.aws import delete_faults
 from harness.aws import get_request_log
 from harness.aws import put_fault
 from harness.monitor import METRICS_PORT
 from harness.monitor import static_routes
 from harness.waiting import wait_for
+from tests.support.coordination_table import create_coordination_table
+from tests.support.coordination_table import dynamodb_client
 from tools.endpoint.writers import ROUTE_MUTATIONS
 from tools.endpoint.writers import overlapping_writers
 
@@ -54,16 +54,6 @@ MONITORS = {
 }
 
 
-def create_coordination_table(endpoint_url, region):
-    """The coordination table with the schema's keys (moto makes it ACTIVE at once)."""
-    dynamodb = boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url, aws_access_key_id="testing", aws_secret_access_key="testing")
-    dynamodb.create_table(
-        TableName=TABLE, BillingMode=schema.BILLING_MODE,
-        AttributeDefinitions=[{"AttributeName": schema.PARTITION_KEY, "AttributeType": "S"}, {"AttributeName": schema.SORT_KEY, "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": schema.PARTITION_KEY, "KeyType": "HASH"}, {"AttributeName": schema.SORT_KEY, "KeyType": "RANGE"}],
-    )
-
-
 class Pair:
     """A fresh world, the coordination table, and the two monitors' configurations and processes."""
 
@@ -71,7 +61,7 @@ class Pair:
         self.mlab = mlab
         self.world = mlab.fresh_world()
         self.ec2 = mlab.ec2()
-        create_coordination_table(mlab.endpoint_url, self.world.region)
+        create_coordination_table(dynamodb_client(mlab.endpoint_url, self.world.region), TABLE)
         self.daemons = {}
 
     def start(self, monitor_id):

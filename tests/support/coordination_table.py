@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import boto3
 
+from ansible_collections.localzones.failover.plugins.module_utils.aws.coordination_table import ATTRIBUTE_DEFINITIONS
+from ansible_collections.localzones.failover.plugins.module_utils.aws.coordination_table import KEY_SCHEMA
 from ansible_collections.localzones.failover.plugins.module_utils.coordination import schema
 from harness.aws import REGION
 
@@ -20,11 +22,7 @@ def dynamodb_client(endpoint_url, region=REGION):
 
 def create_coordination_table(client, table=TABLE):
     """The table as the provisioning makes it: partition key ``failover_group``, sort key ``record``, on demand."""
-    client.create_table(
-        TableName=table, BillingMode=schema.BILLING_MODE,
-        KeySchema=[{"AttributeName": schema.PARTITION_KEY, "KeyType": "HASH"}, {"AttributeName": schema.SORT_KEY, "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name in (schema.PARTITION_KEY, schema.SORT_KEY)],
-    )
+    client.create_table(TableName=table, BillingMode=schema.BILLING_MODE, KeySchema=KEY_SCHEMA, AttributeDefinitions=ATTRIBUTE_DEFINITIONS)
     return table
 
 

@@ -26,6 +26,7 @@ from ansible_collections.localzones.failover.plugins.module_utils.coordination.p
 from ansible_collections.localzones.failover.plugins.module_utils.errors import ValidationError
 from harness.monitor import route_changing_requests
 from harness.monitor import static_routes
+from tests.support.coordination_table import create_coordination_table
 from tests.support.fake_clock import FakeClock
 from tests.support.monitor_configs import document
 from tests.support.monitor_doubles import DOWN
@@ -34,7 +35,6 @@ from tests.support.monitor_doubles import Harness
 from tests.support.monitor_doubles import RecordingLog
 from tests.support.monitor_doubles import sample
 from tests.unit.plugins.module_utils.aws.test_coordination_endpoint import TABLE
-from tests.unit.plugins.module_utils.aws.test_coordination_endpoint import create_table
 
 WALL = 1_800_000_000.0
 STEP_S = 0.05
@@ -98,7 +98,7 @@ class Monitor:
 @pytest.fixture
 def table(ec2, ec2_endpoint):  # pylint: disable=unused-argument
     """The coordination table on a freshly reset endpoint (``ec2`` resets it)."""
-    create_table(patient_dynamodb_client(validate_document(document(endpoint_url=ec2_endpoint, coordination={"table": TABLE})), None))
+    create_coordination_table(patient_dynamodb_client(validate_document(document(endpoint_url=ec2_endpoint, coordination={"table": TABLE})), None), TABLE)
     return ec2_endpoint
 
 

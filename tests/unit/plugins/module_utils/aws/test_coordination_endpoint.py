@@ -19,6 +19,7 @@ from ansible_collections.localzones.failover.plugins.module_utils.aws.coordinati
 from ansible_collections.localzones.failover.plugins.module_utils.coordination import schema
 from ansible_collections.localzones.failover.plugins.module_utils.coordination.lease import lease_of
 from ansible_collections.localzones.failover.plugins.module_utils.errors import AwsApiError
+from tests.support.coordination_table import create_coordination_table
 
 pytestmark = pytest.mark.moto
 
@@ -27,21 +28,12 @@ GROUP = "group-1"
 LEASE_S = 8
 
 
-def create_table(client, table=TABLE):
-    """The table as the provisioning makes it: the schema's keys, on-demand."""
-    client.create_table(
-        TableName=table, BillingMode=schema.BILLING_MODE,
-        KeySchema=[{"AttributeName": schema.PARTITION_KEY, "KeyType": "HASH"}, {"AttributeName": schema.SORT_KEY, "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": schema.PARTITION_KEY, "AttributeType": "S"}, {"AttributeName": schema.SORT_KEY, "AttributeType": "S"}],
-    )
-
-
 @pytest.fixture
 def dynamodb(ec2_endpoint):
     """A DynamoDB client on a freshly reset endpoint, with the coordination table."""
     reset_server(ec2_endpoint)
     client = boto3.client("dynamodb", region_name=REGION, endpoint_url=ec2_endpoint, aws_access_key_id="testing", aws_secret_access_key="testing")
-    create_table(client)
+    create_coordination_table(client, TABLE)
     return client
 
 
