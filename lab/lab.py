@@ -127,10 +127,27 @@ def veth(role_a, device_a, role_b, device_b):
 
 def build_subnets():
     for subnet in topo.SUBNETS:
-        prefix = subnet.cidr.split("/")[1]
-        veth("vpc-router", subnet.router_device, subnet.host, "eth0")
-        add_address("vpc-router", subnet.router_device, "%s/%s" % (subnet.router_address, prefix))
-        add_address(subnet.host, "eth0", "%s/%s" % (subnet.host_address, prefix))
+        if subnet.bridged:
+            build_bridged_subnet(subnet)
+        else:
+            veth("vpc-router", subnet.router_device, subnet.host, "eth0")
+        add_address("vpc-router", subnet.router_device, "%s/%s" % (subnet.router_address, subnet.prefix))
+        for member in subnet.hosts:
+            add_address(member.name, "eth0", "%s/%s" % (member.address, subnet.prefix))
+
+
+def build_bridged_subnet(subnet):
+    """A subnet with several hosts: a bridge in the vpc-router (the subnet's one interface there), a port per host.
+
+    The router agent sees one device holding the subnet's .1, as for a one-host subnet
+    (lab/topology.py, Subnet): routed traffic from every host arrives on the bridge.
+    """
+    router = topo.namespace("vpc-router")
+    run(["ip", "-n", router, "link", "add", subnet.router_device, "type", "bridge"])
+    run(["ip", "-n", router, "link", "set", subnet.router_device, "up"])
+    for member in subnet.hosts:
+        veth("vpc-router", member.port_device, member.name, "eth0")
+        run(["ip", "-n", router, "link", "set", member.port_device, "master", subnet.router_device])
 
 
 def build_point_to_point_links():
@@ -168,11 +185,12 @@ def build_host_link(state):
 def configure_host_routes():
     """What each host's own routing table holds; the VPC router's is the router agent's work."""
     for subnet in topo.SUBNETS:
-        if subnet.host == "vpn-appliance":
-            # The appliance reaches on-premises through its tunnel; only the VPC goes to the VPC router.
-            in_namespace(subnet.host, ["ip", "route", "add", topo.VPC_CIDR, "via", subnet.router_address])
-        else:
-            in_namespace(subnet.host, ["ip", "route", "add", "default", "via", subnet.router_address])
+        for member in subnet.hosts:
+            if member.name == "vpn-appliance":
+                # The appliance reaches on-premises through its tunnel; only the VPC goes to the VPC router.
+                in_namespace(member.name, ["ip", "route", "add", topo.VPC_CIDR, "via", subnet.router_address])
+            else:
+                in_namespace(member.name, ["ip", "route", "add", "default", "via", subnet.router_address])
     in_namespace("onprem-host", ["ip", "route", "add", "default", "via", topo.VRRP_ADDRESS])
 
 

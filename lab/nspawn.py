@@ -20,7 +20,8 @@ Ansible reaches a host with the ``community.docker.nsenter`` connection and
 CLI (from the repository root)::
 
     python -m lab.nspawn up NAME --netns NS [--rootfs DIR] [--timeout S]
-    python -m lab.nspawn down NAME
+    python -m lab.nspawn down NAME          # orderly poweroff (the container's systemd stops every unit)
+    python -m lab.nspawn kill NAME          # power cut: SIGKILL, nothing inside gets to run again
     python -m lab.nspawn pid NAME
     python -m lab.nspawn exec NAME -- COMMAND...
     python -m lab.nspawn list
@@ -352,8 +353,8 @@ def up(name, netns, rootfs=None, timeout=60.0):
 
 def stop(host, timeout):
     """Power the host off; force it when it does not go in time. True when it went orderly."""
-    # SIGTERM makes systemd-nspawn ask the container's systemd to power off.
-    if signal_if_same(host.nspawn_pid, host.nspawn_start, signal.SIGTERM):
+    # SIGTERM makes systemd-nspawn ask the container's systemd to power off; no time for it, no SIGTERM (kill()).
+    if timeout > 0 and signal_if_same(host.nspawn_pid, host.nspawn_start, signal.SIGTERM):
         if wait_for_exit(host.nspawn_pid, host.nspawn_start, timeout) and not host.init_alive:
             return True
     # Killing PID 1 of the container ends every process in its PID namespace;
@@ -376,6 +377,24 @@ def down(name, timeout=20.0):
     was_running = host.alive
     if was_running:
         stop(host, timeout)
+    forget(name)
+    return was_running
+
+
+def kill(name):
+    """Cut host ``name``'s power: SIGKILL its init and systemd-nspawn at once, then forget it.
+
+    Unlike ``down``, no process inside gets a signal it can handle: a monitor on the host
+    cannot release its lease or flush anything, as when an instance fails or loses power.
+    False when nothing was running.
+    """
+    host = load(name)
+    if host is None:
+        forget(name)
+        return False
+    was_running = host.alive
+    if was_running:
+        stop(host, timeout=0)
     forget(name)
     return was_running
 
@@ -405,6 +424,13 @@ def _cmd_down(args):
     started = time.monotonic()
     if down(args.name, args.timeout):
         print("%s: down in %.2f s" % (args.name, time.monotonic() - started))
+    else:
+        print("%s: was not running" % args.name)
+
+
+def _cmd_kill(args):
+    if kill(args.name):
+        print("%s: killed (SIGKILL, no orderly shutdown)" % args.name)
     else:
         print("%s: was not running" % args.name)
 
@@ -440,6 +466,9 @@ def parse_args(argv):
     down_parser.add_argument("name")
     down_parser.add_argument("--timeout", type=float, default=20.0)
     down_parser.set_defaults(handler=_cmd_down)
+    kill_parser = commands.add_parser("kill", help="cut a host's power (SIGKILL, no orderly shutdown) and forget it")
+    kill_parser.add_argument("name")
+    kill_parser.set_defaults(handler=_cmd_kill)
     pid_parser = commands.add_parser("pid", help="print the init PID (ansible_nsenter_pid)")
     pid_parser.add_argument("name")
     pid_parser.set_defaults(handler=_cmd_pid)

@@ -53,22 +53,66 @@ LAN_NAMESPACE_ROLE = "lan"
 LAN_BRIDGE = "br0"
 
 
+# Linux interface names hold at most 15 characters (IFNAMSIZ 16 with the NUL).
+MAX_DEVICE_NAME = 15
+
+
+@dataclass(frozen=True)
+class SubnetHost:
+    """A host in a VPC subnet; ``port_device`` is its veth's end in the vpc-router when the subnet is bridged."""
+
+    name: str
+    address: str
+    port_device: str = ""
+
+
 @dataclass(frozen=True)
 class Subnet:
-    """A VPC subnet: one veth from the VPC router (its .1) to the host that lives in it."""
+    """A VPC subnet: the VPC router's .1 on ``router_device`` and the hosts that live in it.
+
+    A subnet with one host is one veth, ``router_device`` in the vpc-router to the host's
+    ``eth0``.  A subnet with more hosts (the probe subnet's two utility hosts) is a bridge
+    called ``router_device`` in the vpc-router, holding the .1, with one veth per host
+    (``port_device`` its bridge port).  Either way the subnet is ONE interface of the router
+    holding ONE address in its CIDR, which is what lab/router_agent.py maps a subnet to (its
+    ``ip rule iif <device>``): routed traffic from any host of a bridged subnet comes in on
+    the bridge.  Two veths sharing the gateway address instead would give two interfaces in
+    one CIDR, of which the agent's subnet_devices() would pick one, leaving the other host's
+    traffic without the subnet's route table.
+    """
 
     name: str
     cidr: str
     router_device: str
     router_address: str
-    host: str
-    host_address: str
+    hosts: tuple
+
+    @property
+    def host(self):
+        """The subnet's first host (the only one of an unbridged subnet)."""
+        return self.hosts[0].name
+
+    @property
+    def host_address(self):
+        return self.hosts[0].address
+
+    @property
+    def bridged(self):
+        return len(self.hosts) > 1
+
+    @property
+    def prefix(self):
+        return self.cidr.split("/")[1]
 
 
 SUBNETS = (
-    Subnet("publicsubnet1", "198.18.1.0/24", "sn-public1", "198.18.1.1", "vpn-appliance", "198.18.1.10"),
-    Subnet("privatesubnet1", "198.18.2.0/24", "sn-private1", "198.18.2.1", "workload", "198.18.2.10"),
-    Subnet("privatesubnet2", "198.18.3.0/24", "sn-private2", "198.18.3.1", "utility", "198.18.3.10"),
+    Subnet("publicsubnet1", "198.18.1.0/24", "sn-public1", "198.18.1.1", (SubnetHost("vpn-appliance", "198.18.1.10"),)),
+    Subnet("privatesubnet1", "198.18.2.0/24", "sn-private1", "198.18.2.1", (SubnetHost("workload", "198.18.2.10"),)),
+    # The probe subnet: two utility hosts, a monitor on each, one lease between them (issue 14).
+    Subnet("privatesubnet2", "198.18.3.0/24", "sn-private2", "198.18.3.1", (
+        SubnetHost("utility", "198.18.3.10", "sn2-utility"),
+        SubnetHost("utility-2", "198.18.3.11", "sn2-utility-2"),
+    )),
 )
 
 
@@ -87,13 +131,30 @@ LAN_PORTS = (
     LanPort("onprem-host", "lan-host", "198.19.0.10"),
 )
 
-HOSTS = ("vpc-router", "workload", "utility", "vpn-appliance", "onprem-dx", "onprem-vpn", "onprem-host")
+HOSTS = ("vpc-router", "workload", "utility", "utility-2", "vpn-appliance", "onprem-dx", "onprem-vpn", "onprem-host")
+# The hosts that run a monitor (the utility_instance role's instances, in index order).
+UTILITY_HOSTS = ("utility", "utility-2")
 PROBE_TARGET = "198.19.0.10"
 TEST_SERVICE_PORT = 7000
 
 
 def subnet_of(host):
-    return next(subnet for subnet in SUBNETS if subnet.host == host)
+    """The subnet ``host`` lives in."""
+    return next(subnet for subnet in SUBNETS if host in (member.name for member in subnet.hosts))
+
+
+def subnet_host(host):
+    """The SubnetHost record of ``host`` (its address, its bridge port)."""
+    return next(member for member in subnet_of(host).hosts if member.name == host)
+
+
+def router_port(host):
+    """The vpc-router's end of ``host``'s link: its bridge port, or the subnet's device when unbridged.
+
+    Setting it down isolates the host from everything (lab fault ``holder_isolate``).
+    """
+    subnet = subnet_of(host)
+    return subnet_host(host).port_device if subnet.bridged else subnet.router_device
 
 
 def namespace(role):
