@@ -3,7 +3,7 @@
 #
 #   bash lab/lab.sh up              build the topology, boot the hosts, start the EC2 endpoint and agents
 #   bash lab/lab.sh site            converge site.yml through the AWS inventory's path (provision + strongSwan + DX BGP + VRRP + monitor)
-#   bash lab/lab.sh fault FAULT     playbooks/lab_fault.yml: dx_down, dx_loss, dx_flap, vpn_down, restore
+#   bash lab/lab.sh fault FAULT     playbooks/lab_fault.yml: dx_down, dx_loss, dx_flap, vpn_down, holder_kill|poweroff|crash|isolate, restore
 #   bash lab/lab.sh demo            cut DX, fail over, restore, fail back; print the timeline
 #   bash lab/lab.sh drill           playbooks/drill.yml: the failover drill, report under results/drill/
 #   bash lab/lab.sh status          hosts, processes, BGP, the VPC router's rules
