@@ -7,7 +7,7 @@ One lab for the module (``lab up``, then ``site.yml`` through the lab inventory:
 instances, a monitor on each), removed at the end. Each scenario is the drill with
 ``-e lab_holder_fault=<fault>`` (roles/drill, ``drill_holder_fault``; the faults are
 ``lz_lab_holder_faults`` of inventories/lab/group_vars/all/lab.yml): the DX cut, the holder
-taken away right after it, and the drill's own judgement - the first route table on the VPN
+taken away just before it, and the drill's own judgement - the first route table on the VPN
 within ``lz_lab_holder_loss_bound_s`` (12 s) of the cut, the lease with another monitor after.
 ``isolate`` and ``kill`` give the old holder back (it becomes the standby); ``crash`` leaves
 its machine off, so it runs last. About 10 minutes (site.yml alone about 3).
