@@ -111,6 +111,9 @@ def test_each_direction_shows_only_its_own_outage_and_path_change(netns_lab, tmp
     assert not backward["ttl"]["distinguishable"]
     assert sender_a.end["ended_by"] == sender_b.end["ended_by"] == "stop_file"
 
+    print("past the end of their brackets: outage start %+.3f s, outage end %+.3f s, path change %+.3f s" % (
+        forward["loss_windows"][0]["start"] - dropped_at, forward["longest_outage_s"] - (restored_at - drop_started),
+        forward["ttl"]["changes"][0]["time"] - moved_at))
     # Where the analysis puts the outage and the path change: inside the brackets of their commands.
     assert drop_started - INTERVAL_S <= forward["loss_windows"][0]["start"] <= dropped_at + SLACK_S, (drop_started, dropped_at, forward)
     assert restore_started - dropped_at - 2 * INTERVAL_S <= forward["longest_outage_s"] <= restored_at - drop_started + SLACK_S, forward
