@@ -29,7 +29,8 @@ INTERVAL_S = 0.02
 A_SHORT, B_SHORT = "198.18.60.1", "198.18.60.2"
 A_LONG, R_A, R_B, B_LONG = "198.18.61.1", "198.18.61.2", "198.18.62.1", "198.18.62.2"
 DROP_S = 1.0
-# How late a loaded machine may run the flow's sender past a change the test bracketed.
+# How late a loaded machine may run the flow's sender past a change the test bracketed: measured
+# at most 0.018 s (load 4) and 0.011 s (beside a CPU hog, load 7); the test prints it.
 SLACK_S = 0.25
 
 

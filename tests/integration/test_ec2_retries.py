@@ -29,9 +29,9 @@ ONPREM = "198.19.0.0/24"
 FAULT_DELAY_MS = 200
 # How long a call that gets through its faults may take: botocore's standard backoff is the
 # behaviour (a random share of 1, 2, 4 s after throttling, of 50, 100 ms after a 5xx), so
-# the worst cases are 7.6 s (3 throttled answers) and 0.55 s (2 x 5xx), fault delays included;
-# measured 0.9-5.2 s and 0.45-0.5 s, idle and beside a CPU hog (sleeps, which load barely
-# lengthens). The bounds are 2x and 9x the worst case.
+# the waits add up to at most 7.6 s (3 throttled answers) and 0.55 s (2 x 5xx), fault delays
+# included; measured 2.1 and 2.7 s, 0.51 and 0.60 s (load 4; beside a CPU hog, load 7): sleeps,
+# which load barely lengthens. The bounds are 2x and 9x the longest waits.
 RETRIED_CALL_BOUND_S = {"RequestLimitExceeded": 15.0, "InternalError": 5.0}
 
 

@@ -62,7 +62,8 @@ def test_a_waiting_request_returns_at_the_change(lz_world):
         timer.join()
     waited = time.monotonic() - started
     assert status == 200 and body["version"] == before + 1
-    # Answered at the change (0.3 s; measured 0.31 s idle and loaded), not at the end of the 5 s wait.
+    print("answered %.3f s after the request, the change at %.1f s" % (waited, change_after_s))
+    # Answered at the change (0.3 s; measured 0.303-0.306 s, loaded or not), not at the end of the 5 s wait.
     assert change_after_s - 0.05 <= waited < wait_s / 2, waited
 
 
