@@ -160,9 +160,10 @@ def test_holder_killed_during_a_dx_outage_the_standby_takes_the_lease_and_fails_
     mlab.set_dx(up=False)
     wait_for(pair.on_vpn, 10, "the holder to fail over", 0.02)
     holder.wait_for_event("routes_converged", path="vpn")
+    before_restore = holder.mark()  # the holder logged routes_converged on DX at start already
     mlab.set_dx(up=True)
     wait_for(pair.on_dx, FAILBACK_HOLD_S + 10, "the holder to fail back", 0.02)
-    holder.wait_for_event("routes_converged", path="dx")
+    holder.wait_for_event("routes_converged", since=before_restore, path="dx")
     standby.wait_for_event("transition", to_path="dx")  # the standby followed DX both ways
     before_kill = pair.requests()
     assert summary(pair.route_calls(before_kill, "monitor-b")) == [], "the standby changed routes"
