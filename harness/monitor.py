@@ -275,14 +275,23 @@ class Daemon:
                 events.append({"event": "raw", "line": line})
         return events
 
-    def events(self, name, **fields):
-        """Log events called ``name`` whose fields include ``fields``."""
-        return [event for event in self.lines() if event.get("event") == name and all(event.get(key) == value for key, value in fields.items())]
+    def mark(self):
+        """A place in the log: pass it as ``since`` to see only the events logged after it.
 
-    def wait_for_event(self, name, timeout=10.0, interval=0.02, **fields):
-        """The first ``name`` event with ``fields``; fails when the process exits or time runs out."""
+        Take it before a step (a cut, a restore) and wait for that step's event, not for the
+        first such event the daemon ever logged (an earlier cut's, already there).
+        """
+        return len(self.lines())
+
+    def events(self, name, since=0, **fields):
+        """Log events called ``name`` whose fields include ``fields``, logged after the mark ``since``."""
+        return [event for event in self.lines()[since:]
+                if event.get("event") == name and all(event.get(key) == value for key, value in fields.items())]
+
+    def wait_for_event(self, name, timeout=10.0, interval=0.02, since=0, **fields):
+        """The first ``name`` event with ``fields`` after the mark ``since``; fails when the process exits or time runs out."""
         def found():
-            events = self.events(name, **fields)
+            events = self.events(name, since, **fields)
             if events:
                 return events[0]
             if self.process.poll() is not None:

@@ -29,7 +29,8 @@ INTERVAL_S = 0.02
 A_SHORT, B_SHORT = "198.18.60.1", "198.18.60.2"
 A_LONG, R_A, R_B, B_LONG = "198.18.61.1", "198.18.61.2", "198.18.62.1", "198.18.62.2"
 DROP_S = 1.0
-# How late a loaded machine may run the flow's sender past a change the test bracketed.
+# How late a loaded machine may run the flow's sender past a change the test bracketed: measured
+# at most 0.018 s (load 4) and 0.011 s (beside a CPU hog, load 7); the test prints it.
 SLACK_S = 0.25
 
 
@@ -111,6 +112,9 @@ def test_each_direction_shows_only_its_own_outage_and_path_change(netns_lab, tmp
     assert not backward["ttl"]["distinguishable"]
     assert sender_a.end["ended_by"] == sender_b.end["ended_by"] == "stop_file"
 
+    print("past the end of their brackets: outage start %+.3f s, outage end %+.3f s, path change %+.3f s" % (
+        forward["loss_windows"][0]["start"] - dropped_at, forward["longest_outage_s"] - (restored_at - drop_started),
+        forward["ttl"]["changes"][0]["time"] - moved_at))
     # Where the analysis puts the outage and the path change: inside the brackets of their commands.
     assert drop_started - INTERVAL_S <= forward["loss_windows"][0]["start"] <= dropped_at + SLACK_S, (drop_started, dropped_at, forward)
     assert restore_started - dropped_at - 2 * INTERVAL_S <= forward["longest_outage_s"] <= restored_at - drop_started + SLACK_S, forward

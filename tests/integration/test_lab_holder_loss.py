@@ -101,6 +101,7 @@ def test_the_standby_moves_the_routes_when_the_holder_is_lost_at_the_dx_cut(conv
     with open(reports[0], encoding="utf-8") as handle:
         summary = json.load(handle)["summary"]
     print("%s: route change %.2f s after the cut, longest outage %.2f s" % (fault, summary["route_change_s"], summary["longest_outage_s"]))
-    assert summary["route_change_s"] <= BOUND_S
     after = live_holder(lease_status())
     assert after is not None and after["monitor_id"] != before
+    # The time is the behaviour (the standby took over within the lease's bound), judged last.
+    assert summary["route_change_s"] <= BOUND_S

@@ -152,13 +152,17 @@ def test_propagated_routes_follow_the_dx_bgp_session(world):  # pylint: disable=
     assert seconds_until(lambda: propagated(world.ec2, world.prod_rtb_id) == [topo.ONPREM_CIDR], 15, 0.1) is not None
     set_dx(cut=True)
     try:
-        withdrawn = seconds_until(lambda: propagated(world.ec2, world.prod_rtb_id) == [], BGP_WITHDRAW_SECONDS + 5, 0.05)
-        assert withdrawn is not None and withdrawn <= BGP_WITHDRAW_SECONDS, withdrawn
+        # Waited for until well past the bound, so a slow run still shows whether it happened at all.
+        withdrawn = seconds_until(lambda: propagated(world.ec2, world.prod_rtb_id) == [], 3 * BGP_WITHDRAW_SECONDS, 0.05)
+        assert withdrawn is not None, "the propagated route was never withdrawn"
         assert seconds_until(lambda: kernel_route(router_table_of("sn-private2"), topo.ONPREM_CIDR) == "", ROUTE_WAIT_SECONDS) is not None
     finally:
         set_dx(cut=False)
     assert seconds_until(lambda: propagated(world.ec2, world.prod_rtb_id) == [topo.ONPREM_CIDR], 20, 0.1) is not None
     assert seconds_until(lambda: "via %s" % topo.DX_ONPREM_ADDRESS in kernel_route(router_table_of("sn-private2"), topo.ONPREM_CIDR), 5) is not None
+    print("silent DX cut: propagated route withdrawn after %.2f s" % withdrawn)
+    # The time is the behaviour: BFD, not the 90 s hold timer, ended the session.
+    assert withdrawn <= BGP_WITHDRAW_SECONDS, withdrawn
 
 
 def test_every_static_route_change_reaches_the_kernel(world):  # pylint: disable=redefined-outer-name

@@ -39,6 +39,25 @@ pytestmark = [pytest.mark.netns, pytest.mark.moto]
 
 FAILBACK_HOLD_S = 3
 RECONCILE_INTERVAL_S = 2  # MonitorLab.config
+# Waits for something that must happen: long enough that only a broken daemon runs out, so a
+# slow run still reaches the behaviour checks; a time that is the behaviour is judged after them.
+BEHAVIOUR_WAIT_S = 30
+# Time bounds that are the behaviour. Measured on this project's 2-core machine, with other test
+# runs on it (load 4) and again beside a CPU hog (load 7); the test prints each value.
+# A deleted route comes back at the next reconcile pass, at most RECONCILE_INTERVAL_S after the
+# delete by design (measured 1.9 s, a pass that had just run): a second interval of slack, 20x
+# the part that is not the interval's own wait.
+DRIFT_REPAIR_BOUND_S = 2 * RECONCILE_INTERVAL_S
+# A failover while a PutMetricData hangs: measured 0.84 s (load 4) and 0.57 s (hog), detection
+# and two CreateRoute; 4.8x. A failover that waited for the hung call would take 5 s or more.
+FAILOVER_BESIDE_A_HUNG_CALL_BOUND_S = 4.0
+# SIGTERM to exit while the final flush hangs: measured 2.1 s (load 4) and 2.4 s (hog), mostly the
+# stop's own bounded waits for its threads. Only 2x: a higher bound would let through a stop that
+# waited out one attempt of the hung call (CLOUDWATCH_INTERVAL_S / 2 = 5 s).
+STOP_BESIDE_A_HUNG_CALL_BOUND_S = 5.0
+# Probe rounds while the API is slow or hung: at least this share of the 10 per second cadence
+# (measured 0.95-0.99, load 4 and hog alike); a prober that waited for the API would manage a handful.
+PROBE_CADENCE_FLOOR = 0.5
 NO_ROUTE_CHANGES = {"CreateRoute": 0, "ReplaceRoute": 0, "DeleteRoute": 0}
 
 
@@ -202,8 +221,6 @@ def test_hard_failure_fails_over_then_fails_back_after_the_hold(mlab, world):
     assert daemon.wait_for_event("transition", to_path="dx")["reason"] == "dx_recovered"
     assert all_routes(ec2, world.probe_rtb_id) == probe_before
     assert route_changing_requests(mlab.endpoint_url) == {"CreateRoute": 4, "ReplaceRoute": 0, "DeleteRoute": 4}
-    # The hold is the behaviour: never earlier (a slow machine only makes it later).
-    assert failback_s >= FAILBACK_HOLD_S, "failed back %.2f s after the restore, before the %d s hold" % (failback_s, FAILBACK_HOLD_S)
 
     actions = daemon.events("route_action")
     assert len(actions) == 8 and all(action["outcome"] == "done" and action["latency_ms"] >= 0 for action in actions)
@@ -218,6 +235,9 @@ def test_hard_failure_fails_over_then_fails_back_after_the_hold(mlab, world):
     ]
     assert messages[0]["route_table_ids"] == [world.prod_rtb_id, second_rtb]
     daemon.assert_running()
+    print("failback %.2f s after the restore (hold %d s)" % (failback_s, FAILBACK_HOLD_S))
+    # The hold is the behaviour: never earlier (a slow machine only makes it later).
+    assert failback_s >= FAILBACK_HOLD_S, "failed back %.2f s after the restore, before the %d s hold" % (failback_s, FAILBACK_HOLD_S)
 
 
 @pytest.mark.parametrize("existing", ["both", "ipv4_only"])
@@ -247,13 +267,17 @@ def test_drift_is_repaired_within_the_reconcile_interval(mlab, world):
     wait_for(lambda: on_vpn(ec2, world), 5, "failover", 0.02)
     daemon.wait_for_event("routes_converged", path="vpn")
 
+    deleted = time.monotonic()
     ec2.delete_route(RouteTableId=world.prod_rtb_id, DestinationCidrBlock=world.onprem_cidrs[0])
-    # Within one reconcile interval, plus a second interval of slack for a loaded machine.
-    wait_for(lambda: on_vpn(ec2, world), 2 * RECONCILE_INTERVAL_S, "the deleted route to come back", 0.02)
+    wait_for(lambda: on_vpn(ec2, world), BEHAVIOUR_WAIT_S, "the deleted route to come back", 0.02)
+    repaired_s = time.monotonic() - deleted
     drift = daemon.wait_for_event("drift_detected")
     recreate = {"route_table_id": world.prod_rtb_id, "destination_cidr": world.onprem_cidrs[0], "action": "create", "target": world.vpn_eni_id}
     assert drift["actions"] == [recreate]
     assert daemon.scrape().value("lz_failover_drift_repairs_total") == 1
+    print("drift: the deleted route back after %.2f s" % repaired_s)
+    # Within one reconcile interval, plus a second interval of slack for a loaded machine.
+    assert repaired_s <= DRIFT_REPAIR_BOUND_S, "the deleted route came back %.2f s later" % repaired_s
 
 
 def test_foreign_route_is_reported_and_never_changed(mlab, world):
@@ -306,11 +330,10 @@ def test_api_faults_during_failover_are_retried_until_applied(mlab, world):
     assert metrics.value("lz_failover_routes_converged") == 1
     failed = [action for action in daemon.events("route_action") if action["outcome"] == "failed"]
     assert failed and all(action["action"] == "create" for action in failed)
-    # Probing never waits for the API: the faults cost seconds, and rounds went on through them
-    # (at half the 10 per second cadence at least, which a loaded machine keeps; a prober blocked
-    # by the API calls would manage a handful).
+    # Probing never waits for the API: the faults cost seconds, and rounds went on through them.
     rounds = counter(metrics, "lz_failover_probe_rounds_total") - rounds_before
-    assert rounds >= 0.5 * elapsed / 0.1, "probe rounds kept their cadence during the API faults (%d in %.1f s)" % (rounds, elapsed)
+    print("API faults: routes on the VPN %.1f s after the cut, %d probe rounds (%.2f of the cadence)" % (elapsed, rounds, rounds * 0.1 / elapsed))
+    assert rounds >= PROBE_CADENCE_FLOOR * elapsed / 0.1, "probe rounds kept their cadence during the API faults (%d in %.1f s)" % (rounds, elapsed)
 
 
 def test_sighup_rejects_a_bad_config_and_applies_a_good_one(mlab, world):
@@ -370,12 +393,15 @@ def test_every_cut_fails_over_and_every_restore_fails_back(mlab, world):
     daemon.wait_for_event("routes_converged", path="dx")
     cuts = 3
     for cut in range(1, cuts + 1):
+        # Each step waits for its own events, logged after its mark, never for an earlier cut's.
+        before_cut = daemon.mark()
         mlab.set_dx(up=False)
-        wait_for(lambda: on_vpn(ec2, world), 10, "failover %d" % cut, 0.01)
-        wait_for(lambda: len(daemon.events("routes_converged", path="vpn")) >= cut, 10, "routes converged on the VPN, cut %d" % cut, 0.02)
+        wait_for(lambda: on_vpn(ec2, world), BEHAVIOUR_WAIT_S, "failover %d" % cut, 0.01)
+        daemon.wait_for_event("routes_converged", BEHAVIOUR_WAIT_S, since=before_cut, path="vpn")
+        before_restore = daemon.mark()
         mlab.set_dx(up=True)
-        wait_for(lambda: static_routes(ec2, world.prod_rtb_id) == {}, 10, "failback %d" % cut, 0.02)
-        wait_for(lambda: len(daemon.events("routes_converged", path="dx")) >= cut + 1, 10, "routes converged on DX, restore %d" % cut, 0.02)
+        wait_for(lambda: static_routes(ec2, world.prod_rtb_id) == {}, BEHAVIOUR_WAIT_S, "failback %d" % cut, 0.02)
+        daemon.wait_for_event("routes_converged", BEHAVIOUR_WAIT_S, since=before_restore, path="dx")
     transitions = daemon.events("transition")
     assert [(event["from_path"], event["to_path"]) for event in transitions] == [("dx", "vpn"), ("vpn", "dx")] * cuts
     # The earlier cuts' lost rounds stay in the 10 s brownout window, so a later cut may be judged
@@ -440,7 +466,7 @@ def test_a_hung_cloudwatch_endpoint_delays_neither_probing_nor_failover_nor_stop
         wait_for(lambda: blackhole.connections, CLOUDWATCH_INTERVAL_S + 5, "the daemon to connect to the hung endpoint", 0.05)
         cut = time.monotonic()
         mlab.set_dx(up=False)
-        wait_for(lambda: on_vpn(ec2, world), 15, "failover while a PutMetricData hangs", 0.01)
+        wait_for(lambda: on_vpn(ec2, world), BEHAVIOUR_WAIT_S, "failover while a PutMetricData hangs", 0.01)
         failover_s = time.monotonic() - cut
         failed = daemon.wait_for_event("cloudwatch_failed", timeout=30)
         assert failed["code"] == "ReadTimeoutError" and failed["kept"] is True
@@ -448,14 +474,17 @@ def test_a_hung_cloudwatch_endpoint_delays_neither_probing_nor_failover_nor_stop
         metrics = daemon.scrape()
         rounds = counter(metrics, "lz_failover_probe_rounds_total") - rounds_before
         assert metrics.value("lz_failover_cloudwatch_backlog") > 0, "unsent data waits for the next flush"
-        # Time is the behaviour here, with a loaded machine's margin: neither waited for the hung call.
-        assert failover_s < 4, "failover took %.3f s while a PutMetricData hung" % failover_s
-        assert rounds >= 0.5 * elapsed / 0.1, "probe rounds kept their cadence (%d in %.1f s)" % (rounds, elapsed)
 
         stopping = time.monotonic()
         daemon.signal(signal.SIGTERM)
-        assert daemon.wait(10) == 0
-        assert time.monotonic() - stopping < 5, "a final flush into the blackhole does not hold the daemon up"
+        assert daemon.wait(BEHAVIOUR_WAIT_S) == 0
+        stop_s = time.monotonic() - stopping
         assert on_vpn(ec2, world), "stopping leaves the routes as they are"
+        print("beside a hung PutMetricData: failover %.2f s, %d probe rounds in %.1f s (%.2f of the cadence), stop %.2f s" % (
+            failover_s, rounds, elapsed, rounds * 0.1 / elapsed, stop_s))
+        # Time is the behaviour here, with a loaded machine's margin: none of them waited for the hung call.
+        assert failover_s < FAILOVER_BESIDE_A_HUNG_CALL_BOUND_S, "failover took %.3f s while a PutMetricData hung" % failover_s
+        assert rounds >= PROBE_CADENCE_FLOOR * elapsed / 0.1, "probe rounds kept their cadence (%d in %.1f s)" % (rounds, elapsed)
+        assert stop_s < STOP_BESIDE_A_HUNG_CALL_BOUND_S, "a final flush into the blackhole held the daemon up for %.2f s" % stop_s
     finally:
         blackhole.close()

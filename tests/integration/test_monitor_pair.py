@@ -43,9 +43,15 @@ MAX_CLOCK_SKEW_S = 0.25
 CALL_MARGIN_S = 0.5  # api.connect_timeout_s: the lease's call margin
 # 4 failed rounds of 0.1 s, each waiting up to 0.1 s for its echoes (MonitorLab.config's probe defaults).
 DETECTION_S = 0.5
-# Room for two Python processes, the endpoint and moto on a loaded 2-core machine.
+# Room for two Python processes, the endpoint and moto on a loaded 2-core machine. The takeover
+# itself is the behaviour (the lease runs out, the standby takes it and fails over): measured
+# 2.0-2.2 s with other test runs on the machine (load 4), 2.0-2.4 s beside a CPU hog (load 7);
+# the 8 s bound is 3.4x the slowest.
 MARGIN_S = 5.0
 TAKEOVER_BOUND_S = LEASE_S + RENEW_INTERVAL_S + MAX_CLOCK_SKEW_S + DETECTION_S + MARGIN_S
+# Waits for something that must happen: only a broken pair runs out, so a slow run still reaches
+# the behaviour checks; the takeover time is judged after them.
+BEHAVIOUR_WAIT_S = 30
 FAILBACK_HOLD_S = 3  # MonitorLab.config
 MONITORS = {
     # monitor_id: (access key id, metrics port)
@@ -154,31 +160,36 @@ def test_holder_killed_during_a_dx_outage_the_standby_takes_the_lease_and_fails_
     mlab.set_dx(up=False)
     wait_for(pair.on_vpn, 10, "the holder to fail over", 0.02)
     holder.wait_for_event("routes_converged", path="vpn")
+    before_restore = holder.mark()  # the holder logged routes_converged on DX at start already
     mlab.set_dx(up=True)
     wait_for(pair.on_dx, FAILBACK_HOLD_S + 10, "the holder to fail back", 0.02)
-    holder.wait_for_event("routes_converged", path="dx")
+    holder.wait_for_event("routes_converged", since=before_restore, path="dx")
     standby.wait_for_event("transition", to_path="dx")  # the standby followed DX both ways
     before_kill = pair.requests()
     assert summary(pair.route_calls(before_kill, "monitor-b")) == [], "the standby changed routes"
     assert summary(pair.route_calls(before_kill, "monitor-a")) == [("CreateRoute", 200)] * 2 + [("DeleteRoute", 200)] * 2
 
     # DX cut and the holder's host gone at the same moment.
+    # The standby observed the holder's failover above and logged its own routes_converged for it:
+    # wait for the one after the kill.
+    before_kill_log = standby.mark()
     mlab.set_dx(up=False)
     holder.kill()
     killed_at = time.time()
-    wait_for(pair.on_vpn, TAKEOVER_BOUND_S + 5, "the standby to fail over", 0.02)
+    wait_for(pair.on_vpn, BEHAVIOUR_WAIT_S, "the standby to fail over", 0.02)
     took_over_s = time.time() - killed_at
-    assert took_over_s <= TAKEOVER_BOUND_S, "the routes reached the VPN path %.1f s after the kill" % took_over_s
 
     acquired = standby.wait_for_event("lease_acquired")
     assert acquired["fencing"] == 2, "a new holder has the next fencing number: %s" % acquired
-    standby.wait_for_event("routes_converged", path="vpn")
+    standby.wait_for_event("routes_converged", since=before_kill_log, path="vpn")
     requests = pair.requests()
     assert summary(pair.route_calls(requests, "monitor-b")) == [("CreateRoute", 200)] * 2
     assert all(entry["end"] <= killed_at for entry in pair.route_calls(requests, "monitor-a"))
     pair.assert_taken_after_expiry(requests, "monitor-a", "monitor-b")
     pair.assert_one_writer_at_a_time()
     standby.assert_running()
+    print("takeover: routes on the VPN path %.2f s after the kill" % took_over_s)
+    assert took_over_s <= TAKEOVER_BOUND_S, "the routes reached the VPN path %.1f s after the kill" % took_over_s
 
 
 # --------------------------------------------------------------------------- the holder is cut off from the API
@@ -203,8 +214,8 @@ def test_holder_cut_off_from_the_api_stops_writing_and_the_standby_takes_over(ml
         wait_for(lambda: pair.route_calls(pair.requests(), "monitor-a"), 10, "the holder's first refused route call", 0.02)
         put_fault(mlab.endpoint_url, "*", "ServiceUnavailable", count=-1, access_key_id=holder_key, service="dynamodb")
         cut_at = time.time()
-    wait_for(pair.on_vpn, TAKEOVER_BOUND_S + 5, "the standby to fail over", 0.02)
-    assert time.time() - cut_at <= TAKEOVER_BOUND_S
+    wait_for(pair.on_vpn, BEHAVIOUR_WAIT_S, "the standby to fail over", 0.02)
+    took_over_s = time.time() - cut_at
     assert standby.wait_for_event("lease_acquired")["fencing"] == 2
     standby.wait_for_event("routes_converged", path="vpn")
 
@@ -235,3 +246,5 @@ def test_holder_cut_off_from_the_api_stops_writing_and_the_standby_takes_over(ml
     pair.assert_one_writer_at_a_time()
     holder.assert_running()
     standby.assert_running()
+    print("takeover: routes on the VPN path %.2f s after the cut-off" % took_over_s)
+    assert took_over_s <= TAKEOVER_BOUND_S, "the routes reached the VPN path %.1f s after the holder was cut off" % took_over_s

@@ -31,7 +31,10 @@ from harness.aws import put_fault
 pytestmark = pytest.mark.moto
 
 THROTTLING_S = 3.0
-# The goal is 2 s from the API answering again to the plan's last call; CI runs on 2 loaded cores.
+# The time is the behaviour (issue 15's goal: 2 s from the API answering again to the plan's last
+# call). The pacer waits at most 1 s (jittered) before a throttled call runs again; measured
+# 0.15-0.48 s (load 4) and 0.55 s (beside a CPU hog, load 7), and by benchmarks/throttle_recovery.py
+# median 0.53 s, max 0.72 s: 2.5 s is 3.5x the slowest seen.
 RECOVERY_LIMIT_S = 2.5
 
 
@@ -72,6 +75,7 @@ def test_a_switch_completes_soon_after_a_throttling_episode(ec2, lz_world, ec2_e
     outcomes, last_call_done = finished[0]
     assert [outcome.outcome for outcome in outcomes] == ["done"] * 4
     assert pacer.throttled > 0
-    assert last_call_done - cleared < RECOVERY_LIMIT_S
     after = load_snapshot(ec2, tables, lz_world.onprem_cidrs, lz_world.vpn_eni_id)
     assert path_of(after.tables, after.destinations, after.ownership) == PATH_VPN
+    print("the plan ended %.2f s after the throttling" % (last_call_done - cleared))
+    assert last_call_done - cleared < RECOVERY_LIMIT_S, "the plan ended %.2f s after the throttling" % (last_call_done - cleared)
