@@ -68,7 +68,7 @@ class SkipGate:
         self.record(report)
 
     def pytest_collection_finish(self, session):
-        problems = ["%s was skipped while collected: %s" % (nodeid, reason) for _, nodeid, reason in self.unexpected()]
+        problems = ["%s was skipped while collected: %s" % (nodeid, reason) for _kind, nodeid, reason in self.unexpected()]
         problems.extend(prerequisites.modules_the_tests_cannot_import(sorted({str(item.path) for item in session.items})))
         if problems:
             pytest.exit("CI=true and a test module cannot run here:\n  " + "\n  ".join(problems) + "\n" + HOW_TO_FIX,

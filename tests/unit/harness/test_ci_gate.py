@@ -71,7 +71,7 @@ def fixture_inner(pytester, monkeypatch):
     monkeypatch.delenv("CI", raising=False)
 
     def run(**files):
-        pytester.makepyfile(**{name: source for name, source in files.items()})
+        pytester.makepyfile(**files)
         result = pytester.runpytest("-p", "harness.ci_gate", "-p", "no:cacheprovider", "-rs")
         return result, "\n".join(result.outlines + result.errlines)
 
