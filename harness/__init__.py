@@ -15,7 +15,8 @@ never through ``sys.path`` edits:
 * ``monitor``: the monitor daemon's namespace lab, used by the integration tests and by
   benchmarks/monitor_failover.py;
 * ``bench``: what both benchmarks report with (machine facts, statistics, exit codes);
-* ``prerequisites``: what scripts/setup.sh promises, checked before a CI run.
+* ``prerequisites``: what scripts/setup.sh promises, checked before a CI run;
+  ``ci_gate``: the pytest plugin that checks it under ``CI=true`` and fails a CI run with a skip.
 
 The failover lab itself (``lab``) and the benchmarks (``benchmarks``) are packages beside
 this one, started with ``python -m lab.lab`` and ``python -m benchmarks.<name>``.

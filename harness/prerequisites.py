@@ -5,21 +5,24 @@
 
 Tests that need root, a tool or a package skip when it is missing, which is right on a
 developer's laptop and wrong in CI: there a skip means a setup step broke, and the run
-must not pass green. Under ``CI=true`` (``.ci/run``) tests/conftest.py therefore
+must not pass green. Under ``CI=true`` (``.ci/run``) the pytest plugin harness/ci_gate.py
+therefore refuses to start when anything setup.sh installs is missing
+(``missing_prerequisites``): root, every Debian package of its ``APT_PACKAGES`` list,
+every pinned Python distribution of requirements/test.txt (and the files it includes; in
+the virtualenv of another ansible-core line, that line's requirement file), and every
+tool the namespace and lab tests look for (so a tool setup.sh forgot shows up here too).
+Once the tests are collected it also refuses to run them when a module that one of them
+imports through ``pytest.importorskip`` cannot be imported (``modules_the_tests_cannot_import``).
 
-* refuses to start when anything setup.sh installs is missing (``missing_prerequisites``):
-  root, every Debian package of its ``APT_PACKAGES`` list, every pinned Python
-  distribution of requirements/test.txt (and the files it includes; in the virtualenv of
-  another ansible-core line, that line's requirement file), and every tool the
-  namespace and lab tests look for (so a tool setup.sh forgot shows up here too);
-* fails the run when a test skips anyway (``SkipLedger``).
-
-Both read setup.sh and the requirement files themselves, so a package added there is
-checked here without a second list to keep in step.
+All of it is read from setup.sh, the requirement files, the harness's own tool lists and
+the tests' own ``importorskip`` calls, so a prerequisite added there is checked here
+without a second list to keep in step.
 """
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import os
 import re
 import shutil
@@ -27,20 +30,14 @@ import subprocess
 import sys
 from importlib import metadata
 
-# harness.paths, not harness.netns: conftest.py loads this module before pytest registers
-# netns as a plugin, and an earlier import would keep its asserts from being rewritten.
+# harness.paths only: the harness's tool lists are imported when they are checked
+# (tools_the_tests_need), so this module never imports a fixture module ahead of pytest,
+# which would keep that module's asserts from being rewritten.
 from harness.paths import REPO_ROOT
 
 SETUP_SCRIPT = os.path.join(REPO_ROOT, "scripts", "setup.sh")
 TEST_REQUIREMENTS = os.path.join(REPO_ROOT, "requirements", "test.txt")
 
-# Skips CI accepts, by node ID prefix, each with the reason it cannot run on the CI machine.
-# Empty on purpose: every test runs in CI. Add an entry only with that reason written down.
-CI_SKIP_ALLOWED = {}
-
-
-def running_in_ci():
-    return os.environ.get("CI", "").strip().lower() == "true"
 
 
 def setup_apt_packages(script=SETUP_SCRIPT):
@@ -107,6 +104,12 @@ def wrong_distributions(pins):
     return problems
 
 
+def debian_package_problems():
+    if shutil.which("dpkg-query") is None:
+        return ["dpkg-query is not on PATH: the Debian packages of scripts/setup.sh cannot be checked (CI is a Debian 12 machine)"]
+    return ["Debian package %s is not installed" % package for package in missing_apt_packages(setup_apt_packages())]
+
+
 def tools_the_tests_need():
     # Imported here: harness.hosts pulls in the lab package, which only this check needs.
     from harness.hosts import LAB_TOOLS  # pylint: disable=import-outside-toplevel
@@ -121,29 +124,40 @@ def missing_prerequisites():
     if os.geteuid() != 0:
         problems.append("not root: the namespace and lab tests need root")
     problems.extend("tool %s is not on PATH" % tool for tool in tools_the_tests_need() if shutil.which(tool) is None)
-    problems.extend("Debian package %s is not installed" % package for package in missing_apt_packages(setup_apt_packages()))
+    problems.extend(debian_package_problems())
     problems.extend("Python distribution %s" % problem for problem in wrong_distributions(pinned_requirements(requirements_of_this_interpreter())))
     return problems
 
 
-class SkipLedger:
-    """The skips of one session; under CI any skip not in ``allowed`` fails the run."""
+def modules_imported_or_skipped(source_files):
+    """The modules ``source_files`` import through ``importorskip`` calls with a literal name, sorted, each once.
 
-    def __init__(self, allowed):
-        self.allowed = dict(allowed)
-        self.skips = []
-
-    def record(self, report):
-        # An xfail is reported as skipped too; it is an expected failure, not a test that did not run.
-        if report.skipped and not hasattr(report, "wasxfail"):
-            self.skips.append((report.nodeid, skip_reason(report)))
-
-    def unexpected(self):
-        return [(nodeid, reason) for nodeid, reason in self.skips if not any(nodeid.startswith(prefix) for prefix in self.allowed)]
+    Read from the syntax tree, so a call written inside a string (a test of this check) does not count.
+    """
+    names = set()
+    for path in source_files:
+        with open(path, encoding="utf-8") as handle:
+            tree = ast.parse(handle.read(), filename=path)
+        names.update(node.args[0].value for node in ast.walk(tree) if is_importorskip_of_a_name(node))
+    return sorted(names)
 
 
-def skip_reason(report):
-    longrepr = report.longrepr
-    if isinstance(longrepr, tuple) and len(longrepr) == 3:
-        return str(longrepr[2])
-    return str(longrepr)
+def is_importorskip_of_a_name(node):
+    if not isinstance(node, ast.Call) or not node.args:
+        return False
+    called = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
+    first = node.args[0]
+    return called == "importorskip" and isinstance(first, ast.Constant) and isinstance(first.value, str)
+
+
+def importable(name):
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ImportError:  # a parent package of a dotted name is missing
+        return False
+
+
+def modules_the_tests_cannot_import(source_files):
+    """One line for each module ``source_files`` importorskip that this interpreter cannot import."""
+    return ["Python module %s cannot be imported (a test imports it with pytest.importorskip)" % name
+            for name in modules_imported_or_skipped(source_files) if not importable(name)]
