@@ -125,6 +125,12 @@ class Routers:
         listing = json.loads(self.lab.run_in(self.lan, ["nft", "-j", "list", "counters", "table", "bridge", GATEWAY_COUNTERS_TABLE]).stdout)
         return {item["counter"]["name"]: item["counter"]["packets"] for item in listing["nftables"] if "counter" in item}
 
+    def ping_gateway(self, count=3):
+        """Ping the gateway address from the LAN client; what the bridge counted meanwhile (``gateway_traffic``)."""
+        before = self.gateway_traffic()
+        self.lab.run_in(self.lan, ["ping", "-n", "-q", "-c", str(count), "-i", "0.2", "-W", "1", VIP], check=False)
+        return traffic_between(before, self.gateway_traffic())
+
     def router_mac(self, side):
         return self.hosts[side].read_file("/sys/class/net/lan0/address").decode().strip()
 
@@ -146,6 +152,19 @@ class Routers:
 def traffic_between(before, after):
     """What ``Routers.gateway_traffic`` counted from ``before`` to ``after``."""
     return {name: after[name] - before[name] for name in after}
+
+
+def assert_gateway_answered_by(routers, side, count=3):
+    """The LAN client pings the gateway address: every echo went to ``side``'s router alone, which answered it.
+
+    Checks the traffic, not the VRRP state: the client's neighbour entry for the gateway names that
+    router's MAC (a stale one would send the echoes to the old owner).
+    """
+    other = "vpn" if side == "dx" else "dx"
+    traffic = routers.ping_gateway(count)
+    expected = {"requests_" + side: count, "replies_" + side: count, "requests_" + other: 0, "replies_" + other: 0}
+    assert traffic == expected, ("the LAN client's echoes to the gateway address were not all answered by the %s router" % side, traffic)
+    assert routers.client_gateway_mac() == routers.router_mac(side), "the LAN client sends the gateway's frames elsewhere than the %s router" % side
 
 
 def file_digest(host, path):
