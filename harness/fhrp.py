@@ -12,6 +12,9 @@ Topology (routers are systemd-nspawn containers in their own namespaces, harness
 
 The gateway address 198.18.30.1 is shared with VRRPv3 and 0.1 s adverts; the DX router has
 priority 150 and, unless its host variables say otherwise, pings the DX peer as its DX check.
+
+``Routers.gateway_traffic`` tells which router the LAN client's traffic to the gateway address
+really went through (nftables counters on the bridge ports), not only which one says MASTER.
 """
 
 from __future__ import annotations
@@ -38,6 +41,20 @@ INSTANCE = "lan_gateway"
 STATE_FILE = "/var/lib/lz-fhrp/%s.state" % INSTANCE
 CONFIG_FILE = "/etc/keepalived/keepalived.conf"
 SERVICE = "keepalived.service"
+# Counters on the LAN bridge, per router port: the client's echo requests to the gateway address the
+# bridge sent to that router, and the echo replies from the gateway address that came from it.
+# prerouting/postrouting see the frames of the bridge's own address (the client) too.
+GATEWAY_COUNTERS_TABLE = "lzt_gw"
+GATEWAY_COUNTERS = """add table bridge {table}
+add counter bridge {table} requests_dx
+add counter bridge {table} requests_vpn
+add counter bridge {table} replies_dx
+add counter bridge {table} replies_vpn
+add chain bridge {table} pre {{ type filter hook prerouting priority 0; policy accept; }}
+add chain bridge {table} post {{ type filter hook postrouting priority 0; policy accept; }}
+add rule bridge {table} post ip daddr {vip} icmp type echo-request counter name oifname map {{ "p-dx" : "requests_dx", "p-vpn" : "requests_vpn" }}
+add rule bridge {table} pre ip saddr {vip} icmp type echo-reply counter name iifname map {{ "p-dx" : "replies_dx", "p-vpn" : "replies_vpn" }}
+""".format(table=GATEWAY_COUNTERS_TABLE, vip=VIP)
 PLAYBOOK = """---
 - name: Share the on-premises gateway address
   hosts: routers
@@ -99,6 +116,29 @@ class Routers:
         holders = [side for side in self.hosts if self.has_vip(side)]
         return holders[0] if len(holders) == 1 else None
 
+    def count_gateway_traffic(self):
+        """Start the LAN bridge's per-router counters of echoes to and from the gateway address."""
+        self.lab.run_in(self.lan, ["nft", "-f", "-"], input_text=GATEWAY_COUNTERS)
+
+    def gateway_traffic(self):
+        """The counters so far: {"requests_dx": n, "requests_vpn": n, "replies_dx": n, "replies_vpn": n}."""
+        listing = json.loads(self.lab.run_in(self.lan, ["nft", "-j", "list", "counters", "table", "bridge", GATEWAY_COUNTERS_TABLE]).stdout)
+        return {item["counter"]["name"]: item["counter"]["packets"] for item in listing["nftables"] if "counter" in item}
+
+    def ping_gateway(self, count=3):
+        """Ping the gateway address from the LAN client; what the bridge counted meanwhile (``gateway_traffic``)."""
+        before = self.gateway_traffic()
+        self.lab.run_in(self.lan, ["ping", "-n", "-q", "-c", str(count), "-i", "0.2", "-W", "1", VIP], check=False)
+        return traffic_between(before, self.gateway_traffic())
+
+    def router_mac(self, side):
+        return self.hosts[side].read_file("/sys/class/net/lan0/address").decode().strip()
+
+    def client_gateway_mac(self):
+        """The link-layer address the LAN client sends the gateway address's frames to (None without an entry)."""
+        fields = self.lab.run_in(self.lan, ["ip", "neigh", "show", VIP, "dev", "br0"]).stdout.split()
+        return fields[fields.index("lladdr") + 1] if "lladdr" in fields else None
+
     def stable_master(self, side, seconds=1.0):
         """True when ``side`` alone held the address and was MASTER for ``seconds`` of polling."""
         deadline = time.monotonic() + seconds
@@ -107,6 +147,24 @@ class Routers:
                 return False
             time.sleep(0.1)
         return True
+
+
+def traffic_between(before, after):
+    """What ``Routers.gateway_traffic`` counted from ``before`` to ``after``."""
+    return {name: after[name] - before[name] for name in after}
+
+
+def assert_gateway_answered_by(routers, side, count=3):
+    """The LAN client pings the gateway address: every echo went to ``side``'s router alone, which answered it.
+
+    Checks the traffic, not the VRRP state: the client's neighbour entry for the gateway names that
+    router's MAC (a stale one would send the echoes to the old owner).
+    """
+    other = "vpn" if side == "dx" else "dx"
+    traffic = routers.ping_gateway(count)
+    expected = {"requests_" + side: count, "replies_" + side: count, "requests_" + other: 0, "replies_" + other: 0}
+    assert traffic == expected, ("the LAN client's echoes to the gateway address were not all answered by the %s router" % side, traffic)
+    assert routers.client_gateway_mac() == routers.router_mac(side), "the LAN client sends the gateway's frames elsewhere than the %s router" % side
 
 
 def file_digest(host, path):

@@ -12,7 +12,9 @@ watcher there). The module runs check mode on the fresh routers, then converges 
 tests then run in file order: FAULT until the routes exist, MASTER with them, the gateway moves
 when a route leaves or the DX link goes down and comes back after the preempt delay, a killed
 watcher, a hung one, a watcher that cannot read the routing table, a second run, and bad
-settings. Times are printed, not asserted (generous timeouts only).
+settings. Times are printed, not asserted (generous timeouts only). After each move the LAN client
+pings the gateway address and the LAN bridge's counters show which router answered
+(harness/fhrp.py's ``assert_gateway_answered_by``), not only which one says MASTER.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from harness.waiting import wait_for
 from harness.hosts import assert_succeeded
 from harness.fhrp import CONFIG_FILE
 from harness.fhrp import DX_PEER
+from harness.fhrp import assert_gateway_answered_by
 from harness.fhrp import file_digest
 from harness.fhrp import router_lab
 from harness.fhrp import router_vars
@@ -115,6 +118,7 @@ def routers(tmp_path_factory):
         lab.fresh_check_mode = fresh_check_mode(lab)
         run = lab.apply()
         assert_succeeded(run, *lab.hosts.values())
+        lab.count_gateway_traffic()
         print("first converge with check routes: %.1f s" % run.seconds)
         yield lab
 
@@ -132,6 +136,7 @@ def test_without_the_routes_the_dx_router_stays_in_fault(routers):  # pylint: di
                       "the watcher to report both routes missing")
     assert dx_state(routers) == "FAULT" and routers.master() == "vpn"
     assert track_file(routers) == b"1\n"
+    assert_gateway_answered_by(routers, "vpn")
     # Keep the track file where a reboot clears it.
     assert dx(routers).run(["test", "-e", "/var/lib/lz-fhrp/dx-routes"], check=False).returncode != 0
     config = dx(routers).read_file(CONFIG_FILE).decode()
@@ -157,6 +162,7 @@ def test_the_bird_route_makes_the_dx_router_master(routers):  # pylint: disable=
     wait_dx_master(routers, "the DX router to take the gateway once the route is in")
     assert routers.state("vpn")["state"] == "BACKUP"
     assert track_file(routers) == b"0\n"
+    assert_gateway_answered_by(routers, "dx")
     print("route added -> DX router MASTER: %.2f s (preempt delay %s s)" % (routers.state("dx")["time"] - added_at, PREEMPT_DELAY))
 
 
@@ -169,11 +175,13 @@ def test_the_route_leaving_moves_the_gateway_and_its_return_brings_it_back(route
     assert watcher_says(routers, "(left: %s)" % PREFIX)
     # Longer than the preempt delay: the gateway must stay on the VPN router while the route is missing.
     assert routers.stable_master("vpn", PREEMPT_DELAY + 1.0), "the gateway moved back while the route was still missing"
+    assert_gateway_answered_by(routers, "vpn")
     restored_at = time.time()
     add_route(routers)
     wait_dx_master(routers, "the DX router to take the gateway back")
     timings["dx_master_again"] = routers.state("dx")["time"] - restored_at
     assert watcher_says(routers, "(came back: %s)" % PREFIX)
+    assert_gateway_answered_by(routers, "dx")
     print("check routes: %s" % json.dumps({key: round(value, 3) for key, value in timings.items()}))
 
 
@@ -189,6 +197,7 @@ def test_the_dx_link_going_down_moves_the_gateway_without_a_route_event(routers)
         wait_vpn_master(routers, "the VPN router to take over when the DX link went down")
         assert dx_state(routers) == "FAULT" and track_file(routers) == b"1\n"
         assert watcher_says(routers, "(left: %s, %s)" % (PREFIX, SECOND_PREFIX))
+        assert_gateway_answered_by(routers, "vpn")
         print("dx0 down -> VPN router MASTER: %.2f s" % (routers.state("vpn")["time"] - down_at))
     finally:
         host.run(["ip", "link", "set", "dx0", "up"])
