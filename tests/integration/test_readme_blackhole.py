@@ -1,6 +1,7 @@
 """The README's blackhole cases ("What the collection may change: ownership"), end to end as a user gets them:
 routes made through the endpoint, the interface then deleted so EC2 (the fidelity endpoint) reports the routes
-as ``blackhole``, lz_route_failover run by Ansible itself, and the command the README names run by the AWS CLI.
+as ``blackhole``, lz_route_failover run by Ansible itself, the monitor's actuator in process (a fake clock, no
+thread), and the command the README names run by the AWS CLI.
 
 The planning rules are unit-tested (tests/unit/plugins/module_utils/routes), the module in-process
 (tests/unit/plugins/modules/test_route_failover_review.py) and the message of a blackholed conflict through
@@ -19,6 +20,10 @@ import subprocess
 
 import pytest
 
+from lz_failover_monitor.actuator import Actuator
+from lz_failover_monitor.aws import ec2_client
+from lz_failover_monitor.config import validate_document
+from lz_failover_monitor.metrics import Metrics
 from harness.aws import delete_request_log
 from harness.aws import get_request_log
 from harness.paths import REPO_ROOT
@@ -32,6 +37,8 @@ from tests.integration.test_route_failover_modules import old_appliance_eni
 from tests.integration.test_route_failover_modules import put_routes
 from tests.integration.test_route_failover_modules import run_module
 from tests.integration.test_route_failover_modules import static_targets
+from tests.support.fake_clock import FakeClock
+from tests.support.monitor_doubles import RecordingLog
 
 pytestmark = pytest.mark.moto
 
@@ -60,6 +67,15 @@ def readme_clear_command_pattern():
         else:
             words.append(re.escape(word))
     return r"\s".join(words)
+
+
+def former_appliance_blackholes(ec2, world):
+    """The routes of a replaced, formerly tagged appliance whose interface was then deleted; return that interface's ID."""
+    former = old_appliance_eni(ec2, world)
+    put_routes(ec2, world.prod_rtb_id, former)
+    ec2.delete_network_interface(NetworkInterfaceId=former)  # its tag went with it: the owner cannot be verified
+    assert route_states(ec2, world.prod_rtb_id) == {ONPREM: (former, "blackhole"), ONPREM6: (former, "blackhole")}
+    return former
 
 
 def aws_cli(endpoint_url, command):
@@ -117,10 +133,7 @@ def test_readme_blackholed_route_of_a_former_appliance_is_cleared_by_the_command
     or if a blackholed foreign route is taken as ours (find_conflicts skipping blackholes: the failback deletes it).
     """
     rtb = lz_world.prod_rtb_id
-    former = old_appliance_eni(ec2, lz_world)
-    put_routes(ec2, rtb, former)
-    ec2.delete_network_interface(NetworkInterfaceId=former)  # its tag went with it: the owner cannot be verified
-    assert route_states(ec2, rtb) == {ONPREM: (former, "blackhole"), ONPREM6: (former, "blackhole")}
+    former_appliance_blackholes(ec2, lz_world)
 
     delete_request_log(lz_world.endpoint_url)
     refused = run_module(lz_world, "lz_route_failover", failover_args(lz_world, "dx"))
@@ -141,3 +154,39 @@ def test_readme_blackholed_route_of_a_former_appliance_is_cleared_by_the_command
 
     again = run_module(lz_world, "lz_route_failover", failover_args(lz_world, "vpn"))
     assert [(a["action"], a["outcome"]) for a in again["actions"]] == [("create", "done")] * 2, "the failover works again"
+
+
+@pytest.mark.skipif(shutil.which("aws") is None, reason="the AWS CLI (aws) is not installed: the logged command cannot be run")
+def test_readme_monitor_logs_the_command_and_fails_over_once_it_is_run(ec2, lz_world):
+    """README: the monitor's ``route_conflict`` log names the command that clears a blackholed conflict.  With DX
+    down the monitor wants the VPN; until the command is run it changes nothing, attempt after attempt; once it
+    is run, the next attempt fails over.
+
+    Fails if the monitor's actuator applies a plan despite a conflict (a route call before the command), logs the
+    conflict without its ``clear_command``, or does not converge once the conflict is gone.
+    """
+    former_appliance_blackholes(ec2, lz_world)
+    config = validate_document({
+        "region": lz_world.region, "endpoint_url": lz_world.endpoint_url, "route_table_ids": [lz_world.prod_rtb_id],
+        "destination_cidrs": list(lz_world.onprem_cidrs), "vpn_eni_id": lz_world.vpn_eni_id, "probe_route_table_id": lz_world.probe_rtb_id,
+        "probe": {"targets": ["198.19.0.10"]}, "reconcile_interval_s": 30, "api": {"max_attempts": 1, "retry_backoff_max_s": 10},
+    })
+    log = RecordingLog()
+    actuator = Actuator(config, log, Metrics(), client_factory=ec2_client, clock=FakeClock().monotonic, rng=lambda: 1.0)
+    delete_request_log(lz_world.endpoint_url)
+    actuator.attempt(config, None)
+    actuator.set_desired("vpn")
+    for _ in range(2):
+        actuator.attempt(config, "vpn")
+    assert writes_since_cleared(lz_world.endpoint_url)[0] == [] and not actuator.book.converged, "a conflict changes nothing"
+    logged = log.named("route_conflict")[-1]
+    commands = [conflict["clear_command"] for conflict in logged["conflicts"]]
+    assert len(commands) == 2 and all(command in logged["message"] for command in commands)
+
+    for command in commands:
+        completed = aws_cli(lz_world.endpoint_url, command)
+        assert completed.returncode == 0, (command, completed.stderr)
+    actuator.attempt(config, "vpn")
+    assert actuator.book.converged and actuator.book.applied == "vpn"
+    assert route_states(ec2, lz_world.prod_rtb_id) == {ONPREM: (lz_world.vpn_eni_id, "active"), ONPREM6: (lz_world.vpn_eni_id, "active")}
+    assert writes_since_cleared(lz_world.endpoint_url)[0] == ["DeleteRoute", "DeleteRoute", "CreateRoute", "CreateRoute"]
