@@ -15,8 +15,9 @@ One file per emulated behaviour (each module's docstring says what moto does,
 what the endpoint changes, and what still differs from EC2):
 
 * ``routes.py``: CreateRoute duplicates, ReplaceRoute / DeleteRoute of static
-  routes only, same-network targets, the ``blackhole`` state, routes to a
-  prefix list;
+  routes only, IPv4 only in ``DestinationCidrBlock``, same-network targets, the
+  ``blackhole`` state (deleted interface, terminated instance, detached VGW),
+  routes to a prefix list;
 * ``propagation.py``: Enable/DisableVgwRoutePropagation, propagated routes
   from a VGW's learned prefixes, the ``route.*`` filters; control API
   ``vgw/<vgw_id>/prefixes``;

@@ -12,6 +12,10 @@
   *propagated* route (propagation.py) is not a duplicate: the static route is
   created and both are listed (the static one wins for traffic, as on EC2).
   An IPv4 destination that is not a CIDR is refused for every target kind.
+* ``DestinationCidrBlock`` is IPv4 only, in every route call: moto's DeleteRoute
+  and ReplaceRoute take an IPv6 CIDR there and act on the IPv6 route (so a
+  command printed with the wrong option would work here and fail on EC2);
+  here they answer ``InvalidParameterValue`` like CreateRoute.
 * DeleteRoute / ReplaceRoute only act on static routes (propagated routes are
   not stored with them), so a destination that only has a propagated route
   answers ``InvalidRoute.NotFound`` / ``InvalidParameterValue`` like EC2.
@@ -21,9 +25,9 @@
   another VPC than the route table, or a VGW ``GatewayId`` not attached to that
   VPC, is refused with ``InvalidParameterValue`` "route table ... and network
   ... belong to different networks"; moto accepts both.
-* A static route whose interface was deleted, or whose VGW is no longer
-  attached to the table's VPC, shows ``State: blackhole``; moto always says
-  ``active``.
+* A static route whose interface was deleted, whose instance (``InstanceId``)
+  was terminated, or whose VGW is no longer attached to the table's VPC, shows
+  ``State: blackhole``; moto always says ``active``.
 * Routes to a prefix list (``DestinationPrefixListId``).  moto drops the
   prefix list when the target is a ``NetworkInterfaceId`` (the route is stored
   without any destination) and accepts a prefix list that does not exist.
@@ -40,7 +44,8 @@ MaxEntries of a list is not counted against a routes-per-table quota; a route
 to an interface attached to an instance does not
 carry ``InstanceId`` / ``InstanceOwnerId``; ReplaceRoute of the ``local`` route
 (``LocalTarget``), CreateRoute parameter combination errors (two targets),
-blackhole for targets other than interfaces and VGWs, eventual consistency and
+blackhole for targets other than interfaces, instances and VGWs (and for a route
+to an interface that exists but is attached to no running instance), eventual consistency and
 ``attaching``/``detaching`` transitions are not reproduced.
 """
 
@@ -102,6 +107,8 @@ def vgw_attached_to(vgw, vpc_id):
 def _static_route_state(route):
     backend = route.route_table.ec2_backend
     if route.interface is not None and route.interface.id not in backend.enis:
+        return "blackhole"
+    if route.instance is not None and route.instance.state == "terminated":
         return "blackhole"
     gateway = route.gateway
     if gateway is not None and gateway.id.startswith("vgw-") and not vgw_attached_to(gateway, route.route_table.vpc_id):
@@ -174,16 +181,18 @@ def create_route(  # pylint: disable=too-many-arguments,too-many-positional-argu
 
 
 def replace_route(self, route_table_id, destination_cidr_block, *args, **kwargs):
-    """RouteBackend.replace_route with EC2's same-network checks on the new target."""
+    """RouteBackend.replace_route with EC2's IPv4 check of DestinationCidrBlock and same-network checks on the new target."""
     route_table = self.get_route_table(route_table_id)
+    _validate_ipv4_destination(destination_cidr_block)
     _reject_foreign_interface(self, route_table, kwargs.get("interface_id"))
     _reject_unattached_vgw(self, route_table, kwargs.get("gateway_id"))
     return original(RouteBackend, "replace_route")(self, route_table_id, destination_cidr_block, *args, **kwargs)
 
 
 def delete_route(self, route_table_id, destination_cidr_block, destination_ipv6_cidr_block=None, destination_prefix_list_id=None):
-    """RouteBackend.delete_route that, like EC2, refuses to delete the local route."""
+    """RouteBackend.delete_route that, like EC2, refuses to delete the local route and an IPv6 CIDR given as DestinationCidrBlock."""
     route_table = self.get_route_table(route_table_id)
+    _validate_ipv4_destination(destination_cidr_block)
     destination = destination_prefix_list_id or destination_ipv6_cidr_block or destination_cidr_block
     for route in route_table._routes.values():  # pylint: disable=protected-access
         if route.local and destination_key(route_destination(route)) == destination_key(destination):

@@ -108,6 +108,18 @@ def test_replace_of_a_propagated_only_destination_is_refused(ec2, lz_world, dest
     assert (route["Origin"], route["GatewayId"]) == (PROPAGATED, lz_world.vgw_id)
 
 
+@pytest.mark.parametrize("call", ["delete_route", "replace_route"])
+def test_an_ipv6_cidr_given_as_destination_cidr_block_is_refused(ec2, lz_world, call):
+    """EC2 takes only IPv4 in DestinationCidrBlock; moto finds the IPv6 route and acts on it."""
+    route_via_eni(ec2, lz_world.prod_rtb_id, ONPREM_V6, lz_world.vpn_eni_id)
+    new_target = {"NetworkInterfaceId": second_appliance_eni(ec2, lz_world)} if call == "replace_route" else {}
+
+    error = api_error(getattr(ec2, call), RouteTableId=lz_world.prod_rtb_id, DestinationCidrBlock=ONPREM_V6, **new_target)
+
+    assert (error.code, error.status) == ("InvalidParameterValue", 400)
+    assert static_route(ec2, lz_world.prod_rtb_id, ONPREM_V6)["NetworkInterfaceId"] == lz_world.vpn_eni_id
+
+
 @pytest.mark.parametrize("destination", [ONPREM_V4, ONPREM_V6])
 def test_delete_removes_only_the_static_route(ec2, lz_world, destination):
     route_via_eni(ec2, lz_world.prod_rtb_id, destination, lz_world.vpn_eni_id)
@@ -188,6 +200,18 @@ def test_static_route_to_a_detached_vgw_is_a_blackhole(ec2, lz_world):
     ec2.detach_vpn_gateway(VpcId=lz_world.vpc_id, VpnGatewayId=lz_world.vgw_id)
 
     assert static_route(ec2, lz_world.prod_rtb_id, "198.19.7.0/24")["State"] == "blackhole"
+
+
+def test_route_to_a_terminated_instance_is_a_blackhole(ec2, lz_world):
+    instance_id = ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, InstanceType="t3.medium",
+                                    SubnetId=lz_world.public_subnet_id)["Instances"][0]["InstanceId"]
+    ec2.create_route(RouteTableId=lz_world.prod_rtb_id, DestinationCidrBlock=ONPREM_V4, InstanceId=instance_id)
+    assert static_route(ec2, lz_world.prod_rtb_id, ONPREM_V4)["State"] == "active"
+
+    ec2.terminate_instances(InstanceIds=[instance_id])
+
+    route = static_route(ec2, lz_world.prod_rtb_id, ONPREM_V4)
+    assert (route["State"], route["InstanceId"]) == ("blackhole", instance_id)
 
 
 # --------------------------------------------------------------------------- routes to a prefix list
