@@ -49,6 +49,7 @@ from harness.aws import build_lz_world
 from harness.aws import delete_faults
 from harness.aws import ec2_client
 from harness.aws import get_fault_stats
+from harness.aws import get_request_log
 from harness.aws import reset_server
 from harness.netns import PYTHON
 from harness.netns import NetnsLab
@@ -97,6 +98,19 @@ def route_changing_requests(endpoint_url):
     """Per-Action counts of the requests that can change a route (from the fault counters)."""
     requests = get_fault_stats(endpoint_url)["requests"]
     return {action: requests.get(action, 0) for action in ROUTE_CHANGING_ACTIONS}
+
+
+def caller_requests(endpoint_url, access_key_id, actions=None, service="ec2"):
+    """The endpoint's request log records of one caller (the access key a daemon signs with), in the order they started.
+
+    ``actions``: only these (e.g. ``ROUTE_CHANGING_ACTIONS``). Each record has ``start``,
+    ``end`` (server time), ``action`` and ``status``; a request is logged once answered.
+    """
+    log = get_request_log(endpoint_url)
+    assert log["dropped"] == 0, "the request log lost records: it no longer proves anything"
+    chosen = [entry for entry in log["requests"] if entry["access_key_id"] == access_key_id and entry["service"] == service
+              and (actions is None or entry["action"] in actions)]
+    return sorted(chosen, key=lambda entry: entry["start"])
 
 
 def deep_update(document, overrides):
