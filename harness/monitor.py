@@ -50,6 +50,7 @@ from harness.aws import delete_faults
 from harness.aws import ec2_client
 from harness.aws import get_fault_stats
 from harness.aws import get_request_log
+from harness.aws import put_fault
 from harness.aws import reset_server
 from harness.netns import PYTHON
 from harness.netns import NetnsLab
@@ -98,6 +99,26 @@ def route_changing_requests(endpoint_url):
     """Per-Action counts of the requests that can change a route (from the fault counters)."""
     requests = get_fault_stats(endpoint_url)["requests"]
     return {action: requests.get(action, 0) for action in ROUTE_CHANGING_ACTIONS}
+
+
+def hold_nth_request(endpoint_url, action, nth, hold_ms, refuse=False):
+    """Make the endpoint hold the ``nth`` next ``action`` request for ``hold_ms``, then apply it (or refuse it: InternalError).
+
+    The ones before it pass (a 1 ms rule each). With ``api.max_parallel_calls: 1`` the daemon
+    sends its route calls one after the other, so while the ``nth`` is held exactly ``nth - 1``
+    of them have been applied and none after it has been sent: ``wait_until_held`` says when.
+    """
+    if nth > 1:
+        put_fault(endpoint_url, action, None, delay_ms=1, count=nth - 1)
+    put_fault(endpoint_url, action, "InternalError" if refuse else None, delay_ms=hold_ms, count=1)
+
+
+def wait_until_held(endpoint_url, action, nth, refuse=False, timeout=15):
+    """Wait until the endpoint holds the request of ``hold_nth_request``: it arrived and its answer is not out yet."""
+    def held():
+        stats = get_fault_stats(endpoint_url)
+        return stats["faults"].get(action, 0) >= 1 if refuse else stats["delayed"].get(action, 0) >= nth
+    wait_for(held, timeout, "the endpoint to hold %s number %d" % (action, nth), 0.005)
 
 
 def caller_requests(endpoint_url, access_key_id, actions=None, service="ec2"):

@@ -14,17 +14,21 @@ local endpoint). Each run signs with its own access key, so the endpoint's reque
 (``/_fidelity/requests``, tools/endpoint/request_log.py) says which run made every call and
 when, on the endpoint's clock (the same host's as the test's).
 
-What makes these tests fail (each was checked by breaking the code locally):
+What makes these tests fail (each checked by breaking the code locally, not committed):
 
-* a stop that fails back (e.g. ``_stop_components`` calling ``actuator.set_desired("dx")``
-  and waiting for it): DeleteRoute calls after the signal, the routes gone;
-* an actuator that keeps applying after ``stop`` (no ``_stopping`` check in ``_run``): route
-  calls after the signal from the reconcile pass;
-* a restart that does not trust the tables (starts on DX, or counts the routes as foreign):
-  DeleteRoute calls, or ``route_conflict`` and ``foreign_routes`` 1, or no ``initial_path`` vpn;
-* a holder that keeps the lease on SIGTERM (no ``coordinator.stop``/``release``), or
-  releases it before the actuator stopped: no ``lease_released``, the item's
-  ``expires_at`` in the future, or the release sent before the last route call ended.
+* a stop that fails back (``_stop_components`` calling ``actuator.set_desired("dx")`` before
+  ``actuator.stop()``): the routes gone, DeleteRoute calls after the signal (the on-VPN tests);
+* a restart that does not trust the tables (``_start_state_machine_when_path_known``
+  starting on DX): ``initial_path`` not vpn, and it would delete the routes;
+* a holder that does not release on SIGTERM (no ``coordinator.stop()``): no
+  ``lease_released``, the lease item still running;
+* the release before the actuator stopped (``coordinator.stop()`` first): the release
+  is sent while the held route call is in flight (the ``half_made`` test).
+
+Not covered, on purpose: a route call in flight for longer than the second
+``Actuator.stop`` waits for it. The lease is then released while that call is still
+in flight (seen with a 2.5 s call), which monitor/README.md's "after the actuator
+stopped" does not say; HELD_CALL_MS stays under that second.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ import pytest
 from harness.monitor import ROUTE_CHANGING_ACTIONS
 from harness.monitor import all_routes
 from harness.monitor import caller_requests
+from harness.monitor import hold_nth_request
+from harness.monitor import wait_until_held
 from harness.monitor import static_routes
 from harness.waiting import wait_for
 from ansible_collections.localzones.failover.plugins.module_utils.coordination import schema
@@ -51,6 +57,8 @@ FIRST_RUN_KEY = "AKIASIGTERMFIRSTRUN0"
 RESTART_KEY = "AKIASIGTERMRESTARTED"
 # Long enough that a restored DX never ends the hold while the test runs: every route call seen is a stop's or a restart's.
 LONG_HOLD = {"failback_hold_s": 60, "dampening_max_hold_s": 60}
+# The restart's reconcile read, which the adoption checks wait for, comes this soon after it converged.
+RECONCILE_INTERVAL_S = 1
 TABLE = "lz-failover-coordination"
 GROUP = "sigterm-test"
 MONITOR_ID = "monitor-a"
@@ -132,7 +140,7 @@ def restart_and_assert_it_adopts_the_routes(mlab, world, config_path, writer_eve
 @pytest.mark.parametrize("dx_when_stopped", ["down", "restored_during_the_hold"])
 def test_sigterm_on_the_vpn_leaves_the_routes_and_a_restart_adopts_them(mlab, dx_when_stopped):
     world = mlab.fresh_world()
-    config_path = mlab.write_config(mlab.config(world, policy=LONG_HOLD))
+    config_path = mlab.write_config(mlab.config(world, reconcile_interval_s=RECONCILE_INTERVAL_S, policy=LONG_HOLD))
     daemon = fail_over(mlab, world, config_path)
     if dx_when_stopped == "restored_during_the_hold":
         restore_dx_within_the_hold(mlab, daemon)
@@ -158,7 +166,7 @@ def lease_item(mlab, world):
 def test_sigterm_of_the_lease_holder_on_the_vpn_releases_the_lease_after_its_last_route_call(mlab):
     world = mlab.fresh_world()
     create_coordination_table(dynamodb_client(mlab.endpoint_url, world.region), TABLE)
-    config_path = mlab.write_config(mlab.config(world, policy=LONG_HOLD, coordination=COORDINATION, api={"connect_timeout_s": 0.5}))
+    config_path = mlab.write_config(mlab.config(world, reconcile_interval_s=RECONCILE_INTERVAL_S, policy=LONG_HOLD, coordination=COORDINATION, api={"connect_timeout_s": 0.5}))
     daemon = mlab.start_daemon(config_path, name="holder", access_key_id=FIRST_RUN_KEY)
     assert daemon.wait_for_event("lease_acquired", timeout=15)["fencing"] == 1
     daemon.wait_for_event("routes_converged", path="dx")
@@ -184,3 +192,44 @@ def test_sigterm_of_the_lease_holder_on_the_vpn_releases_the_lease_after_its_las
     # The same monitor restarted takes the lease at once and, as the writer, still changes nothing.
     restarted = restart_and_assert_it_adopts_the_routes(mlab, world, config_path, writer_event="lease_acquired")
     assert restarted.scrape().value("lz_failover_lease_holder") == 1
+
+
+# Shorter than the second the daemon waits for the actuator's call in flight when it stops (Actuator.stop):
+# a call held longer is still in flight when the lease is released (see the report of issue 17).
+HELD_CALL_MS = 600
+
+
+def test_sigterm_of_the_lease_holder_during_the_failover_leaves_the_half_made_routes_for_the_restart(mlab):
+    """SIGTERM while the second CreateRoute is in flight: that call ends, no other starts, the lease goes after it."""
+    world = mlab.fresh_world()
+    create_coordination_table(dynamodb_client(mlab.endpoint_url, world.region), TABLE)
+    # One route call at a time: while the second is held, the first is applied and nothing else is sent.
+    # One attempt per call (the default): botocore would retry the refused call by itself, a call after the signal.
+    api = {"connect_timeout_s": 0.5, "max_parallel_calls": 1, "max_attempts": 1}
+    config_path = mlab.write_config(mlab.config(world, reconcile_interval_s=RECONCILE_INTERVAL_S, policy=LONG_HOLD, coordination=COORDINATION, api=api))
+    daemon = mlab.start_daemon(config_path, name="holder", access_key_id=FIRST_RUN_KEY)
+    daemon.wait_for_event("lease_acquired", timeout=15)
+    daemon.wait_for_event("routes_converged", path="dx")
+    # The second create is held, then refused: the stop leaves one route of two.
+    hold_nth_request(mlab.endpoint_url, "CreateRoute", 2, HELD_CALL_MS, refuse=True)
+    mlab.set_dx(up=False)
+    wait_until_held(mlab.endpoint_url, "CreateRoute", 2, refuse=True)
+
+    signalled_at = stop_with_sigterm(daemon)
+    calls = wait_for(lambda: len(route_calls(mlab, FIRST_RUN_KEY)) >= 2 and route_calls(mlab, FIRST_RUN_KEY), 10, "the held call's answer", 0.05)
+    assert summary(calls) == [("CreateRoute", 200), ("CreateRoute", 500)], calls
+    assert all(entry["start"] < signalled_at for entry in calls), "a route call started after SIGTERM: %s" % calls
+    release = [entry for entry in caller_requests(mlab.endpoint_url, FIRST_RUN_KEY, {"UpdateItem"}, service="dynamodb")
+               if entry["status"] == 200][-1]
+    assert daemon.events("lease_released")
+    assert all(entry["end"] <= release["start"] for entry in calls), "the lease was released while a route call was in flight"
+    owned = {destination for destination, target in static_routes(mlab.ec2(), world.prod_rtb_id).items() if target == world.vpn_eni_id}
+    assert len(owned) == 1, "the stop must leave the half-made change as it is: %s" % owned
+
+    restarted = mlab.start_daemon(config_path, name="restarted", access_key_id=RESTART_KEY)
+    initial = restarted.wait_for_event("initial_path", timeout=15)
+    assert (initial["tables_path"], initial["path"]) == ("mixed", "vpn"), initial
+    wait_for(lambda: on_vpn(mlab, world), 15, "the restart to complete the failover", 0.05)
+    restarted.wait_for_event("routes_converged", path="vpn")
+    assert summary(route_calls(mlab, RESTART_KEY)) == [("CreateRoute", 200)], "only the missing route is made"
+    restarted.assert_running()
