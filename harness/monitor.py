@@ -432,6 +432,20 @@ class MonitorLab:
         self._dx_down = self._vpn_down = False
         self._apply_drops()
 
+    def wait_until_dead_callers_are_answered(self, timeout=15):
+        """Wait until the endpoint has finished every request of a caller that went away (a killed daemon).
+
+        The kernel closes a killed process's connections; the endpoint's end of each stays in
+        CLOSE-WAIT until its server thread has answered what it read from it and read the end.
+        None left means no request of the dead daemon is still to land (one a delay rule holds
+        included), so a restart reads the tables as the dead daemon left them. An event, not
+        a sleep: on a loaded machine it simply comes later.
+        """
+        def none_left():
+            sockets = self.lab.run_in(self.ns, ["ss", "-Htn", "state", "close-wait", "( sport = :%d )" % FIDELITY_PORT]).stdout
+            return not sockets.strip()
+        wait_for(none_left, timeout, "the endpoint to finish the requests of the killed daemon", 0.02)
+
     # -- configuration and processes
 
     def config(self, world, **overrides):
