@@ -32,13 +32,15 @@ made every route call, and the checks are exact:
   ``RouteAlreadyExists``, ``InvalidRoute.NotFound`` in any log; the foreign routes, the other
   VPC's table and the probe route table unchanged.
 
-What makes it fail: a restart that trusts the state file over the tables (the
-``state_written_first_create_refused`` and ``state_write_failed`` cases: it would skip the
-failover, or undo it), that starts on DX whatever the tables show (``mixed`` and ``vpn``
-cases: deletes, then creates), that re-creates every route instead of only the missing ones
-(``_converge`` planning from an empty snapshot: RouteAlreadyExists), or that treats the
-routes of the appliance as foreign (no convergence). Checked locally by breaking
-``_start_state_machine_when_path_known`` (start on DX) and ``load_snapshot`` (see the report).
+What makes it fail (each checked by breaking the code locally, not committed):
+
+* a restart that trusts the state file over the tables (``_start_state_machine_when_path_known``
+  taking ``persisted.desired_path``): ``state_written_first_create_refused`` and
+  ``state_write_failed`` fail (it would skip the failover, or undo it and redo it);
+* a restart that takes a half-made change (``mixed``) for DX: ``between_creates`` and
+  ``first_delete_lands_after_the_kill`` fail (it would delete the half, then start over);
+* a plan that creates a route of ours that is already there (``routes/plan.py``):
+  RouteAlreadyExists answers, more calls than the missing ones.
 
 About 80 s for the file on an idle 2-core machine (14 cases).
 """
@@ -73,7 +75,7 @@ FOREIGN_CIDR = "198.19.7.0/24"
 # first failed rounds lands before it even on a loaded machine.
 SLOW_DECISION_ROUNDS = 20
 # The restart's reconcile read, the last thing waited for, comes this soon after it converged.
-RECONCILE_INTERVAL_S = 1
+RECONCILE_INTERVAL_S = 0.5
 FAILBACK_HOLD = {"failback_hold_s": 1, "dampening_max_hold_s": 1}
 
 
