@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 
 import pytest
 
@@ -199,11 +198,11 @@ def kill_when_logged(scenario, daemon, event, **fields):
     scenario.kill(daemon)
 
 
-def kill_while_held(scenario, daemon, action, nth, refuse=False, also=None):
-    """Kill while the endpoint holds the daemon's ``nth`` ``action`` (and ``also()`` holds, when given)."""
+def kill_while_held(scenario, daemon, action, nth, refuse=False, state_file_path=None):
+    """Kill while the endpoint holds the daemon's ``nth`` ``action`` (once the state file says ``state_file_path``, when given)."""
     wait_until_held(scenario.mlab.endpoint_url, action, nth, refuse=refuse)
-    if also is not None:
-        wait_for(also, 5, "the state file to say vpn", 0.005)
+    if state_file_path is not None:
+        wait_for(lambda: scenario.state_file_path() == state_file_path, 5, "the state file to say %s" % state_file_path, 0.005)
     scenario.kill(daemon)
 
 
@@ -262,7 +261,7 @@ def kill_during_failover(scenario, daemon, moment):
     elif moment == "after_decision":
         kill_when_logged(scenario, daemon, "transition", to_path="vpn")
     elif moment == "state_written_first_create_refused":
-        kill_while_held(scenario, daemon, "CreateRoute", 1, refuse=True, also=lambda: scenario.state_file_path() == "vpn")
+        kill_while_held(scenario, daemon, "CreateRoute", 1, refuse=True, state_file_path="vpn")
     elif moment == "first_create_lands_after_the_kill":
         kill_while_held(scenario, daemon, "CreateRoute", 1)
     elif moment in ("between_creates", "second_create_lands_after_the_kill"):

@@ -166,7 +166,8 @@ def lease_item(mlab, world):
 def test_sigterm_of_the_lease_holder_on_the_vpn_releases_the_lease_after_its_last_route_call(mlab):
     world = mlab.fresh_world()
     create_coordination_table(dynamodb_client(mlab.endpoint_url, world.region), TABLE)
-    config_path = mlab.write_config(mlab.config(world, reconcile_interval_s=RECONCILE_INTERVAL_S, policy=LONG_HOLD, coordination=COORDINATION, api={"connect_timeout_s": 0.5}))
+    config_path = mlab.write_config(mlab.config(world, reconcile_interval_s=RECONCILE_INTERVAL_S, policy=LONG_HOLD, coordination=COORDINATION,
+                                                api={"connect_timeout_s": 0.5}))
     daemon = mlab.start_daemon(config_path, name="holder", access_key_id=FIRST_RUN_KEY)
     assert daemon.wait_for_event("lease_acquired", timeout=15)["fencing"] == 1
     daemon.wait_for_event("routes_converged", path="dx")
