@@ -49,6 +49,8 @@ from harness.aws import build_lz_world
 from harness.aws import delete_faults
 from harness.aws import ec2_client
 from harness.aws import get_fault_stats
+from harness.aws import get_request_log
+from harness.aws import put_fault
 from harness.aws import reset_server
 from harness.netns import PYTHON
 from harness.netns import NetnsLab
@@ -97,6 +99,39 @@ def route_changing_requests(endpoint_url):
     """Per-Action counts of the requests that can change a route (from the fault counters)."""
     requests = get_fault_stats(endpoint_url)["requests"]
     return {action: requests.get(action, 0) for action in ROUTE_CHANGING_ACTIONS}
+
+
+def hold_nth_request(endpoint_url, action, nth, hold_ms, refuse=False):
+    """Make the endpoint hold the ``nth`` next ``action`` request for ``hold_ms``, then apply it (or refuse it: InternalError).
+
+    The ones before it pass (a 1 ms rule each). With ``api.max_parallel_calls: 1`` the daemon
+    sends its route calls one after the other, so while the ``nth`` is held exactly ``nth - 1``
+    of them have been applied and none after it has been sent: ``wait_until_held`` says when.
+    """
+    if nth > 1:
+        put_fault(endpoint_url, action, None, delay_ms=1, count=nth - 1)
+    put_fault(endpoint_url, action, "InternalError" if refuse else None, delay_ms=hold_ms, count=1)
+
+
+def wait_until_held(endpoint_url, action, nth, refuse=False, timeout=15):
+    """Wait until the endpoint holds the request of ``hold_nth_request``: it arrived and its answer is not out yet."""
+    def held():
+        stats = get_fault_stats(endpoint_url)
+        return stats["faults"].get(action, 0) >= 1 if refuse else stats["delayed"].get(action, 0) >= nth
+    wait_for(held, timeout, "the endpoint to hold %s number %d" % (action, nth), 0.005)
+
+
+def caller_requests(endpoint_url, access_key_id, actions=None, service="ec2"):
+    """The endpoint's request log records of one caller (the access key a daemon signs with), in the order they started.
+
+    ``actions``: only these (e.g. ``ROUTE_CHANGING_ACTIONS``). Each record has ``start``,
+    ``end`` (server time), ``action`` and ``status``; a request is logged once answered.
+    """
+    log = get_request_log(endpoint_url)
+    assert log["dropped"] == 0, "the request log lost records: it no longer proves anything"
+    chosen = [entry for entry in log["requests"] if entry["access_key_id"] == access_key_id and entry["service"] == service
+              and (actions is None or entry["action"] in actions)]
+    return sorted(chosen, key=lambda entry: entry["start"])
 
 
 def deep_update(document, overrides):
@@ -405,6 +440,20 @@ class MonitorLab:
     def reset_network(self):
         self._dx_down = self._vpn_down = False
         self._apply_drops()
+
+    def wait_until_dead_callers_are_answered(self, timeout=15):
+        """Wait until the endpoint has finished every request of a caller that went away (a killed daemon).
+
+        The kernel closes a killed process's connections; the endpoint's end of each stays in
+        CLOSE-WAIT until its server thread has answered what it read from it and read the end.
+        None left means no request of the dead daemon is still to land (one a delay rule holds
+        included), so a restart reads the tables as the dead daemon left them. An event, not
+        a sleep: on a loaded machine it simply comes later.
+        """
+        def none_left():
+            sockets = self.lab.run_in(self.ns, ["ss", "-Htn", "state", "close-wait", "( sport = :%d )" % FIDELITY_PORT]).stdout
+            return not sockets.strip()
+        wait_for(none_left, timeout, "the endpoint to finish the requests of the killed daemon", 0.02)
 
     # -- configuration and processes
 

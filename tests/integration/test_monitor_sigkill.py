@@ -1,53 +1,85 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the localzones.failover collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""SIGKILL the daemon at many moments, restart it, and check it converges without a stray call.
+"""SIGKILL the daemon at moments spread over the whole decide-and-apply cycle, restart it, check it converges cleanly.
 
 Each case starts from a known state, kills the daemon at one moment of a failover or a
-failback, restarts it and waits for the tables to reach the state the network calls
-for. The moments cover the whole decide-and-apply cycle, each reached by a hook rather
-than a guessed sleep: during start-up, while rounds fail but before the decision (seen
-in the metrics), right after the decision (its log line), during the first and the
-second route call and between them (the endpoint holds slowed requests and counts
-them), once both routes are in the table, and after ``routes_converged``. Then, from the endpoint's per-Action request counters and
-the daemons' logs:
+failback, restarts it and waits for the tables to reach the state the network calls for.
+Every moment is reached by an observed event, never a guessed sleep, so a slow machine
+hits the same moments:
 
-* no duplicate: every CreateRoute and DeleteRoute changed the table (the fidelity
-  layer rejects a duplicate CreateRoute, and a daemon would log it as ``already-done``);
-* no foreign change: ReplaceRoute was never called, the foreign routes are as they
-  were, and the probe route table never changed.
+* before the API calls: at start-up (its ``starting`` line, before the first read), while
+  rounds fail but before the decision (the metrics), right after the decision (its log line);
+* during them: the daemon sends its route calls one after the other
+  (``api.max_parallel_calls: 1``) and the endpoint holds one of them
+  (``hold_nth_request``): killed while the first is held (after the state file was written,
+  the call then refused: nothing applied; or the call then applied after the death), while
+  the second is held (the first applied, the second refused: half done; or applied), and,
+  with the default parallel calls, while both are in flight;
+* after them: once ``routes_converged`` is logged, and once the routes are made but the
+  state file could not be written (the file then says DX while the tables say VPN).
+
+After each kill the test waits until the endpoint has answered every request of the dead
+daemon (``wait_until_dead_callers_are_answered``), checks that the kill landed where it was
+meant to (the routes the tables hold then, the state file), then restarts. Each run signs with
+its own access key, so the endpoint's request log (``/_fidelity/requests``) tells which run
+made every route call, and the checks are exact:
+
+* the restart makes exactly the calls still missing (2 - routes of ours it found) and no other:
+  no duplicate create, no delete or replace of a route it did not create;
+* no ReplaceRoute from anyone; every route call succeeded except the ones the endpoint was
+  told to refuse; creates - deletes = the change in the table; no ``already-done``,
+  ``RouteAlreadyExists``, ``InvalidRoute.NotFound`` in any log; the foreign routes, the other
+  VPC's table and the probe route table unchanged.
+
+What makes it fail (each checked by breaking the code locally, not committed):
+
+* a restart that trusts the state file over the tables (``_start_state_machine_when_path_known``
+  taking ``persisted.desired_path``): ``state_written_first_create_refused`` and
+  ``state_write_failed`` fail (it would skip the failover, or undo it and redo it);
+* a restart that takes a half-made change (``mixed``) for DX: ``between_creates`` and
+  ``first_delete_lands_after_the_kill`` fail (it would delete the half, then start over);
+* a plan that creates a route of ours that is already there (``routes/plan.py``):
+  RouteAlreadyExists answers, more calls than the missing ones.
+
+About 80 s for the file on an idle 2-core machine (14 cases).
 """
 
 from __future__ import annotations
 
-import time
+import json
+import os
 
 import pytest
 
 from harness.aws import delete_faults
 from harness.aws import get_fault_stats
 from harness.aws import put_fault
+from harness.monitor import ROUTE_CHANGING_ACTIONS
 from harness.monitor import all_routes
-from harness.monitor import route_changing_requests
+from harness.monitor import caller_requests
+from harness.monitor import deep_update
+from harness.monitor import hold_nth_request
 from harness.monitor import static_routes
+from harness.monitor import wait_until_held
 from harness.waiting import wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.moto]
 
-FAILBACK_HOLD_S = 3
-SLOW_CALL_MS = 1500
-BETWEEN_DELETES_MS = 500
-# Long enough for a request the killed daemon had already sent to reach the endpoint and finish there.
-IN_FLIGHT_GRACE_S = 0.3
+# How long the endpoint holds a route call the daemon is killed during: only the window in which the
+# test, polling, sees it held; its length is not what is tested (a loaded machine needs more than an idle one).
+HELD_CALL_MS = 1500
 FOREIGN_CIDR = "198.19.7.0/24"
-BETWEEN_CREATES_MS = 500
 # For the "failing_rounds" moment: enough rounds to the decision (2 s) that a kill after the
 # first failed rounds lands before it even on a loaded machine.
 SLOW_DECISION_ROUNDS = 20
+# The restart's reconcile read, the last thing waited for, comes this soon after it converged.
+RECONCILE_INTERVAL_S = 0.5
+FAILBACK_HOLD = {"failback_hold_s": 1, "dampening_max_hold_s": 1}
 
 
 class Scenario:
-    """One world with foreign routes around the managed ones, and the daemons run on it."""
+    """One world with foreign routes around the managed ones, and the daemons run on it (one access key each)."""
 
     def __init__(self, mlab, **config_overrides):
         self.mlab = mlab
@@ -61,8 +93,13 @@ class Scenario:
         self.foreign = {FOREIGN_CIDR: foreign_eni}
         self.other_before = all_routes(ec2, world.other_rtb_id)
         self.probe_before = all_routes(ec2, world.probe_rtb_id)
-        self.config_path = mlab.write_config(mlab.config(world, **config_overrides))
-        self.daemons = []
+        self.state_dir = os.path.join(mlab.workdir, "state")
+        self.state_file = os.path.join(self.state_dir, "state.json")
+        document = {"api": {"max_parallel_calls": 1}, "reconcile_interval_s": RECONCILE_INTERVAL_S, "state_file": self.state_file}
+        self.config_path = mlab.write_config(mlab.config(world, **deep_update(document, config_overrides)))
+        self.daemons = []  # (daemon, access key id)
+        self.refused = 0  # route calls the endpoint was told to refuse
+        self.owned_at_start = None
 
     # -- states
 
@@ -83,12 +120,26 @@ class Scenario:
             key = "DestinationIpv6CidrBlock" if ":" in destination else "DestinationCidrBlock"
             self.ec2.create_route(RouteTableId=self.world.prod_rtb_id, NetworkInterfaceId=self.world.vpn_eni_id, **{key: destination})
 
+    def state_file_path(self):
+        """``desired_path`` in the state file, None while there is none."""
+        try:
+            with open(self.state_file, encoding="utf-8") as handle:
+                return json.load(handle)["desired_path"]
+        except (OSError, ValueError):
+            return None
+
     # -- daemons
 
     def start(self):
-        daemon = self.mlab.start_daemon(self.config_path, name="run%d" % len(self.daemons))
-        self.daemons.append(daemon)
+        key = "AKIASIGKILLRUN%06d" % len(self.daemons)
+        daemon = self.mlab.start_daemon(self.config_path, name="run%d" % len(self.daemons), access_key_id=key)
+        self.daemons.append((daemon, key))
         return daemon
+
+    def kill(self, daemon):
+        """SIGKILL, then wait until every request it had sent was answered (a held call may still land)."""
+        daemon.kill()
+        self.mlab.wait_until_dead_callers_are_answered()
 
     def restart(self):
         """Start a new daemon and check it learned the path from the tables as they are now."""
@@ -97,29 +148,41 @@ class Scenario:
         initial = daemon.wait_for_event("initial_path", timeout=15)
         expected = {0: "dx", 1: "mixed", 2: "vpn"}[owned]
         assert initial["tables_path"] == expected and initial["path"] == ("vpn" if expected == "mixed" else expected), initial
-        return daemon
-
-    def kill(self, daemon):
-        daemon.kill()
-        time.sleep(IN_FLIGHT_GRACE_S)
+        return daemon, owned
 
     def begin_counting(self):
         """Zero the endpoint's counters and remember how many routes we own now."""
         delete_faults(self.mlab.endpoint_url)
-        self.owned_at_start = self.owned_routes()  # pylint: disable=attribute-defined-outside-init
+        self.owned_at_start = self.owned_routes()
+
+    def hold(self, action, nth, refuse=False):
+        """The endpoint holds this daemon's ``nth`` ``action`` (then applies or refuses it)."""
+        hold_nth_request(self.mlab.endpoint_url, action, nth, HELD_CALL_MS, refuse=refuse)
+        self.refused += 1 if refuse else 0
+
+    def route_calls(self, key):
+        return caller_requests(self.mlab.endpoint_url, key, ROUTE_CHANGING_ACTIONS)
+
+    def wait_for_a_reconcile_read(self, daemon, key):
+        """The daemon read the tables once more after it converged: any call it meant to make is made by then."""
+        daemon.wait_for_event("routes_converged")
+        reads = len(caller_requests(self.mlab.endpoint_url, key, {"DescribeRouteTables"}))
+        wait_for(lambda: len(caller_requests(self.mlab.endpoint_url, key, {"DescribeRouteTables"})) > reads, 15, "a reconcile read", 0.05)
 
     # -- the checks every case ends with
 
-    def assert_clean(self, expected_creates=None, expected_deletes=None):
-        counts = route_changing_requests(self.mlab.endpoint_url)
-        assert counts["ReplaceRoute"] == 0, counts
-        # Every create and delete changed the table: none was a duplicate or hit a missing route.
-        assert counts["CreateRoute"] - counts["DeleteRoute"] == self.owned_routes() - self.owned_at_start, counts
-        if expected_creates is not None:
-            assert counts["CreateRoute"] == expected_creates, counts
-        if expected_deletes is not None:
-            assert counts["DeleteRoute"] == expected_deletes, counts
-        for daemon in self.daemons:
+    def assert_clean(self, restart_creates, restart_deletes=0):
+        """The restart made exactly the calls still missing; nobody made a duplicate, a replace or a foreign change."""
+        calls = [entry for _daemon, key in self.daemons for entry in self.route_calls(key)]
+        assert not [entry for entry in calls if entry["action"] == "ReplaceRoute"], calls
+        failed = [entry for entry in calls if entry["status"] != 200]
+        assert len(failed) == self.refused and all(entry["status"] == 500 for entry in failed), "only the refused calls fail: %s" % failed
+        done = [entry["action"] for entry in calls if entry["status"] == 200]
+        assert done.count("CreateRoute") - done.count("DeleteRoute") == self.owned_routes() - self.owned_at_start, calls
+        _restarted, restart_key = self.daemons[-1]
+        restart_calls = [entry["action"] for entry in self.route_calls(restart_key)]
+        assert sorted(restart_calls) == ["CreateRoute"] * restart_creates + ["DeleteRoute"] * restart_deletes, restart_calls
+        for daemon, _key in self.daemons:
             outcomes = {action["outcome"] for action in daemon.events("route_action")}
             assert "already-done" not in outcomes, "a daemon ran a route call that was already done:\n%s" % daemon.log_tail()
             assert not {"RouteAlreadyExists", "InvalidRoute.NotFound"} & {event["code"] for event in daemon.events("api_error")}
@@ -135,11 +198,12 @@ def kill_when_logged(scenario, daemon, event, **fields):
     scenario.kill(daemon)
 
 
-def kill_during_slow_call(scenario, daemon, action, nth=1):
-    """Kill while the endpoint is still sitting on the ``nth`` slowed ``action`` request of this daemon."""
-    wait_for(lambda: get_fault_stats(scenario.mlab.endpoint_url)["delayed"].get(action, 0) >= nth, 15, "slowed %s number %d" % (action, nth), 0.01)
-    daemon.kill()
-    time.sleep(SLOW_CALL_MS / 1000.0 + IN_FLIGHT_GRACE_S)
+def kill_while_held(scenario, daemon, action, nth, refuse=False, state_file_path=None):
+    """Kill while the endpoint holds the daemon's ``nth`` ``action`` (once the state file says ``state_file_path``, when given)."""
+    wait_until_held(scenario.mlab.endpoint_url, action, nth, refuse=refuse)
+    if state_file_path is not None:
+        wait_for(lambda: scenario.state_file_path() == state_file_path, 5, "the state file to say %s" % state_file_path, 0.005)
+    scenario.kill(daemon)
 
 
 def kill_while_rounds_fail(scenario, daemon, failed_rounds=3):
@@ -151,28 +215,43 @@ def kill_while_rounds_fail(scenario, daemon, failed_rounds=3):
     assert not daemon.events("transition"), "the kill was meant to land before the decision"
 
 
-def kill_once(scenario, daemon, check, what):
-    wait_for(check, 15, what, 0.005)
-    scenario.kill(daemon)
-
-
-FAILOVER_MOMENTS = [
-    "startup", "failing_rounds", "after_decision", "during_first_create", "between_creates",
-    "during_second_create", "after_both_creates", "after_converged",
-]
-
-
 # --------------------------------------------------------------------------- failover (DX cut)
 
+# moment: (the routes of ours the kill leaves, once the endpoint answered every call of the dead daemon;
+#          None: any, the kill races the first call)
+FAILOVER_MOMENTS = {
+    "startup": 0,
+    "failing_rounds": 0,
+    "after_decision": None,
+    "state_written_first_create_refused": 0,
+    "first_create_lands_after_the_kill": 1,
+    "between_creates": 1,
+    "second_create_lands_after_the_kill": 2,
+    "both_creates_in_flight": 2,
+    "after_converged": 2,
+    "state_write_failed": 2,
+}
 
-def slow_down_creates(mlab, moment):
-    if moment == "during_first_create":
-        put_fault(mlab.endpoint_url, "CreateRoute", None, delay_ms=SLOW_CALL_MS, count=1)
-    elif moment == "during_second_create":
-        put_fault(mlab.endpoint_url, "CreateRoute", None, delay_ms=SLOW_CALL_MS, count=2)
+
+def prepare_failover(scenario, moment):
+    """Set the endpoint's holds (and the state file's trap) for ``moment``, before the DX cut."""
+    if moment == "state_written_first_create_refused":
+        scenario.hold("CreateRoute", 1, refuse=True)
+    elif moment == "first_create_lands_after_the_kill":
+        scenario.hold("CreateRoute", 1)
     elif moment == "between_creates":
-        # Both creates slowed: the kill comes once the first is logged, while the second is on its way.
-        put_fault(mlab.endpoint_url, "CreateRoute", None, delay_ms=BETWEEN_CREATES_MS, count=2)
+        scenario.hold("CreateRoute", 2, refuse=True)
+    elif moment == "second_create_lands_after_the_kill":
+        scenario.hold("CreateRoute", 2)
+    elif moment == "both_creates_in_flight":
+        put_fault(scenario.mlab.endpoint_url, "CreateRoute", None, delay_ms=HELD_CALL_MS, count=2)
+    elif moment == "state_write_failed":
+        # The file as the start-up wrote it (DX) is kept aside, and a plain file where its
+        # directory was makes the transition's write fail (state_file_write_failed).
+        wait_for(lambda: scenario.state_file_path() == "dx", 5, "the start-up's state file", 0.02)
+        os.rename(scenario.state_dir, scenario.state_dir + ".aside")
+        with open(scenario.state_dir, "w", encoding="utf-8"):
+            pass
 
 
 def kill_during_failover(scenario, daemon, moment):
@@ -181,76 +260,89 @@ def kill_during_failover(scenario, daemon, moment):
         kill_while_rounds_fail(scenario, daemon)
     elif moment == "after_decision":
         kill_when_logged(scenario, daemon, "transition", to_path="vpn")
-    elif moment == "during_first_create":
-        kill_during_slow_call(scenario, daemon, "CreateRoute")
-    elif moment == "between_creates":
-        kill_when_logged(scenario, daemon, "route_action", action="create")
-        time.sleep(BETWEEN_CREATES_MS / 1000.0)
-    elif moment == "during_second_create":
-        kill_during_slow_call(scenario, daemon, "CreateRoute", nth=2)
-    elif moment == "after_both_creates":
-        kill_once(scenario, daemon, scenario.on_vpn, "both routes in the table")
+    elif moment == "state_written_first_create_refused":
+        kill_while_held(scenario, daemon, "CreateRoute", 1, refuse=True, state_file_path="vpn")
+    elif moment == "first_create_lands_after_the_kill":
+        kill_while_held(scenario, daemon, "CreateRoute", 1)
+    elif moment in ("between_creates", "second_create_lands_after_the_kill"):
+        kill_while_held(scenario, daemon, "CreateRoute", 2, refuse=moment == "between_creates")
+    elif moment == "both_creates_in_flight":
+        kill_while_held(scenario, daemon, "CreateRoute", 2)
     elif moment == "after_converged":
         kill_when_logged(scenario, daemon, "routes_converged", path="vpn")
+    elif moment == "state_write_failed":
+        daemon.wait_for_event("state_file_write_failed", timeout=15)
+        kill_when_logged(scenario, daemon, "routes_converged", path="vpn")
+        os.unlink(scenario.state_dir)
+        os.rename(scenario.state_dir + ".aside", scenario.state_dir)
     else:
         raise AssertionError("unknown moment %s" % moment)
 
 
-@pytest.mark.parametrize("moment", FAILOVER_MOMENTS)
+@pytest.mark.parametrize("moment", list(FAILOVER_MOMENTS))
 def test_sigkill_during_failover_then_restart_converges_to_vpn(mlab, moment):
     overrides = {"policy": {"hard_failure_rounds": SLOW_DECISION_ROUNDS}} if moment == "failing_rounds" else {}
+    if moment == "both_creates_in_flight":
+        overrides["api"] = {"max_parallel_calls": 8}  # the default: both creates go out together
     scenario = Scenario(mlab, **overrides)
     scenario.begin_counting()
     if moment == "startup":
         mlab.set_dx(up=False)
         daemon = scenario.start()
-        time.sleep(0.3)  # the interpreter is still starting, or reading the tables
-        scenario.kill(daemon)
+        kill_when_logged(scenario, daemon, "starting")
     else:
         daemon = scenario.start()
         daemon.wait_for_event("routes_converged", timeout=15)
-        slow_down_creates(mlab, moment)
+        prepare_failover(scenario, moment)
         mlab.set_dx(up=False)
         kill_during_failover(scenario, daemon, moment)
 
-    restarted = scenario.restart()
+    # The kill landed where it was meant to.
+    left = scenario.owned_routes()
+    assert FAILOVER_MOMENTS[moment] in (None, left), "killed at %s, the tables hold %d routes of ours" % (moment, left)
+    if moment == "state_written_first_create_refused":
+        assert scenario.state_file_path() == "vpn", "the file says VPN, the tables DX: the restart must trust the tables"
+    if moment == "state_write_failed":
+        assert scenario.state_file_path() == "dx", "the file says DX, the tables VPN: the restart must trust the tables"
+    if moment == "startup":
+        assert scenario.route_calls(scenario.daemons[0][1]) == []
+
+    restarted, owned = scenario.restart()
     wait_for(scenario.on_vpn, 15 + SLOW_DECISION_ROUNDS * 0.1, "the restarted daemon to converge on the VPN", 0.05)
-    restarted.wait_for_event("routes_converged", path="vpn")
-    time.sleep(0.5)  # room for a stray call to show up in the counters
-    scenario.assert_clean(expected_creates=2, expected_deletes=0)
+    scenario.wait_for_a_reconcile_read(restarted, scenario.daemons[-1][1])
+    scenario.assert_clean(restart_creates=2 - owned)
     restarted.assert_running()
 
 
 # --------------------------------------------------------------------------- failback (DX restored)
 
+FAILBACK_MOMENTS = {"after_decision": None, "first_delete_lands_after_the_kill": 1, "between_deletes": 1}
 
-@pytest.mark.parametrize("moment", ["after_decision", "during_slow_delete", "between_deletes"])
+
+@pytest.mark.parametrize("moment", list(FAILBACK_MOMENTS))
 def test_sigkill_during_failback_then_restart_converges_to_dx(mlab, moment):
-    scenario = Scenario(mlab)
+    scenario = Scenario(mlab, policy=FAILBACK_HOLD)
     scenario.put_on_vpn()
     scenario.begin_counting()
-    if moment == "during_slow_delete":
-        put_fault(mlab.endpoint_url, "DeleteRoute", None, delay_ms=SLOW_CALL_MS, count=1)
+    if moment == "first_delete_lands_after_the_kill":
+        scenario.hold("DeleteRoute", 1)
     elif moment == "between_deletes":
-        # Both deletes slowed: the kill comes once the first is logged, while the second is on its way.
-        put_fault(mlab.endpoint_url, "DeleteRoute", None, delay_ms=BETWEEN_DELETES_MS, count=2)
+        scenario.hold("DeleteRoute", 2, refuse=True)
     daemon = scenario.start()
-    assert daemon.wait_for_event("initial_path")["path"] == "vpn"
+    assert daemon.wait_for_event("initial_path", timeout=15)["path"] == "vpn"
     if moment == "after_decision":
         kill_when_logged(scenario, daemon, "transition", to_path="dx")
-    elif moment == "during_slow_delete":
-        kill_during_slow_call(scenario, daemon, "DeleteRoute")
     else:
-        kill_when_logged(scenario, daemon, "route_action", action="delete")
-        time.sleep(BETWEEN_DELETES_MS / 1000.0)
+        kill_while_held(scenario, daemon, "DeleteRoute", 1 if moment.startswith("first") else 2, refuse=moment == "between_deletes")
+    left = scenario.owned_routes()
+    assert FAILBACK_MOMENTS[moment] in (None, left), "killed at %s, the tables hold %d routes of ours" % (moment, left)
 
-    restarted = scenario.restart()
-    wait_for(scenario.on_dx, FAILBACK_HOLD_S + 10, "the restarted daemon to converge on DX", 0.05)
-    restarted.wait_for_event("routes_converged", path="dx")
-    time.sleep(0.5)
-    # A restart that finds the failback half done (mixed) treats it as VPN and completes
-    # that first, so creates may appear; each must still have changed the table.
-    scenario.assert_clean()
+    restarted, owned = scenario.restart()
+    wait_for(scenario.on_dx, 15, "the restarted daemon to converge on DX", 0.05)
+    scenario.wait_for_a_reconcile_read(restarted, scenario.daemons[-1][1])
+    # A restart that finds the failback half done (mixed) treats it as VPN and completes that
+    # first (the one missing create), then fails back after the hold (both deletes).
+    scenario.assert_clean(restart_creates=(2 - owned) if owned else 0, restart_deletes=2 if owned else 0)
     restarted.assert_running()
 
 
@@ -260,11 +352,12 @@ def test_sigkill_during_a_slow_startup_read_then_restart_keeps_the_vpn_path(mlab
     scenario.put_on_vpn()
     mlab.set_dx(up=False)
     scenario.begin_counting()
-    put_fault(mlab.endpoint_url, "DescribeNetworkInterfaces", None, delay_ms=SLOW_CALL_MS, count=1)
+    put_fault(mlab.endpoint_url, "DescribeNetworkInterfaces", None, delay_ms=HELD_CALL_MS, count=1)
     daemon = scenario.start()
-    kill_during_slow_call(scenario, daemon, "DescribeNetworkInterfaces")
+    wait_for(lambda: get_fault_stats(mlab.endpoint_url)["delayed"].get("DescribeNetworkInterfaces", 0) >= 1, 15, "the held read", 0.01)
+    scenario.kill(daemon)
 
-    restarted = scenario.restart()
-    time.sleep(1.0)
+    restarted, _owned = scenario.restart()
+    scenario.wait_for_a_reconcile_read(restarted, scenario.daemons[-1][1])
     assert scenario.on_vpn()
-    scenario.assert_clean(expected_creates=0, expected_deletes=0)
+    scenario.assert_clean(restart_creates=0)
