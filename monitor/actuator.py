@@ -140,6 +140,7 @@ class Actuator:  # pylint: disable=too-many-instance-attributes
         self.foreign_routes = ()
         self._last_warnings = ()
         self._last_notes = ()
+        self._pass = threading.Lock()  # held during each read-plan-apply pass
         self._thread = threading.Thread(target=self._run, name="actuator", daemon=True)
 
     # -- interface for the probe loop (any thread)
@@ -179,6 +180,13 @@ class Actuator:  # pylint: disable=too-many-instance-attributes
         if self._thread.is_alive():
             self._thread.join(timeout)
 
+    def idle(self, timeout):
+        """True once no pass is under way (so no route call is in flight); False if one still is after ``timeout``."""
+        if not self._pass.acquire(timeout=timeout):  # pylint: disable=consider-using-with
+            return False
+        self._pass.release()
+        return True
+
     # -- the thread
 
     def _run(self):
@@ -191,7 +199,8 @@ class Actuator:  # pylint: disable=too-many-instance-attributes
                     return
                 self._wake = False
                 config, desired = self._config, self.book.desired
-            next_attempt = self._clock() + self.attempt(config, desired)
+            with self._pass:
+                next_attempt = self._clock() + self.attempt(config, desired)
 
     def attempt(self, config, desired):
         """One read-plan-apply pass; return the seconds until the next one."""

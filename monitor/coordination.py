@@ -40,13 +40,16 @@ from ansible_collections.localzones.failover.plugins.module_utils.coordination.l
 from ansible_collections.localzones.failover.plugins.module_utils.errors import AwsApiError
 from ansible_collections.localzones.failover.plugins.module_utils import events
 
+# How long a release waits for a route call in flight before it leaves the lease to run out.
+RELEASE_WAIT_S = 2.0
+
 
 class Coordinator:  # pylint: disable=too-many-instance-attributes
     """This monitor's side of the lease (see the module docstring)."""
 
     def __init__(  # pylint: disable=too-many-arguments
         self, config, log, metrics, client_factory=dynamodb_client, clock=time.monotonic, wall=time.time, on_acquired=None,
-        ec2_failing_for=None,
+        ec2_failing_for=None, routes_idle=None,
     ):
         self._config = config
         self._settings = config.coordination
@@ -58,6 +61,8 @@ class Coordinator:  # pylint: disable=too-many-instance-attributes
         self._wall = wall
         self._on_acquired = on_acquired
         self._ec2_failing_for = ec2_failing_for or (lambda: None)
+        # routes_idle(timeout): True once no route call of this monitor is in flight (the actuator's pass ended).
+        self._routes_idle = routes_idle or (lambda timeout: True)
         self._stepped_down = False
         self._client = None
         self._lock = threading.Lock()
@@ -131,6 +136,12 @@ class Coordinator:  # pylint: disable=too-many-instance-attributes
         if record is None or record.holder != self.monitor_id:
             return False
         settings = self._settings
+        # The writer window is closed, so no route call starts; one already sent could still land after a
+        # release lets a standby take over at once. Wait for it; if it does not end, the lease runs out instead.
+        if not self._routes_idle(RELEASE_WAIT_S):
+            self._log.warning(events.LEASE_LEFT_TO_EXPIRE, monitor_id=self.monitor_id, fencing=record.fencing,
+                              group=settings.failover_group, waited_s=RELEASE_WAIT_S)
+            return False
         try:
             released = release(self._dynamodb(), settings.table, settings.failover_group, self.monitor_id, record.fencing, self._wall())
         except AwsApiError as exc:

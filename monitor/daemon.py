@@ -262,7 +262,12 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
         if not config.coordination.enabled:
             return None
         return Coordinator(config, self.log, self.metrics, clock=self.clock, wall=self.wall, on_acquired=self._lease_acquired,
-                           ec2_failing_for=self._ec2_failing_for).start()
+                           ec2_failing_for=self._ec2_failing_for, routes_idle=self._routes_idle).start()
+
+    def _routes_idle(self, timeout):
+        """The coordinator's wait before a release: no route call of this monitor in flight."""
+        actuator = self.actuator
+        return actuator is None or actuator.idle(timeout)
 
     def _may_write(self):
         """The actuator's guard: without a table this monitor is the only writer; with one, only the lease's writer writes."""

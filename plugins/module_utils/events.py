@@ -78,6 +78,7 @@ PIN_WHY = "why"
 LEASE_ACQUIRED = "lease_acquired"
 LEASE_LOST = "lease_lost"
 LEASE_RELEASED = "lease_released"
+LEASE_LEFT_TO_EXPIRE = "lease_left_to_expire"  # a route call was still in flight: no release, the lease runs out
 COORDINATION_ERROR = "coordination_error"
 NOT_WRITER = "not_writer"
 LEASE_STEPPED_DOWN = "lease_stepped_down"  # EC2 failed too long: the lease is given up and not taken
