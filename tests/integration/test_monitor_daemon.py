@@ -165,31 +165,6 @@ def test_a_round_of_two_echoes_counts_both_in_the_echoes_sent(mlab, world):
     daemon.assert_running()
 
 
-@pytest.mark.parametrize("dx_when_stopped", ["down", "restored_during_the_hold"])
-def test_sigterm_on_the_vpn_leaves_the_routes_in_place(mlab, world, dx_when_stopped):
-    """Stopping is not failing back: the static routes stay, whether DX is still down or already back."""
-    ec2 = mlab.ec2()
-    daemon = start(mlab, world, policy={"failback_hold_s": 30, "dampening_max_hold_s": 30})
-    mlab.set_dx(up=False)
-    wait_for(lambda: on_vpn(ec2, world), 10, "failover", 0.02)
-    daemon.wait_for_event("routes_converged", path="vpn")
-    if dx_when_stopped == "restored_during_the_hold":
-        mlab.set_dx(up=True)
-        rounds = counter(daemon.scrape(), "lz_failover_probe_rounds_total")
-        wait_for(lambda: counter(daemon.scrape(), "lz_failover_probe_rounds_total") >= rounds + 5, 10, "good rounds on the restored DX", 0.1)
-    prod_before = all_routes(ec2, world.prod_rtb_id)
-    counts_before = route_changing_requests(mlab.endpoint_url)
-
-    daemon.signal(signal.SIGTERM)
-    assert daemon.wait(10) == 0
-    assert daemon.events("stopped")[0]["path"] == "vpn"
-    assert on_vpn(ec2, world) and all_routes(ec2, world.prod_rtb_id) == prod_before
-    assert route_changing_requests(mlab.endpoint_url) == counts_before, "no route call after SIGTERM"
-    assert [event["to_path"] for event in daemon.events("transition")] == ["vpn"]
-    with open(os.path.join(mlab.workdir, "state.json"), encoding="utf-8") as handle:
-        assert json.load(handle)["desired_path"] == "vpn"
-
-
 def add_production_table(ec2, world):
     """A second production route table in the VPC, learning DX routes like the first."""
     rtb_id = ec2.create_route_table(VpcId=world.vpc_id)["RouteTable"]["RouteTableId"]
