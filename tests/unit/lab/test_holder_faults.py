@@ -90,7 +90,7 @@ def test_each_holder_fault_acts_on_the_holders_own_machine_and_the_drill_bounds_
     kill, poweroff, crash, isolate = (results[fault]["fault"] for fault in scenarios[1:])
     # The monitor is killed on the holder itself, and kept from restarting until `stop`.
     assert kill["host"] == HOLDER
-    assert "Restart=no" in kill["start"] and kill["start"].endswith("systemctl kill --signal=SIGKILL lz-failover-monitor")
+    assert "Restart=no" in kill["start"] and kill["start"].endswith("systemctl kill --kill-whom=main --signal=SIGKILL lz-failover-monitor")
     assert "rm -f /run/systemd/system/lz-failover-monitor.service.d/" in kill["stop"]
     assert kill["stop"].endswith("systemctl start lz-failover-monitor")
     # The machine is stopped from the lab machine (the controller), by the holder's container name.
@@ -119,6 +119,13 @@ def test_lab_fault_finds_the_holder_in_the_lease_and_refuses_when_nobody_holds_i
     assert tasks["Remember the holder"]["ansible_facts"] == {"lz_lab_holder": HOLDER}
     said = tasks["Say what the standby should do"]["msg"]
     assert said.startswith("%s (machine utility-2): the holder's host isolated" % HOLDER)
+
+    # restore takes nobody away (Ansible templates delegate_to before the block's condition) and gives every
+    # utility host its link and its monitor back.
+    returncode, tasks = run_playbook(inventory, playbook, "--check", "-e", "lab_fault=restore")
+    assert returncode == 0, tasks
+    given_back = tasks["Give the utility hosts their link and their monitor back"]["results"]
+    assert sorted(result["item"][0] for result in given_back) == sorted(["lz-failover-utility", HOLDER] * 2)
 
     # The holder stopped renewing: no live lease, nothing to take away, and the playbook says so.
     put_lease(client, GROUP, HOLDER, 3, now - 1, table=TABLE)
