@@ -17,14 +17,14 @@ import pytest
 
 from ansible_collections.localzones.failover.plugins.module_utils.aws.coordination import read_group
 from ansible_collections.localzones.failover.plugins.module_utils.coordination.pin import active_pin
-from tests.integration.test_route_failover_modules import ONPREM
-from tests.integration.test_route_failover_modules import run_playbook
-from tests.integration.test_route_failover_modules import static_targets
 from tests.support.coordination_table import TABLE
 from tests.support.coordination_table import create_coordination_table
 from tests.support.coordination_table import dynamodb_client
 from tests.support.coordination_table import put_lease
 from tests.support.coordination_table import put_view
+from tests.support.route_modules import ONPREM
+from tests.support.route_modules import run_playbook
+from tests.support.route_modules import static_targets
 
 pytestmark = pytest.mark.moto
 

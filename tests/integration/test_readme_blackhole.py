@@ -27,18 +27,18 @@ from lz_failover_monitor.metrics import Metrics
 from harness.aws import delete_request_log
 from harness.aws import get_request_log
 from harness.paths import REPO_ROOT
-from tests.integration.test_route_failover_check_mode import check_changes_nothing
-from tests.integration.test_route_failover_check_mode import planned
-from tests.integration.test_route_failover_check_mode import writes_since_cleared
-from tests.integration.test_route_failover_modules import ONPREM
-from tests.integration.test_route_failover_modules import ONPREM6
-from tests.integration.test_route_failover_modules import failover_args
-from tests.integration.test_route_failover_modules import old_appliance_eni
-from tests.integration.test_route_failover_modules import put_routes
-from tests.integration.test_route_failover_modules import run_module
-from tests.integration.test_route_failover_modules import static_targets
 from tests.support.fake_clock import FakeClock
 from tests.support.monitor_doubles import RecordingLog
+from tests.support.route_modules import ONPREM
+from tests.support.route_modules import ONPREM6
+from tests.support.route_modules import check_changes_nothing
+from tests.support.route_modules import failover_args
+from tests.support.route_modules import old_appliance_eni
+from tests.support.route_modules import planned
+from tests.support.route_modules import put_routes
+from tests.support.route_modules import run_module
+from tests.support.route_modules import static_targets
+from tests.support.route_modules import writes_since_cleared
 
 pytestmark = pytest.mark.moto
 

@@ -12,56 +12,23 @@ the real run then does exactly what check mode predicted.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from harness.aws import delete_request_log
-from harness.aws import get_request_log
-from tests.integration.test_route_failover_modules import ONPREM
-from tests.integration.test_route_failover_modules import failover_args
-from tests.integration.test_route_failover_modules import old_appliance_eni
-from tests.integration.test_route_failover_modules import run_module
-from tests.integration.test_route_failover_modules import run_playbook
-from tests.integration.test_route_failover_modules import static_targets
+from tests.support.route_modules import ONPREM
+from tests.support.route_modules import check_changes_nothing
+from tests.support.route_modules import endpoint_state
+from tests.support.route_modules import failover_args
+from tests.support.route_modules import old_appliance_eni
+from tests.support.route_modules import planned
+from tests.support.route_modules import run_module
+from tests.support.route_modules import run_playbook
+from tests.support.route_modules import static_targets
+from tests.support.route_modules import writes_since_cleared
 
 pytestmark = pytest.mark.moto
 
 ONPREM_B = "198.19.1.0/24"
-READ_ONLY_PREFIXES = ("Describe", "Get", "List")
-RUN_ONLY_KEYS = ("outcome", "latency_ms", "reason")
-
-
-def endpoint_state(ec2):
-    """Everything a route module could change, as the endpoint answers it, in one comparable text."""
-    tables = ec2.describe_route_tables()["RouteTables"]
-    lists = [pl for pl in ec2.describe_managed_prefix_lists()["PrefixLists"] if pl.get("OwnerId") != "AWS"]
-    entries = {pl["PrefixListId"]: ec2.get_managed_prefix_list_entries(PrefixListId=pl["PrefixListId"])["Entries"] for pl in lists}
-    interfaces = ec2.describe_network_interfaces()["NetworkInterfaces"]
-    return json.dumps({"route_tables": tables, "prefix_lists": lists, "entries": entries, "interfaces": interfaces}, sort_keys=True, default=str)
-
-
-def writes_since_cleared(endpoint_url):
-    """The API calls in the endpoint's request log that are not reads, and how many calls it holds in all."""
-    actions = [record["action"] for record in get_request_log(endpoint_url)["requests"]]
-    return [action for action in actions if not action.startswith(READ_ONLY_PREFIXES)], len(actions)
-
-
-def planned(actions):
-    """A result's actions without what only a real run adds (outcome, latency), to compare a plan with its run."""
-    return [{key: value for key, value in action.items() if key not in RUN_ONLY_KEYS} for action in actions]
-
-
-def check_changes_nothing(ec2, world, args):
-    """Run the module with --check --diff; assert the endpoint is unchanged and was only read; return the result."""
-    before = endpoint_state(ec2)
-    delete_request_log(world.endpoint_url)
-    checked = run_module(world, "lz_route_failover", args, check=True, diff=True)
-    writes, calls = writes_since_cleared(world.endpoint_url)
-    assert calls > 0, "the request log saw the module's reads (else 'no writes' proves nothing)"
-    assert writes == [], "check mode made calls that change EC2"
-    assert endpoint_state(ec2) == before, "check mode changed what the endpoint reports"
-    return checked
 
 
 def prefix_list(ec2, cidrs):

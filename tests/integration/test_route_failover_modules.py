@@ -4,60 +4,21 @@ against the EC2 fidelity endpoint."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-from harness.aws import ansible_json_environment
 from harness.aws import delete_faults
 from harness.monitor import route_changing_requests
-from harness.paths import REPO_ROOT
+from tests.support.route_modules import ONPREM
+from tests.support.route_modules import ONPREM6
+from tests.support.route_modules import failover_args
+from tests.support.route_modules import old_appliance_eni
+from tests.support.route_modules import put_routes
+from tests.support.route_modules import run_module
+from tests.support.route_modules import run_playbook
+from tests.support.route_modules import static_targets
 
-ONPREM = "198.19.0.0/24"
-ONPREM6 = "2001:db8:100::/56"
 NO_ROUTE_CALLS = {"CreateRoute": 0, "ReplaceRoute": 0, "DeleteRoute": 0}
-BIN = os.path.dirname(sys.executable)
-
-
-def ansible_text_environment():
-    """The playbook tests read ansible-playbook's usual text output."""
-    return ansible_json_environment(ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default")
-
-
-def run_module(world, module, args, check=False, diff=False):
-    """Run one module through ``ansible`` ad hoc; return its JSON result."""
-    argv = [os.path.join(BIN, "ansible"), "localhost", "-m", "localzones.failover." + module, "-a", json.dumps(dict(args, endpoint_url=world.endpoint_url))]
-    argv += ["--check"] * check + ["--diff"] * diff
-    completed = subprocess.run(argv, env=ansible_json_environment(), cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False)
-    try:
-        output = json.loads(completed.stdout)
-    except ValueError:
-        pytest.fail("ansible printed no JSON:\n%s\n%s" % (completed.stdout, completed.stderr))
-    return output["plays"][0]["tasks"][0]["hosts"]["localhost"]
-
-
-def failover_args(world, path=None, **extra):
-    args = {
-        "route_table_ids": [world.prod_rtb_id],
-        "destination_cidrs": [ONPREM, ONPREM6],
-        "vpn_eni_id": world.vpn_eni_id,
-        "probe_route_table_id": world.probe_rtb_id,
-    }
-    if path:
-        args["path"] = path
-    args.update(extra)
-    return args
-
-
-def static_targets(ec2, rtb_id):
-    table = ec2.describe_route_tables(RouteTableIds=[rtb_id])["RouteTables"][0]
-    return sorted(
-        (route.get("DestinationCidrBlock") or route.get("DestinationIpv6CidrBlock"), route.get("NetworkInterfaceId"))
-        for route in table["Routes"]
-        if route["Origin"] == "CreateRoute"
-    )
 
 
 def test_check_mode_plans_and_diffs_without_changing(ec2, lz_world):
@@ -70,18 +31,6 @@ def test_check_mode_plans_and_diffs_without_changing(ec2, lz_world):
     assert diff["before"][lz_world.prod_rtb_id][ONPREM] == "%s (propagated)" % lz_world.vgw_id
     assert diff["after"][lz_world.prod_rtb_id][ONPREM] == "%s (static)" % lz_world.vpn_eni_id
     assert static_targets(ec2, lz_world.prod_rtb_id) == []
-
-
-def put_routes(ec2, rtb_id, eni_id):
-    ec2.create_route(RouteTableId=rtb_id, DestinationCidrBlock=ONPREM, NetworkInterfaceId=eni_id)
-    ec2.create_route(RouteTableId=rtb_id, DestinationIpv6CidrBlock=ONPREM6, NetworkInterfaceId=eni_id)
-
-
-def old_appliance_eni(ec2, world):
-    """An ENI of a replaced appliance: in the VPC, tagged as a VPN appliance, so its routes are ours."""
-    eni_id = ec2.create_network_interface(SubnetId=world.public_subnet_id)["NetworkInterface"]["NetworkInterfaceId"]
-    ec2.create_tags(Resources=[eni_id], Tags=[{"Key": "localzones.failover/role", "Value": "vpn-appliance"}])
-    return eni_id
 
 
 def check_then_apply(ec2, world, path):
@@ -202,18 +151,6 @@ def test_info_module_reports_paths(ec2, lz_world):
     table = result["route_tables"][0]
     assert table["active_path"] == "mixed"
     assert [(d["destination_cidr"], d["path"], d["propagated_dx_route"]) for d in table["destinations"]] == [(ONPREM, "vpn", True), (ONPREM6, "dx", True)]
-
-
-def run_playbook(world, playbook, *extra):
-    extra_vars = {
-        "lz_failover_aws": {"endpoint_url": world.endpoint_url, "access_key": "testing", "secret_key": "testing"},
-        "lz_failover_route_table_ids": [world.prod_rtb_id],
-        "lz_failover_destination_cidrs": [ONPREM],
-        "lz_failover_vpn_eni_id": world.vpn_eni_id,
-        "lz_failover_probe_route_table_id": world.probe_rtb_id,
-    }
-    argv = [os.path.join(BIN, "ansible-playbook"), "-i", "inventories/local", os.path.join("playbooks", playbook), "-e", json.dumps(extra_vars)]
-    return subprocess.run(argv + list(extra), env=ansible_text_environment(), cwd=REPO_ROOT, capture_output=True, text=True, timeout=180, check=False)
 
 
 def test_failover_playbook_check_diff_then_switch(ec2, lz_world):
