@@ -72,6 +72,7 @@ class Coordinator:  # pylint: disable=too-many-instance-attributes
         self._records = ()
         self._view = {}
         self._was_writer = False
+        self._last_other_holder = None  # the last holder read that was another monitor (None: none yet)
         self.errors = 0  # failed coordination calls, in total
         self._thread = threading.Thread(target=self._run, name="coordinator", daemon=True)
 
@@ -184,6 +185,8 @@ class Coordinator:  # pylint: disable=too-many-instance-attributes
             self._publish()
             self._write_view(client)
             return
+        if seen is not None and seen.holder != self.monitor_id:
+            self._last_other_holder = seen.holder
         sent_at = self._clock()  # BEFORE the write: the holder's validity counts from here
         try:
             record = acquire_or_renew(client, settings.table, settings.failover_group, self.monitor_id, seen, self._wall(), settings.lease_s)
@@ -231,7 +234,7 @@ class Coordinator:  # pylint: disable=too-many-instance-attributes
             self._metrics.lease_transitions.labels("acquired").inc()
             self._log.warning(events.LEASE_ACQUIRED, monitor_id=self.monitor_id, fencing=fencing, group=group)
             if self._on_acquired is not None:
-                self._on_acquired()
+                self._on_acquired(self._last_other_holder)
         else:
             self._metrics.lease_transitions.labels("lost").inc()
             self._log.warning(events.LEASE_LOST, monitor_id=self.monitor_id, holder=self.holder, fencing=fencing, group=group)

@@ -281,11 +281,18 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
         actuator = self.actuator
         return None if actuator is None else actuator.failing_for()
 
-    def _lease_acquired(self):
-        """Called by the coordinator thread: converge at once."""
+    def _lease_acquired(self, taken_from):
+        """Called by the coordinator thread: converge at once; a takeover from another monitor is news for the operator."""
         actuator = self.actuator
         if actuator is not None:
             actuator.wake()
+        machine = self.machine
+        if taken_from is not None:
+            path = self._route_path(machine.path) if machine is not None else None
+            self._notify("%s took the lease from %s: routes on %s" % (self.config.coordination.monitor_id, taken_from, path), {
+                "event": events.LEASE_ACQUIRED, "taken_from": taken_from, "fencing": self.coordinator.fencing if self.coordinator else None,
+                "routes_path": path,
+            })
 
     def _count_api_error(self):
         """Called by the actuator thread; the publisher in use at that moment counts it."""
@@ -503,9 +510,16 @@ class Monitor:  # pylint: disable=too-many-instance-attributes
         })
 
     def _notify(self, subject, message):
-        if self.notifier is not None:
-            message["route_table_ids"] = list(self.config.route_table_ids)
-            self.notifier.submit("lz-failover-monitor: " + subject, message)
+        """Publish to SNS. Of monitors in pairs only the lease holder does: the standby decides alike, and one message is enough."""
+        if self.notifier is None:
+            return
+        if self.config.coordination.enabled:
+            coordinator = self.coordinator
+            if coordinator is None or not coordinator.is_writer():
+                return
+            message["monitor_id"] = self.config.coordination.monitor_id
+        message["route_table_ids"] = list(self.config.route_table_ids)
+        self.notifier.submit("lz-failover-monitor: " + subject, message)
 
     # ------------------------------------------------------------------ status
 

@@ -26,6 +26,7 @@ from harness.aws import delete_faults
 from harness.aws import get_request_log
 from harness.aws import put_fault
 from harness.monitor import METRICS_PORT
+from harness.monitor import NotificationInbox
 from harness.monitor import static_routes
 from harness.waiting import wait_for
 from tests.support.coordination_table import create_coordination_table
@@ -68,6 +69,7 @@ class Pair:
         self.world = mlab.fresh_world()
         self.ec2 = mlab.ec2()
         create_coordination_table(dynamodb_client(mlab.endpoint_url, self.world.region), TABLE)
+        self.inbox = NotificationInbox(mlab.endpoint_url)  # both monitors publish to one topic, as on AWS
         self.daemons = {}
 
     def start(self, monitor_id):
@@ -78,6 +80,7 @@ class Pair:
                           "renew_interval_s": RENEW_INTERVAL_S, "max_clock_skew_s": MAX_CLOCK_SKEW_S},
             api={"connect_timeout_s": CALL_MARGIN_S},
             metrics={"address": self.mlab.address, "port": metrics_port},
+            notifications={"sns_topic_arn": self.inbox.topic_arn, "endpoint_url": self.mlab.endpoint_url},
             state_file="%s/state-%s.json" % (self.mlab.workdir, monitor_id),
         )
         config_path = self.mlab.write_config(document, "%s.yaml" % monitor_id)
@@ -167,6 +170,10 @@ def test_holder_killed_during_a_dx_outage_the_standby_takes_the_lease_and_fails_
     standby.wait_for_event("transition", to_path="dx")  # the standby followed DX both ways
     before_kill = pair.requests()
     assert summary(pair.route_calls(before_kill, "monitor-b")) == [], "the standby changed routes"
+    # One message per transition, from the holder: the standby decided the same and published nothing.
+    messages = wait_for(lambda: len(pair.inbox.receive()) >= 2 and pair.inbox.messages, 10, "the holder's two notifications", 0.1)
+    assert [(message["event"], message["to"], message["monitor_id"]) for message in messages] == [
+        ("transition", "vpn", "monitor-a"), ("transition", "dx", "monitor-a")]
     assert summary(pair.route_calls(before_kill, "monitor-a")) == [("CreateRoute", 200)] * 2 + [("DeleteRoute", 200)] * 2
 
     # DX cut and the holder's host gone at the same moment.
@@ -187,6 +194,10 @@ def test_holder_killed_during_a_dx_outage_the_standby_takes_the_lease_and_fails_
     assert all(entry["end"] <= killed_at for entry in pair.route_calls(requests, "monitor-a"))
     pair.assert_taken_after_expiry(requests, "monitor-a", "monitor-b")
     pair.assert_one_writer_at_a_time()
+    # The standby's own dx -> vpn came while it was not the writer: the takeover is what the operator hears.
+    takeover = wait_for(lambda: len(pair.inbox.receive()) >= 3 and pair.inbox.messages[2:], 10, "the takeover notification", 0.1)
+    assert [(message["event"], message["monitor_id"], message["taken_from"], message["fencing"], message["routes_path"])
+            for message in takeover] == [("lease_acquired", "monitor-b", "monitor-a", 2, "vpn")]
     standby.assert_running()
     print("takeover: routes on the VPN path %.2f s after the kill" % took_over_s)
     assert took_over_s <= TAKEOVER_BOUND_S, "the routes reached the VPN path %.1f s after the kill" % took_over_s

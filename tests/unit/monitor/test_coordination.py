@@ -92,7 +92,7 @@ class Monitor:
         self.config = validate_document(document(endpoint_url=endpoint_url, coordination=dict({"table": TABLE, "monitor_id": monitor_id}, **coordination)))
         self.log, self.metrics, self.woken = RecordingLog(), Metrics(), []
         self.coordinator = Coordinator(self.config, self.log, self.metrics, client_factory=patient_dynamodb_client, clock=self.clock.monotonic,
-                                       wall=self.clock.time, on_acquired=lambda: self.woken.append(self.clock.now))
+                                       wall=self.clock.time, on_acquired=lambda taken_from: self.woken.append(self.clock.now))
 
 
 @pytest.fixture
