@@ -234,8 +234,8 @@ def run(module):
         else:
             release_pin(client, table, group)
         items = read_group(client, table, group)
-        now = time.time()
-    status = group_status(items, now)
+    # Ages are counted from after the last read, so a view written during it is never younger than zero.
+    status = group_status(items, time.time())
     module.exit_json(status=status, pin=status["pin"], holder=live_holder(status), **result)
 
 
