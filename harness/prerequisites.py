@@ -39,7 +39,6 @@ SETUP_SCRIPT = os.path.join(REPO_ROOT, "scripts", "setup.sh")
 TEST_REQUIREMENTS = os.path.join(REPO_ROOT, "requirements", "test.txt")
 
 
-
 def setup_apt_packages(script=SETUP_SCRIPT):
     """The Debian packages of setup.sh's ``APT_PACKAGES=( ... )`` array (comments dropped)."""
     with open(script, encoding="utf-8") as handle:

@@ -369,7 +369,10 @@ def stop(host, timeout):
 
 
 def down(name, timeout=20.0):
-    """Stop host ``name`` if it runs and remove its record; False when nothing was running."""
+    """Stop host ``name`` if it runs and remove its record; False when nothing was running.
+
+    ``timeout`` is the orderly poweroff's: 0 skips it (``kill``).
+    """
     host = load(name)
     if host is None:
         forget(name)
@@ -388,15 +391,7 @@ def kill(name):
     cannot release its lease or flush anything, as when an instance fails or loses power.
     False when nothing was running.
     """
-    host = load(name)
-    if host is None:
-        forget(name)
-        return False
-    was_running = host.alive
-    if was_running:
-        stop(host, timeout=0)
-    forget(name)
-    return was_running
+    return down(name, timeout=0)
 
 
 def init_pid(name):

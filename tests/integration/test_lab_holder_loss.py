@@ -105,11 +105,13 @@ def bring_back_machines_that_are_off():
 
 # poweroff's machine is booted again before crash; crash runs last: its machine stays off.
 @pytest.mark.parametrize("fault", ["isolate", "kill", "poweroff", "crash"])
-def test_the_standby_moves_the_routes_when_the_holder_is_lost_at_the_dx_cut(converged_lab, tmp_path, fault):  # pylint: disable=unused-argument,redefined-outer-name
+@pytest.mark.usefixtures("converged_lab")
+def test_the_standby_moves_the_routes_when_the_holder_is_lost_at_the_dx_cut(tmp_path, fault):
     bring_back_machines_that_are_off()
     before = wait_for_holder_and_fresh_standby()
     # The drill's own time bound is off (0): the test judges the takeover first and the time last.
-    drill = lab_sh("drill", "-e", "lab_holder_fault=%s" % fault, "-e", "drill_results_dir=%s" % tmp_path, "-e", "drill_max_route_change_s=0")
+    drill = lab_sh("drill", "-e", "lab_holder_fault=%s" % fault, "-e", "drill_results_dir=%s" % tmp_path,
+                   "-e", "drill_max_route_change_s=0")
     assert drill.returncode == 0, drill.stdout[-5000:] + drill.stderr[-2000:]
     reports = glob.glob(os.path.join(str(tmp_path), "*", "drill.json"))
     assert len(reports) == 1

@@ -176,7 +176,7 @@ def test_readme_monitor_logs_the_command_and_fails_over_once_it_is_run(ec2, lz_w
     delete_request_log(lz_world.endpoint_url)
     actuator.attempt(config, None)
     actuator.set_desired("vpn")
-    for _ in range(2):
+    for _attempt in range(2):
         actuator.attempt(config, "vpn")
     assert writes_since_cleared(lz_world.endpoint_url)[0] == [] and not actuator.book.converged, "a conflict changes nothing"
     logged = log.named("route_conflict")[-1]

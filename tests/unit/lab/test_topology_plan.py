@@ -85,7 +85,7 @@ def test_the_probe_subnet_is_one_bridge_in_the_vpc_router_with_a_port_per_utilit
 
 def test_the_router_agent_gives_each_subnet_one_rule_on_the_device_holding_its_gateway(monkeypatch):
     networks = router_networks(recorded_commands(monkeypatch, lab.build_subnets))
-    assert sorted(device for _, device in networks) == ["sn-private1", "sn-private2", "sn-public1"]
+    assert sorted(device for _network, device in networks) == ["sn-private1", "sn-private2", "sn-public1"]
     subnets = [{"SubnetId": "subnet-%s" % subnet.name, "CidrBlock": subnet.cidr, "VpcId": VPC_ID} for subnet in topo.SUBNETS]
     tables = [{"RouteTableId": "rtb-%s" % subnet.name, "VpcId": VPC_ID, "Routes": [],
                "Associations": [{"SubnetId": "subnet-%s" % subnet.name}]} for subnet in topo.SUBNETS]
