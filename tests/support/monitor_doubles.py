@@ -64,9 +64,13 @@ class RecordingActuator:
         self.failures = 0
         self.last_error = None
         self.foreign_routes = ()
+        self.wakes = 0
 
     def set_desired(self, path):
         self.desired.append(path)
+
+    def wake(self):
+        self.wakes += 1
 
     def reconfigure(self, config):
         self.configs.append(config)

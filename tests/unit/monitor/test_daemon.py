@@ -13,6 +13,7 @@ import math
 
 import pytest
 
+from lz_failover_monitor.config import validate_document
 from lz_failover_monitor.state_file import PersistedState
 from lz_failover_monitor.state_file import Transition
 from tests.support.monitor_configs import TARGETS
@@ -153,3 +154,50 @@ def test_the_schedule_stays_on_its_grid_and_counts_whole_missed_slots():
     clock.now = 1000.37  # a stall: the slot at 1000.2 is gone, the one at 1000.3 starts late, at once
     assert monitor._next_slot(1000.1, 0.1) == pytest.approx(1000.3)  # pylint: disable=protected-access
     assert harness.sample("lz_failover_probe_round_overruns_total") == 1
+
+
+class StubCoordinator:
+    """The lease as the probe loop sees it: writer or not, no table behind it."""
+
+    fencing = 2
+
+    def __init__(self, writer):
+        self.writer = writer
+
+    def is_writer(self):
+        return self.writer
+
+    def latest_records(self):
+        return []
+
+    def set_view(self, **view):
+        pass
+
+
+def paired_harness(writer):
+    coordination = {"table": "lz-failover-coordination", "failover_group": "pair", "monitor_id": "monitor-b"}
+    harness = Harness(config=validate_document(document(coordination=coordination)))
+    harness.monitor.coordinator = StubCoordinator(writer)
+    return harness
+
+
+def test_of_monitors_in_pairs_only_the_holder_notifies_and_says_which_monitor_it_is():
+    standby = paired_harness(writer=False).rounds(3, UP).rounds(5, DOWN)
+    assert standby.monitor.actuator.desired == ["dx", "vpn"] and standby.log.named("transition"), "the standby decides alike"
+    assert standby.monitor.notifier.messages == [], "the standby publishes nothing"
+
+    holder = paired_harness(writer=True).rounds(3, UP).rounds(5, DOWN)
+    subject, message = holder.monitor.notifier.messages[0]
+    assert subject == "lz-failover-monitor: dx -> vpn (hard_failure)" and message["monitor_id"] == "monitor-b"
+
+
+def test_a_takeover_is_published_with_the_old_holder_and_the_routes_path_and_a_first_lease_is_not():
+    harness = paired_harness(writer=True).rounds(3, UP).rounds(5, DOWN)
+    harness.monitor.notifier.messages.clear()
+    harness.monitor._lease_acquired(None)  # pylint: disable=protected-access
+    assert harness.monitor.notifier.messages == [], "a group's first holder is no news"
+    assert harness.monitor.actuator.wakes == 1, "the new writer converges at once"
+    harness.monitor._lease_acquired("monitor-a")  # pylint: disable=protected-access
+    subject, message = harness.monitor.notifier.messages[0]
+    assert subject == "lz-failover-monitor: monitor-b took the lease from monitor-a: routes on vpn"
+    assert (message["event"], message["taken_from"], message["fencing"], message["routes_path"]) == ("lease_acquired", "monitor-a", 2, "vpn")
