@@ -33,7 +33,8 @@ state file (its flap-dampening history) removed, the contender restarted. Scenar
 It prints one table and writes every raw number to benchmarks/results/lab-<UTC>.json.
 Exit status: 0 whatever was measured, 1 on a setup error (or a scenario that could not
 be measured), 2 on bad usage, 130 when interrupted (the partial table is still printed).
-At the end the lab's monitor configuration and state file are put back, the service
+The monitors of the other utility hosts (the lab runs two, one lease) are stopped for the
+run. At the end the lab's monitor configuration and state file are put back, every monitor
 runs again, no fault is left and every process the run started is stopped by PID.
 See benchmarks/README.md.
 """
@@ -112,6 +113,8 @@ FLOW_SCRIPT = os.path.join(REPO_ROOT, "roles", "drill", "files", "lz-drill-flow"
 
 # In the utility host (paths of the monitor role).
 MONITOR_UNIT = "lz-failover-monitor.service"
+# The contenders run in the first utility host; the monitors of the others are stopped for the run.
+OTHER_MONITOR_HOSTS = tuple(machine for machine in topo.UTILITY_HOSTS if machine != "utility")
 MONITOR_CONFIG = "/etc/lz-failover-monitor/config.yml"
 MONITOR_STATE = "/var/lib/lz-failover-monitor/state.json"
 MONITOR_PYTHON = "/opt/lz-failover-monitor/venv/bin/python"
@@ -713,6 +716,12 @@ class Bench:  # pylint: disable=too-many-instance-attributes
 
     def prepare(self):
         self.files.recover_previous_run()
+        # The lab runs a monitor on every utility host, one lease between them (lab/README.md, "Two
+        # monitors"). The contenders are measured alone: the others are stopped for the run (a holder
+        # releases the lease as it stops), and the contender's replaced configuration has no
+        # coordination, so it writes without a lease and nobody else does.
+        for machine in OTHER_MONITOR_HOSTS:
+            self.lab.inside(machine, ["systemctl", "stop", MONITOR_UNIT], check=False)
         self.lab_config = self.files.save()
         document = default_settings_config(self.lab_config)
         # The daemon's own validation: a problem stops the run before anything changed.
@@ -737,6 +746,10 @@ class Bench:  # pylint: disable=too-many-instance-attributes
         completed = self.contenders["monitor"].systemctl("start", MONITOR_UNIT)
         if completed.returncode != 0:
             note("warning: the monitor service did not start again: %s" % completed.stderr.strip())
+        for machine in OTHER_MONITOR_HOSTS:
+            completed = self.lab.inside(machine, ["systemctl", "start", MONITOR_UNIT], check=False)
+            if completed.returncode != 0:
+                note("warning: the monitor service in %s did not start again: %s" % (machine, completed.stderr.strip()))
 
     def stop_observers(self):
         if self.watch is not None:

@@ -8,7 +8,7 @@ the workload pings onprem-host every 50 ms (and opens a TCP connection to its te
 service every 0.5 s), the demo cuts DX with ``playbooks/lab_fault.yml``, waits for
 the traffic to run over IPsec, restores DX and waits for the failback.  A watcher
 samples every 20 ms: the fault's nftables table, the route table in the EC2 API,
-the VRRP state files, the monitor's state file and the ESP tunnel's packet
+the VRRP state files, the lease holder's monitor state file and the ESP tunnel's packet
 counters; the agents' logs give the BGP withdrawal and the kernel route change.
 
     python -m lab.demo [--json FILE]      (from the repository root; bash lab/lab.sh demo)
@@ -32,6 +32,7 @@ import boto3
 
 from harness.waiting import first_within
 from lab import lab
+from lab import monitors
 from lab import topology as topo
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -40,7 +41,6 @@ SAMPLE_SECONDS = 0.02
 PING_INTERVAL = 0.05
 TCP_INTERVAL = 0.5
 VRRP_STATE = "/var/lib/lz-fhrp/lan_gateway.state"
-MONITOR_STATE = "/var/lib/lz-failover-monitor/state.json"
 PING_LINE = re.compile(r"^\[(\d+\.\d+)\].*icmp_seq=(\d+)")
 TCP_PROBE = """
 import socket, sys, time
@@ -93,9 +93,10 @@ def fault_active():
 class Watcher(threading.Thread):
     """Samples every observable and keeps the time each one changed."""
 
-    def __init__(self, pids, route_table_id):
+    def __init__(self, pids, route_table_id, monitor_machine):
         super().__init__(daemon=True)
         self.pids = pids
+        self.monitor_machine = monitor_machine
         self.route_table_id = route_table_id
         self.ec2 = boto3.client("ec2", region_name=topo.REGION, endpoint_url=topo.ENDPOINT_URL,
                                 aws_access_key_id=lab.AWS_ENVIRONMENT["AWS_ACCESS_KEY_ID"], aws_secret_access_key=lab.AWS_ENVIRONMENT["AWS_SECRET_ACCESS_KEY"])
@@ -109,7 +110,7 @@ class Watcher(threading.Thread):
         return "vpn" if static else "dx"
 
     def monitor_path(self):
-        text = read_inside(self.pids, "utility", MONITOR_STATE)
+        text = read_inside(self.pids, self.monitor_machine, monitors.MONITOR_STATE)
         return json.loads(text).get("desired_path") if text else None
 
     def note(self, name, value, at):
@@ -239,7 +240,10 @@ def main(argv=None):
     pids = lab.host_pids()
     with open(lab.PROVISION_VARS_FILE, encoding="utf-8") as handle:
         route_table_id = re.search(r"^- (rtb-\w+)", handle.read(), re.MULTILINE).group(1)
-    watcher = Watcher(pids, route_table_id)
+    # Two monitors decide, only the lease holder's decision moves the routes: follow its state file.
+    holder = monitors.holder_machine(pids)
+    print("[demo] the monitor in %s holds the lease" % holder, flush=True)
+    watcher = Watcher(pids, route_table_id, holder)
     watcher.start()
     ping, tcp = start_flows(topo.namespace("workload"))
     phases = {}
