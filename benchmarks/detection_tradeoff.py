@@ -42,9 +42,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import dataclasses
-import datetime
 import itertools
-import json
 import math
 import os
 import random
@@ -61,9 +59,9 @@ from harness.bench import EXIT_OK
 from harness.bench import machine_info
 from harness.bench import percentile
 from harness.bench import positive
-from harness.paths import REPO_ROOT
+from harness.bench import results_path
+from harness.bench import write_results
 
-RESULTS_DIR = os.path.join(REPO_ROOT, "benchmarks", "results")
 SECONDS_PER_DAY = 86400.0
 WINDOW_OF_CONCERN_S = 600.0  # the "no false failover at 10% loss over 10 minutes"
 DETECTION_TARGET_S = 0.5
@@ -916,12 +914,8 @@ def main(argv=None):
         "cpu_s": round(time.process_time() - started_cpu + worker_cpu_s, 1),
         "worker_cpu_s": round(worker_cpu_s, 1),
     }
-    stamp = datetime.datetime.fromtimestamp(started_wall, datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    output = args.output or os.path.join(RESULTS_DIR, "detection-%s.json" % stamp)
-    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-    with open(output, "w", encoding="utf-8") as handle:
-        json.dump(document(tradeoff, brownout, args, runtime), handle, indent=2)
-        handle.write("\n")
+    output = results_path("detection", started_wall, args.output)
+    write_results(output, document(tradeoff, brownout, args, runtime), indent=2)
     print_tables(tradeoff, brownout, args, runtime, output)
     return EXIT_OK
 

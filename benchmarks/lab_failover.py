@@ -84,8 +84,10 @@ from harness.bench import plural
 from harness.bench import positive
 from harness.bench import proc_usage
 from harness.bench import raise_keyboard_interrupt
+from harness.bench import results_path
 from harness.bench import rounded
 from harness.bench import stats
+from harness.bench import write_results
 from harness.monitor import Metrics
 from harness.paths import REPO_ROOT
 from harness.processes import stop_process
@@ -106,7 +108,6 @@ SCENARIOS = (
 SCENARIO_NAMES = tuple(name for name, _title in SCENARIOS)
 CONTENDERS = ("monitor", "baseline")
 
-RESULTS_DIR = os.path.join(REPO_ROOT, "benchmarks", "results")
 LAB_VARS_FILE = os.path.join(REPO_ROOT, "inventories", "lab", "group_vars", "all", "lab.yml")
 BASELINE_SCRIPT = os.path.join(REPO_ROOT, "benchmarks", "baseline_monitor.py")
 FLOW_SCRIPT = os.path.join(REPO_ROOT, "roles", "drill", "files", "lz-drill-flow")
@@ -1215,13 +1216,6 @@ def result_document(args, bench, started, interrupted, built_lab):
     }
 
 
-def write_json(path, content):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(content, handle, indent=2)
-        handle.write("\n")
-
-
 def scenario_list(text):
     names = [item.strip() for item in text.split(",") if item.strip()]
     unknown = [name for name in names if name not in SCENARIO_NAMES]
@@ -1313,10 +1307,9 @@ def main(argv=None):  # pylint: disable=too-many-branches
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if bench is None:
         return exit_code
-    stamp = datetime.datetime.fromtimestamp(started, datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    output = args.output or os.path.join(RESULTS_DIR, "lab-%s.json" % stamp)
+    output = results_path("lab", started, args.output)
     content = result_document(args, bench, started, interrupted, built_lab)
-    write_json(output, content)
+    write_results(output, content, indent=2)
     print_report(content, output, interrupted)
     return exit_code
 

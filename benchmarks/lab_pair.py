@@ -64,7 +64,8 @@ from harness.bench import log_time
 from harness.bench import machine_info
 from harness.bench import positive
 from harness.bench import raise_keyboard_interrupt
-from harness.paths import REPO_ROOT
+from harness.bench import results_path
+from harness.bench import write_results
 from harness.waiting import first_within
 from lab import lab as lab_tool
 from lab import monitors
@@ -72,7 +73,6 @@ from lab import nspawn
 from lab import topology as topo
 from tools.endpoint.writers import overlapping_writers
 
-RESULTS_DIR = os.path.join(REPO_ROOT, "benchmarks", "results")
 DOWN_S = (2.0, 20.0)  # longer than the detection (about 0.5 s): every cut while on DX is a failover
 UP_S = (5.0, 60.0)  # either side of the lab's failback hold (10 s, doubled by dampening)
 WARMUP_S = BROWNOUT_WINDOW_S + 2.0  # both monitors' brownout windows full of clean rounds
@@ -439,11 +439,8 @@ def main(argv=None):
         signal.signal(signal.SIGINT, signal.default_int_handler)
     document["machine"]["loadavg_end"] = [round(value, 2) for value in os.getloadavg()]
     document["duration_s"] = round(time.time() - started, 1)
-    stamp = datetime.datetime.fromtimestamp(started, datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    output = args.output or os.path.join(RESULTS_DIR, "lab-pair-%s.json" % stamp)
-    os.makedirs(os.path.dirname(output), exist_ok=True)
-    with open(output, "w", encoding="utf-8") as handle:
-        json.dump(document, handle, indent=1, default=str)
+    output = results_path("lab-pair", started, args.output)
+    write_results(output, document, end="", indent=1, default=str)
     if "result" in document:
         for what, measured in summary_rows(document["result"]):
             print("| %s | %s |" % (what, measured))

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import itertools
-import json
 import os
 import random
 import shutil
@@ -59,9 +58,11 @@ from harness.bench import machine_info
 from harness.bench import plural
 from harness.bench import positive
 from harness.bench import proc_usage
+from harness.bench import results_path
 from harness.bench import start_netns_benchmark
 from harness.bench import rounded
 from harness.bench import stats
+from harness.bench import write_results
 from harness.monitor import DX_TARGETS
 from harness.monitor import METRICS_PORT
 from harness.monitor import Daemon
@@ -84,7 +85,6 @@ SCENARIOS = (
 SCENARIO_NAMES = tuple(name for name, _title in SCENARIOS)
 
 BASELINE_SCRIPT = os.path.join(REPO_ROOT, "benchmarks", "baseline_monitor.py")
-RESULTS_DIR = os.path.join(REPO_ROOT, "benchmarks", "results")
 
 # The daemon's defaults, as its configuration schema defines them.
 PROBE_INTERVAL_S = PROBE_SCHEMA["interval"][0]
@@ -718,10 +718,7 @@ class Report:
         }
 
     def write(self, path):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w", encoding="utf-8") as handle:
-            json.dump(self.document(), handle, indent=2, sort_keys=False)
-            handle.write("\n")
+        write_results(path, self.document(), indent=2, sort_keys=False)
 
 
 # --------------------------------------------------------------------------- command line
@@ -839,8 +836,7 @@ def main(argv=None):
             shutil.rmtree(workdir, ignore_errors=True)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    stamp = datetime.datetime.fromtimestamp(report.started_wall, datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    output = args.output or os.path.join(RESULTS_DIR, "monitor-%s.json" % stamp)
+    output = results_path("monitor", report.started_wall, args.output)
     report.write(output)
     info = report.document()["machine"]
     print()

@@ -50,17 +50,17 @@ from harness.bench import machine_info
 from harness.bench import positive
 from harness.bench import start_netns_benchmark
 from harness.bench import rounded
+from harness.bench import results_path
 from harness.bench import stats
+from harness.bench import write_results
 from harness.monitor import METRICS_PORT
 from harness.monitor import MonitorLab
 from harness.monitor import static_routes
 from harness.netns import NetnsLab
-from harness.paths import REPO_ROOT
 from harness.waiting import wait_for
 from tools.endpoint.writers import ROUTE_MUTATIONS
 from tools.endpoint.writers import overlapping_writers
 
-RESULTS_DIR = os.path.join(REPO_ROOT, "benchmarks", "results")
 TABLE = "lz-failover-coordination"
 GROUP = "pair-bench"
 MONITORS = {
@@ -552,11 +552,8 @@ def main(argv=None):
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
     document["machine"]["loadavg_end"] = os.getloadavg()
     document["duration_s"] = round(time.time() - started_wall, 1)
-    stamp = datetime.datetime.fromtimestamp(started_wall, datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    output = args.output or os.path.join(RESULTS_DIR, "monitor-pair-%s.json" % stamp)
-    os.makedirs(os.path.dirname(output), exist_ok=True)
-    with open(output, "w", encoding="utf-8") as handle:
-        json.dump(document, handle, indent=1, default=str)
+    output = results_path("monitor-pair", started_wall, args.output)
+    write_results(output, document, end="", indent=1, default=str)
     for what, measured in summary_rows(document["scenarios"]):
         print("| %s | %s |" % (what, measured))
     print("raw numbers: %s" % output)

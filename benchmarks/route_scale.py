@@ -37,9 +37,7 @@ See benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
-import datetime
 import ipaddress
-import json
 import os
 import signal
 import subprocess
@@ -69,13 +67,13 @@ from harness.bench import EXIT_SETUP
 from harness.bench import machine_info
 from harness.bench import positive
 from harness.bench import raise_keyboard_interrupt
+from harness.bench import results_path
 from harness.bench import rounded
 from harness.paths import REPO_ROOT
 from harness.processes import stop_process
 from harness.waiting import first_within
 from harness.waiting import wait_for
 
-RESULTS_DIR = os.path.join(REPO_ROOT, "benchmarks", "results")
 SCENARIOS = ("one_group", "ten_groups")
 STRATEGIES = ("per_route", "prefix_list")
 
@@ -390,14 +388,10 @@ def main(argv=None):
         exit_code = EXIT_SETUP
     finally:
         endpoint.stop()
-    stamp = datetime.datetime.fromtimestamp(started_wall, datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    output = args.output or os.path.join(RESULTS_DIR, "route-scale-%s.json" % stamp)
-    os.makedirs(os.path.dirname(output), exist_ok=True)
-    with open(output, "w", encoding="utf-8") as handle:
-        json.dump({"benchmark": "route_scale", "interrupted": interrupted, "machine": machine_info(),
-                   "bucket": {"route_actions_burst": MUTATING_BURST, "route_actions_refill_per_s": MUTATING_REFILL_PER_S},
-                   "options": {key: value for key, value in vars(args).items() if key != "only"}, "cases": results}, handle, indent=2)
-        handle.write("\n")
+    output = results_path("route-scale", started_wall, args.output)
+    write_results(output, {"benchmark": "route_scale", "interrupted": interrupted, "machine": machine_info(),
+                           "bucket": {"route_actions_burst": MUTATING_BURST, "route_actions_refill_per_s": MUTATING_REFILL_PER_S},
+                           "options": {key: value for key, value in vars(args).items() if key != "only"}, "cases": results}, indent=2)
     print()
     print("route scale under EC2 throttling%s: %.1f min; floor = (calls - %d) / %g per s, EC2's bucket of one route action" % (
         " (interrupted, partial)" if interrupted else "", (time.monotonic() - started) / 60.0, MUTATING_BURST, MUTATING_REFILL_PER_S))

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the localzones.failover collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What the benchmarks share: exit codes, log times, statistics, the machine's facts, argument types.
+"""What the benchmarks share: exit codes, log times, statistics, the machine's facts, argument types, results files.
 
 benchmarks/monitor_failover.py and benchmarks/lab_failover.py report the same way; this
 is the one copy of the pieces they both use.
@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib.metadata
+import json
 import os
 import platform
 import signal
@@ -23,6 +24,8 @@ from harness.paths import REPO_ROOT
 EXIT_OK = 0
 EXIT_SETUP = 1
 EXIT_INTERRUPTED = 130
+
+RESULTS_DIR = os.path.join(REPO_ROOT, "benchmarks", "results")
 
 
 def log_time(event):
@@ -120,6 +123,25 @@ def machine_info():
         "worktree_dirty": None if status is None else bool(status),
         "packages": versions,
     }
+
+
+def results_path(name, started_wall, output=None):
+    """Where a benchmark writes its JSON: ``output`` when given, else ``RESULTS_DIR/<name>-<UTC start>.json``.
+
+    The start time (epoch seconds) names the file, so a run's file says when it began;
+    the directory is made here, so the write after a long run cannot fail for want of it.
+    """
+    stamp = datetime.datetime.fromtimestamp(started_wall, datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    path = output or os.path.join(RESULTS_DIR, "%s-%s.json" % (name, stamp))
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    return path
+
+
+def write_results(path, content, end="\n", **dump_options):
+    """Write a benchmark's document as JSON; ``dump_options`` go to json.dump, ``end`` follows the document."""
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(content, handle, **dump_options)
+        handle.write(end)
 
 
 def positive(kind):
