@@ -42,7 +42,6 @@ import sys
 import time
 import traceback
 
-import boto3
 
 from benchmarks.lab_failover import BROWNOUT_WINDOW_S
 from benchmarks.lab_failover import DxFault
@@ -60,7 +59,6 @@ from harness.aws import get_request_log
 from harness.bench import EXIT_INTERRUPTED
 from harness.bench import EXIT_OK
 from harness.bench import EXIT_SETUP
-from harness.bench import log_time
 from harness.bench import machine_info
 from harness.bench import positive
 from harness.bench import raise_keyboard_interrupt

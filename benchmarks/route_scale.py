@@ -69,6 +69,7 @@ from harness.bench import positive
 from harness.bench import raise_keyboard_interrupt
 from harness.bench import results_path
 from harness.bench import rounded
+from harness.bench import write_results
 from harness.paths import REPO_ROOT
 from harness.processes import stop_process
 from harness.waiting import first_within
