@@ -148,8 +148,16 @@ def test_every_host_runs_in_its_namespace(running_lab):  # pylint: disable=redef
     assert nspawn.system_state(pids["onprem-host"]) in nspawn.BOOTED_STATES
 
 
+def bfd_session_up():
+    """The vpc-router's BFD session with onprem-dx is Up: until it is, only BGP's 90 s hold time would notice a silent cut."""
+    sessions = nspawn.run_inside(nspawn.init_pid("vpc-router"), ["birdc", "show", "bfd", "sessions"], check=False).stdout
+    return any(" Up " in " %s " % line for line in sessions.splitlines() if "dx0" in line)
+
+
 def test_propagated_routes_follow_the_dx_bgp_session(world):  # pylint: disable=redefined-outer-name
     assert seconds_until(lambda: propagated(world.ec2, world.prod_rtb_id) == [topo.ONPREM_CIDR], 15, 0.1) is not None
+    # BGP is up before BFD is; on a loaded machine the cut could otherwise come in between (seen beside a CPU hog).
+    assert seconds_until(bfd_session_up, 30, 0.2) is not None, "the BFD session on dx0 never came up"
     set_dx(cut=True)
     try:
         # Waited for until well past the bound, so a slow run still shows whether it happened at all.
