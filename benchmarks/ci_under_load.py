@@ -42,6 +42,7 @@ from harness.bench import EXIT_INTERRUPTED
 from harness.bench import EXIT_OK
 from harness.bench import EXIT_SETUP
 from harness.bench import machine_info
+from harness.bench import non_negative
 from harness.bench import positive
 from harness.bench import raise_keyboard_interrupt
 from harness.bench import results_path
@@ -57,6 +58,7 @@ INHERITED_PYTHON_VARIABLES = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")
 INTERRUPT_GRACE_S = 180
 
 # scripts/test.sh's stage lines and pytest's last line.
+STAGE_STARTED = re.compile(r"^==> \[\d+/\d+\] (?P<stage>\S+)")
 STAGE_PASSED = re.compile(r"^<== (?P<stage>\S+) ok in (?P<seconds>\d+)s$")
 STAGE_FAILED = re.compile(r"^<== (?P<stage>\S+) FAILED \(exit (?P<rc>\d+)\) after (?P<seconds>\d+)s$")
 PYTEST_SUMMARY = re.compile(r"^=+ (?P<counts>\d+ (?:passed|failed|error)[^=]*?) in [\d.]+s(?: \([\d:]+\))? =+$")
@@ -69,21 +71,28 @@ def note(message):
 # --------------------------------------------------------------------------- pure parts (tests/unit/benchmarks)
 
 def parse_ci_log(lines):
-    """What one ``.ci/run`` output says: each finished stage's seconds, the failed stage and pytest's counts."""
+    """What one ``.ci/run`` output says: each finished stage's seconds, the failed stage and pytest's counts.
+
+    The counts are those of the pytest stage; other stages run pytest too (the matrix) and do not count.
+    """
     stages = {}
     failed = None
     pytest_counts = None
+    current = None
     for line in lines:
         line = line.rstrip("\n")
+        started = STAGE_STARTED.match(line)
         passed = STAGE_PASSED.match(line)
         failure = STAGE_FAILED.match(line)
         summary = PYTEST_SUMMARY.match(line)
-        if passed:
+        if started:
+            current = started.group("stage")
+        elif passed:
             stages[passed.group("stage")] = int(passed.group("seconds"))
         elif failure:
             stages[failure.group("stage")] = int(failure.group("seconds"))
             failed = {"stage": failure.group("stage"), "rc": int(failure.group("rc"))}
-        elif summary:
+        elif summary and current == "pytest":
             pytest_counts = summary.group("counts").strip()
     return {"stages": stages, "failed_stage": failed, "pytest": pytest_counts}
 
@@ -217,17 +226,10 @@ def resolve_commit(repo, commit):
     return completed.stdout.strip() if completed.returncode == 0 else None
 
 
-def non_negative_int(text):
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be >= 0, got %s" % text)
-    return value
-
-
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0], epilog="See benchmarks/README.md. Needs root and a free lab.")
     parser.add_argument("--runs", type=positive(int), default=5, help="runs in a row (default 5)")
-    parser.add_argument("--hogs", type=non_negative_int, default=1, help="busy loops beside the runs (default 1)")
+    parser.add_argument("--hogs", type=non_negative(int), default=1, help="busy loops beside the runs (default 1)")
     parser.add_argument("--repo", default=REPO_ROOT, help="repository to clone (default this one)")
     parser.add_argument("--commit", default="HEAD", help="commit to check out in each clone (default HEAD)")
     parser.add_argument("--workdir", help="where the clones go (default a new directory under /var/tmp)")

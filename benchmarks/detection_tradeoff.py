@@ -58,6 +58,7 @@ from harness.bench import EXIT_INTERRUPTED
 from harness.bench import EXIT_OK
 from harness.bench import machine_info
 from harness.bench import percentile
+from harness.bench import non_negative
 from harness.bench import positive
 from harness.bench import results_path
 from harness.bench import write_results
@@ -800,24 +801,18 @@ def loss_list(text):
     return [loss_fraction(item) for item in text.split(",") if item.strip()]
 
 
-def non_negative(text):
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be >= 0, got %s" % text)
-    return value
-
-
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0], epilog="See benchmarks/README.md.")
     parser.add_argument("--loss", type=loss_fraction, default=0.10, help="per-echo round-trip loss in %% the targets are judged at (default 10)")
     parser.add_argument("--other-loss", type=loss_list, default=[0.05, 0.20], help="further losses in %%, comma-separated (default 5,20)")
     parser.add_argument("--days", type=positive(float), default=1.0, help="simulated days per candidate at --loss (default 1)")
-    parser.add_argument("--other-days", type=non_negative, default=0.05, help="simulated days per candidate at each --other-loss (default 0.05; 0: exact only)")
+    parser.add_argument("--other-days", type=non_negative(float), default=0.05,
+                        help="simulated days per candidate at each --other-loss (default 0.05; 0: exact only)")
     parser.add_argument("--phases", type=positive(int), default=400, help="cut phases per candidate for the detection time (default 400)")
-    parser.add_argument("--rtt-ms", type=non_negative, default=1.0, help="round-trip time of an answered echo (default 1 ms)")
+    parser.add_argument("--rtt-ms", type=non_negative(float), default=1.0, help="round-trip time of an answered echo (default 1 ms)")
     parser.add_argument("--seed", type=int, default=None, help="seed of the Monte Carlo (default: a random one, printed)")
     parser.add_argument("--jobs", type=positive(int), default=os.cpu_count() or 1, help="processes for the Monte Carlo (default: the CPUs)")
-    parser.add_argument("--brownout-days", type=non_negative, default=2.0,
+    parser.add_argument("--brownout-days", type=non_negative(float), default=2.0,
                         help="simulated days of the brownout table's Monte Carlo, run only where it can resolve the rate (default 2; 0: none)")
     parser.add_argument("--catch-trials", type=positive(int), default=200,
                         help="trials per candidate and loss of the brownout table's catch times (default 200)")

@@ -144,13 +144,22 @@ def write_results(path, content, end="\n", **dump_options):
         handle.write(end)
 
 
-def positive(kind):
+def checked_number(kind, accepts, requirement):
+    """An argparse type: ``kind`` of the text, refused with ``must be <requirement>`` unless ``accepts`` it."""
     def convert(text):
         value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError("must be > 0, got %s" % text)
+        if not accepts(value):
+            raise argparse.ArgumentTypeError("must be %s, got %s" % (requirement, text))
         return value
     return convert
+
+
+def positive(kind):
+    return checked_number(kind, lambda value: value > 0, "> 0")
+
+
+def non_negative(kind):
+    return checked_number(kind, lambda value: value >= 0, ">= 0")
 
 
 def raise_keyboard_interrupt(_signum, _frame):

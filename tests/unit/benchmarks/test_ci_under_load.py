@@ -21,12 +21,14 @@ PASSED_LOG = """\
 ====================== 1464 passed in 1694.90s (0:28:14) =======================
 <== pytest ok in 1706s
 ==> [3/3] molecule  (02:30:06 UTC)
+====================== 567 passed in 23.46s ======================
 <== molecule ok in 564s
 all stages passed
 """
 
 FAILED_LOG = """\
 <== setup ok in 90s
+==> [2/3] pytest  (02:01:30 UTC)
 =========== 1 failed, 1463 passed, 2 warnings in 1700.12s (0:28:20) ============
 <== pytest FAILED (exit 1) after 1712s
 FAILED at stage: pytest
@@ -39,6 +41,7 @@ count=$(( $(cat "$FAKE_CI_COUNTER" 2>/dev/null || echo 0) + 1 ))
 echo "$count" >"$FAKE_CI_COUNTER"
 echo "CI=$CI VIRTUAL_ENV=${VIRTUAL_ENV:-unset} commit=$(git rev-parse HEAD)"
 echo "<== setup ok in 1s"
+echo "==> [2/2] pytest  (00:00:01 UTC)"
 if [[ $count -ge $FAKE_CI_FAIL_AT ]]; then
   echo "<== pytest FAILED (exit 1) after 2s"
   exit 1
@@ -48,7 +51,7 @@ echo "<== pytest ok in 2s"
 """
 
 
-def test_a_passed_log_gives_every_stage_and_the_pytest_counts():
+def test_a_passed_log_gives_every_stage_and_the_counts_of_the_pytest_stage_only():
     parsed = bench.parse_ci_log(PASSED_LOG.splitlines(True))
 
     assert parsed == {"stages": {"setup": 100, "pytest": 1706, "molecule": 564}, "failed_stage": None, "pytest": "1464 passed"}

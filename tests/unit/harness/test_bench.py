@@ -1,11 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the localzones.failover collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""harness.bench's results files: the default name from the start time, an explicit path kept, the JSON as written."""
+"""harness.bench: the results files (default name from the start time, explicit path kept, JSON as written) and argument types."""
 
 from __future__ import annotations
 
+import argparse
 import datetime
+
+import pytest
 
 from harness import bench
 
@@ -46,3 +49,13 @@ def test_results_are_written_with_the_callers_dump_options_and_ending(tmp_path):
 
     bench.write_results(str(path), {"at": moment}, end="", indent=1, default=str)
     assert path.read_text(encoding="utf-8") == '{\n "at": "2026-12-04 00:00:00+00:00"\n}'
+
+
+def test_argument_types_convert_and_refuse_with_the_requirement():
+    assert bench.positive(int)("3") == 3 and bench.non_negative(float)("0") == 0.0
+
+    for convert, text, message in ((bench.positive(float), "0", "must be > 0, got 0"), (bench.non_negative(int), "-1", "must be >= 0, got -1")):
+        with pytest.raises(argparse.ArgumentTypeError, match=message):
+            convert(text)
+    with pytest.raises(ValueError):
+        bench.non_negative(int)("1.5")
