@@ -27,7 +27,6 @@ Ctrl-C, so its tests clean up; the hogs are ended by PID).
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
 import re
 import shutil
@@ -41,8 +40,10 @@ import time
 from harness.bench import EXIT_INTERRUPTED
 from harness.bench import EXIT_OK
 from harness.bench import EXIT_SETUP
+from harness.bench import load_average
 from harness.bench import machine_info
 from harness.bench import non_negative
+from harness.bench import note
 from harness.bench import positive
 from harness.bench import raise_keyboard_interrupt
 from harness.bench import results_path
@@ -62,10 +63,6 @@ STAGE_STARTED = re.compile(r"^==> \[\d+/\d+\] (?P<stage>\S+)")
 STAGE_PASSED = re.compile(r"^<== (?P<stage>\S+) ok in (?P<seconds>\d+)s$")
 STAGE_FAILED = re.compile(r"^<== (?P<stage>\S+) FAILED \(exit (?P<rc>\d+)\) after (?P<seconds>\d+)s$")
 PYTEST_SUMMARY = re.compile(r"^=+ (?P<counts>\d+ (?:passed|failed|error)[^=]*?) in [\d.]+s(?: \([\d:]+\))? =+$")
-
-
-def note(message):
-    print("[%s] %s" % (datetime.datetime.now(datetime.timezone.utc).strftime("%H:%M:%S"), message), flush=True)
 
 
 # --------------------------------------------------------------------------- pure parts (tests/unit/benchmarks)
@@ -181,7 +178,7 @@ def interrupt(ci):
 def one_run(number, repo, commit, workdir, log_path, hogs):
     clone = os.path.join(workdir, "run-%d" % number)
     fresh_clone(repo, commit, clone)
-    load_start = os.getloadavg()
+    load_start = load_average()
     started = time.monotonic()
     rc = run_ci(clone, log_path)
     seconds = round(time.monotonic() - started)
@@ -190,8 +187,8 @@ def one_run(number, repo, commit, workdir, log_path, hogs):
     run = {
         "run": number, "rc": rc, "passed": rc == 0, "seconds": seconds, "log": log_path, "clone": clone,
         "hogs_running_at_end": [hog.poll() is None for hog in hogs],
-        "loadavg_start": [round(value, 2) for value in load_start],
-        "loadavg_end": [round(value, 2) for value in os.getloadavg()],
+        "loadavg_start": load_start,
+        "loadavg_end": load_average(),
         **parsed,
     }
     if run["passed"]:

@@ -78,6 +78,7 @@ from ansible_collections.localzones.failover.plugins.module_utils.routes import 
 from harness.bench import EXIT_INTERRUPTED
 from harness.bench import EXIT_OK
 from harness.bench import EXIT_SETUP
+from harness.bench import load_average
 from harness.bench import log_time
 from harness.bench import machine_info
 from harness.bench import plural
@@ -1201,7 +1202,7 @@ def result_document(args, bench, started, interrupted, built_lab):
         "duration_s": round(time.time() - started, 1),
         "interrupted": interrupted,
         "options": {key: value for key, value in vars(args).items() if key != "only"},
-        "machine": dict(machine_info(), loadavg_end=[round(value, 2) for value in os.getloadavg()]),
+        "machine": dict(machine_info(), loadavg_end=load_average()),
         "lab": {"built_by_this_run": built_lab, "route_table_id": bench.lab.route_table_id if bench else None,
                 "lab_monitor_config": bench.lab_config if bench else None, "monitor_config_used": bench.monitor_config if bench else None},
         "monitor_defaults": {"probe": {k: v for k, (v, _c) in PROBE_SCHEMA.items() if k != "targets"},

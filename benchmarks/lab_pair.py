@@ -32,7 +32,6 @@ could not be measured, 2 on bad usage, 130 when interrupted.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import random
@@ -59,7 +58,9 @@ from harness.aws import get_request_log
 from harness.bench import EXIT_INTERRUPTED
 from harness.bench import EXIT_OK
 from harness.bench import EXIT_SETUP
+from harness.bench import load_average
 from harness.bench import machine_info
+from harness.bench import note
 from harness.bench import positive
 from harness.bench import raise_keyboard_interrupt
 from harness.bench import results_path
@@ -84,10 +85,6 @@ LEASE_EVENTS = ("lease_acquired", "lease_lost", "lease_released", "lease_left_to
 
 class BenchError(Exception):
     """The run could not be measured (a monitor would not start, the lab never healed)."""
-
-
-def note(message):
-    print("[%s] %s" % (datetime.datetime.now(datetime.timezone.utc).strftime("%H:%M:%S"), message), flush=True)
 
 
 # --------------------------------------------------------------------------- pure parts (tests/unit/benchmarks)
@@ -435,7 +432,7 @@ def main(argv=None):
             except Exception as exc:  # pylint: disable=broad-exception-caught  # the results must still be written
                 note("clean-up problem: %s" % exc)
         signal.signal(signal.SIGINT, signal.default_int_handler)
-    document["machine"]["loadavg_end"] = [round(value, 2) for value in os.getloadavg()]
+    document["machine"]["loadavg_end"] = load_average()
     document["duration_s"] = round(time.time() - started, 1)
     output = results_path("lab-pair", started, args.output)
     write_results(output, document, end="", indent=1, default=str)

@@ -56,6 +56,16 @@ def stats(values):
     return summary
 
 
+def note(message):
+    """A progress line on standard output, stamped with the UTC time of day."""
+    print("[%s] %s" % (datetime.datetime.now(datetime.timezone.utc).strftime("%H:%M:%S"), message), flush=True)
+
+
+def load_average():
+    """The 1, 5 and 15 minute load averages, rounded for a results file."""
+    return [round(value, 2) for value in os.getloadavg()]
+
+
 def plural(count, noun):
     return "%d %s%s" % (count, noun, "" if count == 1 else "s")
 
